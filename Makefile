@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Runs from `make run` show up in the Dagster UI of `make dev`.
+export DAGSTER_HOME := $(CURDIR)/data/dagster_home
+# Demo only: a fixed, public salt so `make run` works out of the box. Never use it for real data.
+DEMO_SALT := demo-salt-NOT-SECRET-do-not-use-in-production
+
+.PHONY: setup run test dev bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: setup
+	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
+
+test: setup
+	$(BIN)/python -m pytest
+
+dev: setup
+	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) data/analytics.duckdb data/analytics.duckdb.wal data/staging data/training
