@@ -1,0 +1,110 @@
+from datetime import date
+
+import dagster as dg
+
+from analytics_pipeline import warehouse
+from analytics_pipeline.defs.partitions import daily_partitions
+from analytics_pipeline.defs.privacy import scrubbed_events
+from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, StagingAreaResource
+from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
+
+OWNERS = ["team:data-platform"]
+# DuckDB allows one writer: every asset that writes the file runs in this pool (limit 1).
+DUCKDB_WRITER_POOL = "duckdb_writer"
+
+
+def table_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(c.name, c.duckdb_type.lower(), description=c.description)
+            for c in table.columns
+        ]
+    )
+
+
+def table_metadata(table: Table) -> dict:
+    return {"dagster/column_schema": table_schema(table), "dagster/table_name": table.qualified_name}
+
+
+def table_spec(table: Table, description: str, deps) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=[table.schema, table.name],
+        description=description,
+        deps=deps,
+        group_name="analytics",
+        kinds={"duckdb"},
+        owners=OWNERS,
+        tags={"pii": "none"},
+        partitions_def=daily_partitions,
+        metadata=table_metadata(table),
+    )
+
+
+PREVIEW_COLUMNS = {
+    RESUME_EVENTS.name: ["event_type", "anon_user_id", "version", "ats_score", "resume_text", "tailored_text"],
+    INTERACTIONS.name: ["anon_user_id", "action", "element", "page"],
+    QUARANTINE.name: ["source_file", "line_number", "reason_code", "reason"],
+}
+
+
+@dg.multi_asset(
+    specs=[
+        table_spec(RESUME_EVENTS, "One row per valid resume event (upload, tailor, refine, copy, download): "
+                   "pseudonymous IDs, scores, and resume / job-description / tailored texts with PII "
+                   "replaced by typed placeholders.", [scrubbed_events]),
+        table_spec(INTERACTIONS, "One row per valid UI interaction (click, hover, ...), with pseudonymous "
+                   "user IDs.", [scrubbed_events]),
+        table_spec(QUARANTINE, "Raw lines that broke the event contract: file, line number and reason. "
+                   "Never the line's content.", [scrubbed_events]),
+    ],
+    partitions_def=daily_partitions,
+    pool=DUCKDB_WRITER_POOL,
+)
+def event_tables(
+    context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource, staging: StagingAreaResource
+):
+    """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction."""
+    day = date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as conn:
+        counts = warehouse.load_partition(conn, day, staging.partition_dir(context.partition_key))
+        for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
+            yield dg.MaterializeResult(
+                asset_key=[table.schema, table.name],
+                metadata={
+                    "dagster/row_count": counts[table.name],
+                    "preview": dg.MetadataValue.md(
+                        warehouse.preview_markdown(conn, table, PREVIEW_COLUMNS[table.name], day)
+                    ),
+                },
+            )
+
+
+@dg.asset(
+    key=[USERS.schema, USERS.name],
+    deps=[[RESUME_EVENTS.schema, RESUME_EVENTS.name], [INTERACTIONS.schema, INTERACTIONS.name]],
+    partitions_def=daily_partitions,
+    group_name="analytics",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    tags={"pii": "none"},
+    pool=DUCKDB_WRITER_POOL,
+    metadata=table_metadata(USERS),
+)
+def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:
+    """One row per pseudonymous user (HMAC-SHA256 of the user ID with the secret salt): first and
+    last seen, active days and event counts, aggregated over every loaded partition."""
+    day = date.fromisoformat(context.partition_key)
+    with duckdb.get_connection() as conn:
+        total = warehouse.rebuild_users(conn)
+        active = conn.execute(
+            f"SELECT count(DISTINCT anon_user_id) FROM (SELECT anon_user_id FROM {RESUME_EVENTS.qualified_name} "
+            f"WHERE partition_date = ? UNION ALL SELECT anon_user_id FROM {INTERACTIONS.qualified_name} "
+            "WHERE partition_date = ?)",
+            [day, day],
+        ).fetchone()[0]
+        preview = warehouse.preview_markdown(
+            conn, USERS, ["anon_user_id", "first_seen_at", "event_count", "resume_count"]
+        )
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": total, "users_active_in_partition": active, "preview": dg.MetadataValue.md(preview)}
+    )

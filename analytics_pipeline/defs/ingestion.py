@@ -1,0 +1,17 @@
+import dagster as dg
+
+from analytics_pipeline.defs.partitions import daily_partitions
+
+raw_events = dg.AssetSpec(
+    key=["raw", "events"],
+    description=(
+        "Raw app events as the ingestion API wrote them: JSON Lines under "
+        "`$ANALYTICS_RAW_DIR/<YYYY-MM-DD>/*.jsonl`, one directory per arrival day (UTC). "
+        "Contains PII; nothing downstream stores it unscrubbed."
+    ),
+    group_name="ingestion",
+    kinds={"json"},
+    owners=["team:data-platform"],
+    tags={"pii": "raw"},
+    partitions_def=daily_partitions,
+)

@@ -1,0 +1,174 @@
+"""DuckDB side of the pipeline: create the tables, load a staged partition, rebuild users.
+
+Plain functions over a DuckDB connection (no Dagster), so they are testable alone.
+Values are always bound with ``?``; only table and column names from ``schema`` are
+formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from analytics_pipeline.schema import (
+    ANALYTICS_TABLES,
+    INTERACTIONS,
+    QUARANTINE,
+    RESUME_EVENTS,
+    USERS,
+    Table,
+)
+from analytics_pipeline.staging import staged_file
+
+
+# DuckDB names a file's catalog after its stem, so with the default file analytics.duckdb,
+# "analytics.users" would be ambiguous (catalog or schema?). Attaching the file under
+# this alias keeps "analytics.users" and "training.*" meaning schema.table.
+CATALOG = "warehouse"
+
+
+def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -> duckdb.DuckDBPyConnection:
+    """Open the pipeline's DuckDB file, retrying while another process holds the write lock."""
+    for attempt in range(attempts):
+        conn = duckdb.connect()
+        try:
+            mode = " (READ_ONLY)" if read_only else ""
+            conn.execute(f"ATTACH ? AS {CATALOG}{mode}", [str(database)])
+            conn.execute(f"USE {CATALOG}")
+            return conn
+        except duckdb.IOException:
+            conn.close()
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(0.1 * 2**attempt, 5.0))
+    raise AssertionError("unreachable")
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+    for table in ANALYTICS_TABLES:
+        conn.execute(table.create_sql())
+
+
+def _insert_staged(conn: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
+    columns = ", ".join(table.column_names)
+    conn.execute(
+        f"INSERT INTO {table.qualified_name} ({columns}) SELECT {columns} FROM read_parquet(?)",
+        [str(path)],
+    )
+
+
+def _quarantine_cross_partition_duplicates(
+    conn: duckdb.DuckDBPyConnection, table: Table, path: Path
+) -> None:
+    """Events already loaded from another day (a client retry after midnight) are quarantined, not loaded twice."""
+    conn.execute(
+        f"""
+        INSERT INTO {QUARANTINE.qualified_name} ({", ".join(QUARANTINE.column_names)})
+        SELECT s.partition_date, s.source_file, s.line_number, 'duplicate_event_id',
+               'event_id already loaded from partition ' || strftime(t.partition_date, '%Y-%m-%d')
+        FROM read_parquet(?) AS s JOIN {table.qualified_name} AS t USING (event_id)
+        """,
+        [str(path)],
+    )
+    columns = ", ".join(table.column_names)
+    conn.execute(
+        f"""
+        INSERT INTO {table.qualified_name} ({columns})
+        SELECT {columns} FROM read_parquet(?) AS s
+        WHERE NOT EXISTS (SELECT 1 FROM {table.qualified_name} AS t WHERE t.event_id = s.event_id)
+        """,
+        [str(path)],
+    )
+
+
+def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Path) -> dict[str, int]:
+    """Replace one day's rows in the event and quarantine tables with the staged files.
+
+    One transaction: readers see the old partition or the new one, never a mix,
+    and a failure half-way leaves the old partition in place.
+    """
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
+            conn.execute(f"DELETE FROM {table.qualified_name} WHERE partition_date = ?", [day])
+        _insert_staged(conn, QUARANTINE, staged_file(partition_dir, QUARANTINE))
+        for table in (RESUME_EVENTS, INTERACTIONS):
+            _quarantine_cross_partition_duplicates(conn, table, staged_file(partition_dir, table))
+        counts = partition_row_counts(conn, day)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def partition_row_counts(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
+    return {
+        table.name: conn.execute(
+            f"SELECT count(*) FROM {table.qualified_name} WHERE partition_date = ?", [day]
+        ).fetchone()[0]
+        for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE)
+    }
+
+
+_USERS_SQL = f"""
+WITH events AS (
+    SELECT anon_user_id, occurred_at, event_type, anon_resume_id FROM {RESUME_EVENTS.qualified_name}
+    UNION ALL
+    SELECT anon_user_id, occurred_at, 'interaction', NULL FROM {INTERACTIONS.qualified_name}
+)
+SELECT
+    anon_user_id,
+    min(occurred_at),
+    max(occurred_at),
+    count(DISTINCT CAST(occurred_at AS DATE)),
+    count(*),
+    count(*) FILTER (WHERE event_type <> 'interaction'),
+    count(*) FILTER (WHERE event_type = 'interaction'),
+    count(DISTINCT anon_resume_id),
+    count(*) FILTER (WHERE event_type = 'resume.upload'),
+    count(*) FILTER (WHERE event_type = 'resume.tailor'),
+    count(*) FILTER (WHERE event_type = 'resume.refine'),
+    count(*) FILTER (WHERE event_type = 'resume.copy'),
+    count(*) FILTER (WHERE event_type = 'resume.download')
+FROM events
+GROUP BY anon_user_id
+"""
+
+
+def rebuild_users(conn: duckdb.DuckDBPyConnection) -> int:
+    """Recompute analytics.users from all loaded events, so users aggregate across every partition."""
+    ensure_tables(conn)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {USERS.qualified_name}")
+        conn.execute(
+            f"INSERT INTO {USERS.qualified_name} ({', '.join(USERS.column_names)}) {_USERS_SQL}"
+        )
+        total = conn.execute(f"SELECT count(*) FROM {USERS.qualified_name}").fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return total
+
+
+def preview_markdown(
+    conn: duckdb.DuckDBPyConnection, table: Table, columns: list[str], day: date | None = None, limit: int = 5
+) -> str:
+    """A few rows as a markdown table. Only ever called on scrubbed tables."""
+    where = "WHERE partition_date = ?" if day is not None else ""
+    frame = conn.execute(
+        f"SELECT {', '.join(columns)} FROM {table.qualified_name} {where} LIMIT {int(limit)}",
+        [day] if day is not None else [],
+    ).df()
+    for column in frame.select_dtypes(include="object").columns:
+        frame[column] = frame[column].map(
+            lambda v: v if not isinstance(v, str) or len(v) <= 120 else v[:117] + "..."
+        )
+    return frame.to_markdown(index=False)
