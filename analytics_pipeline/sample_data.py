@@ -257,7 +257,7 @@ class SampleGenerator:
 
 def write_sample(
     out_dir: Path, days: int = 3, sessions_per_day: int = 60, users: int = 200, seed: int = 7,
-    start: date = SAMPLE_START, text_scale: int = 1,
+    start: date = SAMPLE_START, text_scale: int = 1, malformed_share: float = 0.02,
 ) -> SeededPii:
     """Write ``days`` daily files under ``out_dir`` and return the PII values planted in them."""
     generator = SampleGenerator(seed=seed, users=users, text_scale=text_scale)
@@ -265,7 +265,7 @@ def write_sample(
         day = start + timedelta(days=offset)
         target = Path(out_dir) / day.isoformat()
         target.mkdir(parents=True, exist_ok=True)
-        lines = generator.day_lines(day, sessions_per_day)
+        lines = generator.day_lines(day, sessions_per_day, malformed_share)
         (target / "events-sample.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return generator.pii
 

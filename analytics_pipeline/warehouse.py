@@ -167,8 +167,5 @@ def preview_markdown(
         f"SELECT {', '.join(columns)} FROM {table.qualified_name} {where} LIMIT {int(limit)}",
         [day] if day is not None else [],
     ).df()
-    for column in frame.select_dtypes(include="object").columns:
-        frame[column] = frame[column].map(
-            lambda v: v if not isinstance(v, str) or len(v) <= 120 else v[:117] + "..."
-        )
-    return frame.to_markdown(index=False)
+    shortened = frame.map(lambda v: v[:117] + "..." if isinstance(v, str) and len(v) > 120 else v)
+    return shortened.to_markdown(index=False)

@@ -1,18 +1,102 @@
 """Shared fixtures. The spaCy model behind PiiScrubber loads once per test session."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
 import pytest
 
+from analytics_pipeline import warehouse
+from analytics_pipeline.definitions import defs
+from analytics_pipeline.defs.resources import (
+    AnalyticsDuckDBResource,
+    PseudonymizerResource,
+    RawEventLogResource,
+    ScrubberResource,
+    StagingAreaResource,
+)
 from analytics_pipeline.privacy import PiiScrubber
+from analytics_pipeline.sample_data import SeededPii, write_sample
 
 TEST_SALT = "test-salt-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
 def scrubber() -> PiiScrubber:
-    return PiiScrubber()
+    # The same cached instance the pipeline's ScrubberResource hands out: one model load per session.
+    return ScrubberResource().get_scrubber()
 
 
 @pytest.fixture
 def salt_env(monkeypatch) -> str:
     monkeypatch.setenv("ANALYTICS_SALT", TEST_SALT)
     return TEST_SALT
+
+
+@dataclass
+class Pipeline:
+    """The real pipeline definitions wired to a temporary raw dir, staging dir and DuckDB file."""
+
+    root: Path
+    definitions: dg.Definitions
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "analytics.duckdb"
+
+    def run(self, day: str, job: str = "daily_events_job") -> dg.ExecuteInProcessResult:
+        return self.definitions.resolve_job_def(job).execute_in_process(
+            partition_key=day, raise_on_error=False
+        )
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with warehouse.connect(self.database, read_only=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+
+def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
+    return {
+        "pseudonymizer": PseudonymizerResource(salt=salt),
+        "scrubber": ScrubberResource(),
+        "raw_log": RawEventLogResource(raw_dir=str(root / "raw")),
+        # Small chunks so tests cross chunk boundaries.
+        "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
+        "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
+    }
+
+
+def build_pipeline(root: Path, **resource_overrides) -> Pipeline:
+    loaded = defs()
+    resources = {**pipeline_resources(root), **resource_overrides}
+    return Pipeline(
+        root,
+        dg.Definitions(
+            assets=loaded.assets, asset_checks=loaded.asset_checks, jobs=loaded.jobs, resources=resources
+        ),
+    )
+
+
+@pytest.fixture
+def pipeline(tmp_path, scrubber) -> Pipeline:
+    return build_pipeline(tmp_path)
+
+
+@dataclass
+class SampleDays:
+    days: list[str]
+    pii: SeededPii
+
+
+@pytest.fixture
+def sample_days(pipeline) -> SampleDays:
+    """Two small generated days in the pipeline's raw dir."""
+    pii = write_sample(
+        pipeline.raw_dir, days=2, sessions_per_day=12, users=20, seed=11, malformed_share=0.08
+    )
+    return SampleDays(sorted(p.name for p in pipeline.raw_dir.iterdir()), pii)

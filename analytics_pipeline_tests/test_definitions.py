@@ -1,0 +1,87 @@
+"""The code location loads: in Python, and in the real webserver through workspace.yaml."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from analytics_pipeline.definitions import defs
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXPECTED_ASSETS = {
+    "raw/events",
+    "staging/scrubbed_events",
+    "analytics/users",
+    "analytics/resume_events",
+    "analytics/interactions",
+    "analytics/quarantine",
+}
+
+
+def test_definitions_resolve_every_asset_job_and_schedule():
+    definitions = defs()
+    keys = {key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()}
+    assert EXPECTED_ASSETS <= keys
+    assert definitions.resolve_job_def("daily_events_job").partitions_def is not None
+    assert definitions.resolve_schedule_def("daily_partition_schedule").job_name == "daily_events_job"
+    dg.Definitions.validate_loadable(definitions)
+
+
+def test_every_asset_is_catalogued():
+    for spec in defs().resolve_all_asset_specs():
+        assert spec.description and spec.group_name and spec.owners and spec.kinds, spec.key
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["data"]
+
+
+@pytest.mark.slow
+def test_webserver_loads_the_workspace(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        entries = None
+        while time.monotonic() < deadline:
+            try:
+                data = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                                      "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+                entries = data["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert entries, "webserver did not answer"
+        (entry,) = entries
+        assert entry["name"] == "analytics_pipeline"
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+        nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        assert EXPECTED_ASSETS <= {"/".join(n["assetKey"]["path"]) for n in nodes}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
