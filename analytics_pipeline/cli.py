@@ -42,11 +42,15 @@ def run_pipeline(days: list[str] | None = None) -> int:
             print(f"{day}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
             if not result.success:
                 failed.append(day)
+                for failure in result.get_step_failure_events():
+                    print(f"  {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
                 continue
             for event in result.get_asset_materialization_events():
                 if event.asset_key == SCRUBBED_EVENTS_KEY:
                     entities.update(event.materialization.metadata["pii_entities_replaced"].value)
-    print_summary(definitions.resources["duckdb"].database, entities)
+    database = definitions.resources["duckdb"].database
+    if os.path.exists(database):
+        print_summary(database, entities)
     if failed:
         print(f"failed partitions: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

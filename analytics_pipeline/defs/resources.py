@@ -28,7 +28,7 @@ def env_or_default(name: str, default: str) -> str | dg.EnvVar:
 
 
 class PseudonymizerResource(dg.ConfigurableResource):
-    """Holds the secret salt for keyed pseudonyms. Bind it to ``dg.EnvVar("ANALYTICS_SALT")``."""
+    """Holds the secret salt for keyed pseudonyms, bound to ``dg.EnvVar("ANALYTICS_SALT")``."""
 
     salt: str = ""
 
@@ -101,7 +101,8 @@ class AnalyticsDuckDBResource(DuckDBResource):
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
-        "pseudonymizer": PseudonymizerResource(salt=dg.EnvVar("ANALYTICS_SALT")),
+        # Unset, the salt is "" and materialization fails with instructions (SaltError), not a config error.
+        "pseudonymizer": PseudonymizerResource(salt=env_or_default("ANALYTICS_SALT", "")),
         "scrubber": ScrubberResource(),
         "raw_log": RawEventLogResource(raw_dir=env_or_default("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
         "staging": StagingAreaResource(
