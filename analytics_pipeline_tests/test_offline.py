@@ -1,0 +1,34 @@
+"""The scrubber runs with no network: no connection attempt, no traceback in the logs."""
+
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import logging, socket
+    logging.basicConfig(level=logging.INFO)
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args[1:] or args)
+        raise OSError("network disabled by the test")
+
+    socket.socket.connect = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+
+    from analytics_pipeline.privacy import PiiScrubber
+
+    text = PiiScrubber().scrub("Write to jane.roe@example.org or see www.example.org/jane")
+    assert "<EMAIL_ADDRESS>" in text and "jane.roe" not in text, text
+    print("connection attempts:", len(attempts))
+    """
+)
+
+
+def test_scrubber_makes_no_network_attempt_and_logs_no_traceback():
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "connection attempts: 0" in done.stdout
+    assert "Traceback" not in done.stderr
