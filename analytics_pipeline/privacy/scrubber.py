@@ -54,6 +54,12 @@ def _silence_presidio_debug_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def prepare_presidio_runtime() -> None:
+    """Offline public-suffix list and no PII-quoting debug logs: call before building Presidio engines."""
+    _use_bundled_public_suffix_list()
+    _silence_presidio_debug_logs()
+
+
 @dataclass(frozen=True)
 class DetectedSpan:
     """One detected PII span, by position only, so it can be logged or audited safely."""
@@ -79,8 +85,7 @@ class PiiScrubber:
         placeholder: str = "<{entity_type}>",
         batch_size: int = 32,
     ):
-        _use_bundled_public_suffix_list()
-        _silence_presidio_debug_logs()
+        prepare_presidio_runtime()
         self.model_name = model_name
         self.score_threshold = score_threshold
         self.entities = list(entities)

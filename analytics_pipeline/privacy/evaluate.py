@@ -1,0 +1,277 @@
+"""Measure a scrubber on labeled documents: recall and precision per type, keep-word preservation, speed.
+
+Works on any ``scrub_batch(texts) -> texts`` function that replaces spans with
+``<TYPE>`` / ``<TYPE_N>`` placeholders and leaves every other character alone,
+so the project scrubber and stock Presidio are measured the same way.
+
+A labeled value counts as removed only if no trace of it is left: every letter
+and digit of it must fall inside a replaced region (a leftover surname, house
+number or the last digits of a phone number is a leak). A placeholder is correct
+(precision) if the region it replaced overlaps a labeled value of its type. A
+keep-word (skill, tool, job title, employer) is preserved if no replaced region
+touches it.
+
+``python -m analytics_pipeline.privacy.evaluate`` prints the project scrubber and
+stock Presidio side by side on the committed set and, if present, on the public
+presidio-research set in ``../shared/pii_eval/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analytics_pipeline.privacy.eval_set import EVAL_SET_PATH, load_jsonl
+
+PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHARED_SET_PATH = PROJECT_ROOT.parent / "shared" / "pii_eval" / "synth_dataset_v2.json"
+# presidio-research labels -> this project's types; other labels are not scrubbed, except
+# titles and organizations, which are words a data scientist needs kept.
+SHARED_TYPE_MAP = {
+    "PERSON": "PERSON", "EMAIL_ADDRESS": "EMAIL_ADDRESS", "PHONE_NUMBER": "PHONE_NUMBER",
+    "DOMAIN_NAME": "URL", "US_SSN": "US_SSN", "STREET_ADDRESS": "STREET_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD", "IBAN_CODE": "IBAN_CODE", "IP_ADDRESS": "IP_ADDRESS",
+}
+SHARED_KEEP_TYPES = {"TITLE", "ORGANIZATION"}
+
+ScrubBatch = Callable[[list[str]], Sequence[str | None]]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A region of the original text that the scrubber replaced with a placeholder."""
+
+    entity_type: str
+    start: int
+    end: int
+
+
+@dataclass
+class TypeScore:
+    labeled: int = 0
+    removed: int = 0
+    placeholders: int = 0
+    correct_placeholders: int = 0
+
+    @property
+    def recall(self) -> float | None:
+        return self.removed / self.labeled if self.labeled else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.correct_placeholders / self.placeholders if self.placeholders else None
+
+
+@dataclass
+class EvalReport:
+    per_type: dict[str, TypeScore] = field(default_factory=dict)
+    keep_total: int = 0
+    keep_preserved: int = 0
+    documents: int = 0
+    seconds: float = 0.0
+    unaligned_documents: int = 0
+    leaks: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def keep_rate(self) -> float | None:
+        return self.keep_preserved / self.keep_total if self.keep_total else None
+
+    @property
+    def docs_per_second(self) -> float | None:
+        return self.documents / self.seconds if self.seconds else None
+
+    def score(self, entity_type: str) -> TypeScore:
+        return self.per_type.setdefault(entity_type, TypeScore())
+
+
+def align_replacements(original: str, scrubbed: str) -> list[Replacement] | None:
+    """The regions of ``original`` that became placeholders in ``scrubbed``; None if the rest changed too."""
+    matches = list(PLACEHOLDER.finditer(scrubbed))
+    if not matches:
+        return [] if original == scrubbed else None
+    pattern, previous_end = [], 0
+    for match in matches:
+        pattern.append(re.escape(scrubbed[previous_end : match.start()]) + "(.+?)")
+        previous_end = match.end()
+    pattern.append(re.escape(scrubbed[previous_end:]))
+    aligned = re.fullmatch("".join(pattern), original, flags=re.DOTALL)
+    if aligned is None:
+        return None
+    return [
+        Replacement(match.group(1), aligned.start(i), aligned.end(i))
+        for i, match in enumerate(matches, start=1)
+    ]
+
+
+def _covered(text: str, start: int, end: int, replacements: list[Replacement]) -> bool:
+    """Whether every letter and digit of text[start:end] lies inside a replaced region."""
+    return all(
+        any(r.start <= i < r.end for r in replacements)
+        for i in range(start, end)
+        if text[i].isalnum()
+    )
+
+
+def _trace_left(value: str, scrubbed: str) -> bool:
+    # Fallback when positions cannot be aligned: any word of the value still in the output.
+    return any(
+        re.search(rf"(?<!\w){re.escape(word)}(?!\w)", scrubbed)
+        for word in re.findall(r"\w{2,}", value)
+    )
+
+
+def score_document(report: EvalReport, doc: dict, scrubbed: str, record_leaks: bool = False) -> None:
+    """Add one document's outcome to the report."""
+    text = doc["text"]
+    report.documents += 1
+    replacements = align_replacements(text, scrubbed)
+    if replacements is None:
+        report.unaligned_documents += 1
+    for label in doc["pii"]:
+        score = report.score(label["type"])
+        score.labeled += 1
+        if replacements is None:
+            removed = not _trace_left(label["value"], scrubbed)
+        else:
+            removed = _covered(text, label["start"], label["end"], replacements)
+        score.removed += removed
+        if not removed and record_leaks:
+            report.leaks.append((label["type"], label["value"]))
+    for replacement in replacements or []:
+        score = report.score(replacement.entity_type)
+        score.placeholders += 1
+        score.correct_placeholders += any(
+            label["type"] == replacement.entity_type
+            and label["start"] < replacement.end
+            and replacement.start < label["end"]
+            for label in doc["pii"]
+        )
+    for word in doc["keep"]:
+        report.keep_total += 1
+        if replacements is None:
+            report.keep_preserved += word["value"] in scrubbed
+        else:
+            report.keep_preserved += not any(
+                r.start < word["end"] and word["start"] < r.end for r in replacements
+            )
+
+
+def evaluate_outputs(docs: Sequence[dict], scrubbed: Sequence[str | None], record_leaks: bool = False) -> EvalReport:
+    """Score already-scrubbed texts against their labeled documents."""
+    report = EvalReport()
+    for doc, output in zip(docs, scrubbed, strict=True):
+        score_document(report, doc, output if output is not None else doc["text"], record_leaks)
+    return report
+
+
+def evaluate_scrubber(scrub_batch: ScrubBatch, docs: Sequence[dict], record_leaks: bool = False) -> EvalReport:
+    """Scrub the documents' texts in one batch, time it, and score the outputs."""
+    started = time.perf_counter()
+    scrubbed = list(scrub_batch([doc["text"] for doc in docs]))
+    seconds = time.perf_counter() - started
+    report = evaluate_outputs(docs, scrubbed, record_leaks)
+    report.seconds = seconds
+    return report
+
+
+def load_presidio_research_set(path: Path = SHARED_SET_PATH) -> list[dict]:
+    """The public presidio-research set in this module's document format (types mapped, see SHARED_TYPE_MAP)."""
+    records = json.loads(path.read_text(encoding="utf-8"))
+    docs = []
+    for index, record in enumerate(records):
+        pii, keep = [], []
+        for span in record["spans"]:
+            entry = {"start": span["start_position"], "end": span["end_position"], "value": span["entity_value"]}
+            if span["entity_type"] in SHARED_TYPE_MAP:
+                pii.append({"type": SHARED_TYPE_MAP[span["entity_type"]], **entry})
+            elif span["entity_type"] in SHARED_KEEP_TYPES:
+                keep.append(entry)
+        docs.append({"id": f"shared-{index}", "kind": "presidio_research", "text": record["full_text"], "pii": pii, "keep": keep})
+    return docs
+
+
+def stock_presidio_scrub_batch(model_name: str) -> ScrubBatch:
+    """Stock Presidio as documented: default AnalyzerEngine and AnonymizerEngine, one text at a time."""
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+    from presidio_anonymizer import AnonymizerEngine
+
+    from analytics_pipeline.privacy.scrubber import prepare_presidio_runtime
+
+    prepare_presidio_runtime()
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model_name}]}
+    ).create_engine()
+    analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    anonymizer = AnonymizerEngine()
+
+    def scrub_batch(texts: list[str]) -> list[str]:
+        return [
+            anonymizer.anonymize(text=text, analyzer_results=analyzer.analyze(text=text, language="en")).text
+            for text in texts
+        ]
+
+    return scrub_batch
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def format_comparison(reports: dict[str, EvalReport], title: str) -> str:
+    """A Markdown table with one pair of recall/precision columns per scrubber."""
+    names = list(reports)
+    types = sorted({t for report in reports.values() for t, s in report.per_type.items() if s.labeled})
+    header = "| type | labeled | " + " | ".join(f"{n} recall | {n} precision" for n in names) + " |"
+    lines = [f"### {title}", "", header, "|" + "---|" * (2 + 2 * len(names))]
+    for entity_type in types:
+        labeled = max(report.score(entity_type).labeled for report in reports.values())
+        cells = " | ".join(
+            f"{_fmt(r.score(entity_type).recall)} | {_fmt(r.score(entity_type).precision)}" for r in reports.values()
+        )
+        lines.append(f"| {entity_type} | {labeled} | {cells} |")
+    keep_total = max(r.keep_total for r in reports.values())
+    lines.append(f"| keep-words preserved | {keep_total} | " + " | ".join(f"{_fmt(r.keep_rate)} | " for r in reports.values()) + " |")
+    lines.append("| documents / second | — | " + " | ".join(f"{_fmt(r.docs_per_second, 1)} | " for r in reports.values()) + " |")
+    others = {
+        name: sum(s.placeholders for t, s in r.per_type.items() if not s.labeled) for name, r in reports.items()
+    }
+    lines.append("| other placeholders (unlabeled types) | — | " + " | ".join(f"{others[n]} | " for n in names) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shared-set", type=Path, default=SHARED_SET_PATH, help="presidio-research synth_dataset_v2.json")
+    parser.add_argument("--no-stock", action="store_true", help="skip stock Presidio (it is slow)")
+    parser.add_argument("--leaks", action="store_true", help="list the values the project scrubber left (synthetic data only)")
+    args = parser.parse_args(argv)
+
+    scrubbers: dict[str, ScrubBatch] = {"project": PiiScrubber().scrub_batch}
+    if not args.no_stock:
+        scrubbers["stock Presidio"] = stock_presidio_scrub_batch(DEFAULT_MODEL)
+    sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
+    if args.shared_set.exists():
+        sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(args.shared_set)
+    else:
+        print(f"(skipping the public set: {args.shared_set} not found)")
+    for set_name, docs in sets.items():
+        reports = {name: evaluate_scrubber(fn, docs, record_leaks=args.leaks) for name, fn in scrubbers.items()}
+        print(format_comparison(reports, f"{set_name} ({len(docs)} documents)"))
+        print()
+        if args.leaks:
+            for entity_type, value in reports["project"].leaks:
+                print(f"  leak {entity_type}: {value!r}")
+
+
+if __name__ == "__main__":
+    main()
