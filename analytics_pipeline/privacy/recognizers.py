@@ -1,14 +1,240 @@
-"""Custom Presidio recognizers for what stock Presidio misses in resumes."""
+"""Custom Presidio recognizers for what stock Presidio misses in resumes, cover letters and job posts.
+
+Built from how these documents are laid out (a name alone on the first line,
+``Name:`` labels, salutations, sign-offs, reference lists, recruiter contacts),
+not from any evaluation template.
+"""
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+import re
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+# Words that NER models mistake for names (or places) in technical text; never a PERSON on their own.
+TECH_ALLOW_LIST = frozenset(
+    word.lower()
+    for word in (
+        # languages
+        "Python", "Go", "Golang", "Rust", "Java", "JavaScript", "TypeScript", "Scala", "Kotlin", "Swift",
+        "Ruby", "Perl", "PHP", "Elixir", "Erlang", "Haskell", "Clojure", "Julia", "Dart", "Lua", "R",
+        "MATLAB", "Fortran", "COBOL", "Groovy", "Solidity", "Bash", "SQL", "C", "C++", "C#", "F#", "OCaml",
+        # frameworks and libraries
+        "Spark", "PySpark", "Flask", "Django", "FastAPI", "Pandas", "NumPy", "SciPy", "Polars", "PyTorch",
+        "TensorFlow", "Keras", "JAX", "React", "Angular", "Vue", "Vue.js", "Svelte", "Node", "Node.js",
+        "Next.js", "Express", "Rails", "Laravel", "Spring", "Hibernate", "Celery", "Dask", "Ray", "Streamlit",
+        "Flutter", "Ionic", "Electron", "jQuery", "Bootstrap", "Tailwind", "Redux", "GraphQL", "gRPC",
+        "Hugging Face", "LangChain", "OpenCV", "Matplotlib", "Seaborn", "Plotly", "XGBoost", "LightGBM",
+        # data and infrastructure
+        "Kafka", "Airflow", "Dagster", "Prefect", "Luigi", "dbt", "Snowflake", "Databricks", "BigQuery",
+        "Redshift", "Hadoop", "Hive", "Presto", "Trino", "Flink", "Beam", "Kubernetes", "Docker", "Helm",
+        "Terraform", "Ansible", "Puppet", "Chef", "Jenkins", "CircleCI", "Travis", "Nomad", "Consul", "Vault",
+        "PostgreSQL", "Postgres", "MySQL", "MariaDB", "SQLite", "MongoDB", "Cassandra", "Redis", "Memcached",
+        "DynamoDB", "Elasticsearch", "Kibana", "Logstash", "Grafana", "Prometheus", "Datadog", "Splunk",
+        "Nginx", "Apache", "Linux", "Ubuntu", "Debian", "Windows", "macOS", "Unix", "Git", "GitHub", "GitLab",
+        "Bitbucket", "Heroku", "Vercel", "Netlify", "AWS", "Azure", "GCP", "Lambda", "EC2", "S3", "DuckDB",
+        "Tableau", "Looker", "Power BI", "Excel", "Jira", "Confluence", "Figma", "Sketch", "Notion", "Slack",
+        "Salesforce", "SAP", "Oracle", "Unity", "Unreal", "Blender", "Maya", "Photoshop", "Illustrator",
+    )
+)
+# Capitalized words that head or end a name-shaped phrase but are roles, sections or salutations.
+NOT_NAME_WORDS = frozenset(
+    word.lower()
+    for word in (
+        "Hiring", "Manager", "Team", "Recruiter", "Recruiting", "Recruitment", "Talent", "Technical",
+        "Human", "Resources", "HR", "People", "Department", "Committee", "Sir", "Madam", "Sirs", "All",
+        "Senior", "Junior", "Lead", "Head", "Principal", "Staff", "Chief", "Director", "VP", "President",
+        "Officer", "Engineer", "Engineering", "Developer", "Designer", "Analyst", "Scientist", "Architect",
+        "Consultant", "Specialist", "Coordinator", "Administrator", "Intern", "Product", "Project", "Program",
+        "Data", "Software", "Sales", "Marketing", "Operations", "Support", "Customer", "Partner", "Member",
+        "Board", "Admissions", "Selection", "Search", "Company", "Inc", "LLC", "Ltd", "Corp", "Summary",
+        "Experience", "Education", "Skills", "Profile", "Objective", "Resume", "Résumé", "Curriculum",
+        "Vitae", "CV", "Cover", "Letter", "Contact", "References", "Reference", "Projects", "Certifications",
+        "Key", "Professional", "Work", "History", "Core", "Competencies", "Languages", "Awards", "Interests",
+        "Publications", "Tailored", "Highlights", "Requirements", "Responsibilities", "Qualifications",
+        "Benefits", "About", "Us", "Role", "Position", "Job", "Description", "Apply", "Application", "Dear",
+        "Hello", "Hi", "Thanks", "Thank", "You", "Regards", "Best", "Sincerely", "The", "Our", "Your", "My",
+        "Email", "Phone", "Mobile", "Address", "Website", "Portfolio", "LinkedIn", "Name", "Remote", "Hybrid",
+        "Full", "Time", "Part", "Contract", "Present", "Current", "Mr", "Mrs", "Ms", "Dr", "Prof",
+        "Home", "Tel", "Cell", "Web", "Scrum", "Master", "Frontend", "Backend", "Fullstack", "DevOps",
+        "Writer", "Reliability", "Site", "Security", "QA", "Machine", "Learning", "UX", "UI", "Solutions",
+        "Quality", "Cloud", "Platform", "Infrastructure", "Network", "Systems", "Database", "Mobile",
+        "Research", "Researcher", "Associate", "Assistant", "Executive", "Owner", "Founder", "Advisor",
+    )
+)
+NAME_PARTICLES = frozenset(
+    ("de", "del", "della", "der", "den", "van", "von", "da", "das", "dos", "do", "di", "du", "la", "le",
+     "bin", "binti", "ibn", "al", "el", "ter", "ten", "y", "e")
+)
+# One word of a name: letters with inner hyphens/apostrophes (O'Brien, Al-Sayed, Min-jun), or an initial.
+_NAME_WORD = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?"
+_NAME_RUN = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,5}}"
+_HONORIFIC = r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof)\.?[ \t]+"
+_SIGN_OFFS = (
+    r"sincerely|best regards|kind regards|warm regards|warmest regards|regards|best wishes|best|thanks|"
+    r"thank you|many thanks|cheers|respectfully|yours truly|yours sincerely|yours faithfully|"
+    r"with appreciation|with gratitude|all the best|cordially"
+)
+_LABELS = (
+    r"name|full name|candidate|applicant|contact|contact person|reference|referee|recruiter|"
+    r"hiring manager|manager|supervisor|prepared by|submitted by|attn|attention"
+)
+_CUES = (
+    r"reach out to|contact|call|email|e-mail|ask for|reports? to|reporting to|managed by|mentored by|"
+    r"supervised by|recommended by|referred by|hiring manager|recruiter|talent partner|"
+    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)"
+)
+# Each cue pattern captures a name-shaped run in group "name"; the run is trimmed to real name words.
+_NAME_CONTEXTS = (
+    ("label", re.compile(rf"(?im)^[ \t]*(?:{_LABELS})[ \t]*[:\-–—][ \t]*(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
+    ("salutation", re.compile(rf"(?i)\b(?:dear|hi|hello|greetings)[ \t]+(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
+    ("honorific", re.compile(rf"\b{_HONORIFIC}(?P<name>{_NAME_RUN})")),
+    ("sign_off", re.compile(rf"(?im)^[ \t]*(?:{_SIGN_OFFS})[ \t]*[,.!]?[ \t]*\r?\n[ \t]*(?P<name>{_NAME_RUN})")),
+    ("cue", re.compile(rf"(?i)\b(?:{_CUES}),?[ \t]+(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
+)
+_REFERENCES_SECTION = re.compile(r"(?im)^[ \t]*(?:references|referees|professional references)[ \t]*:?[ \t]*\r?\n")
+_LINE_START_NAME = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME_RUN})[ \t]*(?:,|\||–|—|-|\(|$)")
+_HEADER_SEPARATORS = re.compile(r"[|•·,]|\s[–—-]\s")
+
+
+def _is_name_word(word: str) -> bool:
+    bare = word.rstrip(".")
+    return bool(bare) and bare[0].isupper() and bare.lower() not in NOT_NAME_WORDS and bare.lower() not in TECH_ALLOW_LIST
+
+
+def name_extent(text: str, start: int, end: int, min_words: int = 1) -> tuple[int, int] | None:
+    """The longest run of name words at the start of text[start:end] (particles inside allowed), or None."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    kept = []
+    for match in words:
+        word = match.group()
+        if _is_name_word(word):
+            kept.append(match)
+        elif word.lower() in NAME_PARTICLES and kept:
+            kept.append(match)
+        else:
+            break
+    while kept and not _is_name_word(kept[-1].group()):
+        kept.pop()
+    if len(kept) < min_words:
+        return None
+    return start + kept[0].start(), start + kept[-1].end()
+
+
+class ContextualNameRecognizer(EntityRecognizer):
+    """Names that resume-like documents put in predictable places, whatever their culture or case.
+
+    The statistical NER misses ALL-CAPS headers and many non-English names; these
+    positions (first line, ``Name:``, ``Dear …``, sign-offs, reference lists,
+    recruiter contacts) identify a name without knowing it.
+    """
+
+    # Above spaCy's 0.85: Presidio drops a PERSON span contained in a higher-or-equal-scored one,
+    # and an NER span running past the name must not swallow the exact one found here.
+    SCORE = 0.9
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="ContextualNameRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: the rules are regular expressions."""
+
+    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON", start, end, self.SCORE,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                "rule": rule,
+            },
+        )
+
+    def _header(self, text: str) -> list[tuple[int, int]]:
+        first_line = re.search(r"\S[^\n]*", text)
+        if not first_line:
+            return []
+        separator = _HEADER_SEPARATORS.search(first_line.group())
+        segment_end = first_line.start() + (separator.start() if separator else len(first_line.group()))
+        extent = name_extent(text, first_line.start(), segment_end, min_words=2)
+        # The whole first segment must be the name: "Adobe is hiring ..." is not a header.
+        if extent and not text[extent[1] : segment_end].strip():
+            return [extent]
+        return []
+
+    def _references(self, text: str) -> list[tuple[int, int]]:
+        spans = []
+        for heading in _REFERENCES_SECTION.finditer(text):
+            section = text[heading.end() :]
+            section_end = heading.end() + (re.search(r"\n[ \t]*\n|\Z", section).start())
+            for line in _LINE_START_NAME.finditer(text, heading.end(), section_end):
+                extent = name_extent(text, line.start("name"), line.end("name"), min_words=2)
+                if extent:
+                    spans.append(extent)
+        return spans
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        results = [self._result(s, e, "header") for s, e in self._header(text)]
+        results += [self._result(s, e, "references") for s, e in self._references(text)]
+        for rule, pattern in _NAME_CONTEXTS:
+            for match in pattern.finditer(text):
+                extent = name_extent(text, match.start("name"), match.end("name"))
+                if extent:
+                    results.append(self._result(*extent, rule))
+        return results
+
+
+class PhoneNumberPatternRecognizer(EntityRecognizer):
+    """Phone numbers as people write them on resumes, including extensions and reserved 555 numbers.
+
+    Presidio's recognizer validates numbers with libphonenumber, which rejects
+    unassigned area codes (555) and leaves extensions behind.
+    """
+
+    SCORE = 0.7
+    _EXTENSION = r"(?:[ \t]*(?:,[ \t]*)?(?:x|ext\.?|extension)[ \t]*\d{1,6})?"
+    PATTERNS = (
+        # North American: (555) 123-4567, 555.123.4567, +1 555 123 4567, 1-555-123-4567 x12
+        re.compile(rf"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{{3}}\)|\d{{3}})[ .-]?\d{{3}}[ .-]\d{{4}}{_EXTENSION}(?!\w)"),
+        # International with a country code: +44 20 7946 0958, +49 30 9018200, +81 3-1234-5678
+        re.compile(rf"(?<![\w+])\+\d{{1,3}}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{{1,5}}\)?){{2,6}}{_EXTENSION}(?!\w)"),
+    )
+    MIN_DIGITS, MAX_DIGITS = 9, 17
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="PhoneNumberPatternRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: the rules are regular expressions."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PHONE_NUMBER" not in entities:
+            return []
+        results = []
+        for pattern in self.PATTERNS:
+            for match in pattern.finditer(text):
+                digits = sum(c.isdigit() for c in match.group())
+                if self.MIN_DIGITS <= digits <= self.MAX_DIGITS:
+                    results.append(
+                        RecognizerResult(
+                            "PHONE_NUMBER", match.start(), match.end(), self.SCORE,
+                            recognition_metadata={
+                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                            },
+                        )
+                    )
+        return results
+
 
 _STREET_SUFFIXES = (
-    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Row|Crescent"
+    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
+    "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Row|Crescent|Cres|"
+    "Alley|Aly|Plaza|Plz|Ridge|Run|Path|Pike|Point|Pt|Heights|Hts|Hill|Grove|Gardens|Close|Mews|"
+    "Walk|View|Crossing|Xing|Commons|Expressway|Expy|Freeway|Fwy|Cove|Cv|Glen|Landing|Turnpike|Tpke"
 )
-_UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]+)?"
+_UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|#)\s*#?[A-Za-z0-9-]+)?"
 
 
 class StreetAddressRecognizer(PatternRecognizer):
@@ -20,11 +246,15 @@ class StreetAddressRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern(
             "street_address",
-            rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:{_STREET_SUFFIXES})\b\.?{_UNIT}",
+            rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
+            rf"(?:{_STREET_SUFFIXES})\b\.?(?:\s+[NSEW]{{1,2}}\b\.?)?{_UNIT}",
             0.6,
         ),
-        Pattern("po_box", r"\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,6}\b", 0.7),
+        Pattern(
+            "po_box",
+            r"\b(?:P\.?\s?O\.?\s?Box|POB|Post Office Box|PMB|Rural Route|RR)\s+#?\d{1,6}\b",
+            0.7,
+        ),
     ]
 
     def __init__(self) -> None:
@@ -33,4 +263,5 @@ class StreetAddressRecognizer(PatternRecognizer):
             patterns=self.PATTERNS,
             context=["address", "street", "live", "located", "mail"],
             name="StreetAddressRecognizer",
+            version="2",
         )

