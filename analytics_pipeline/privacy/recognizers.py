@@ -99,6 +99,8 @@ _HEADER_SEPARATORS = re.compile(r"[|•·,]|\s[–—-]\s")
 
 def _is_name_word(word: str) -> bool:
     bare = word.rstrip(".")
+    if len(bare) == 1:  # a middle initial, even "C." or "R."
+        return bare.isupper() and bare.isalpha()
     return bool(bare) and bare[0].isupper() and bare.lower() not in NOT_NAME_WORDS and bare.lower() not in TECH_ALLOW_LIST
 
 
@@ -229,10 +231,13 @@ class PhoneNumberPatternRecognizer(EntityRecognizer):
 
 
 _STREET_SUFFIXES = (
-    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
-    "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Row|Crescent|Cres|"
-    "Alley|Aly|Plaza|Plz|Ridge|Run|Path|Pike|Point|Pt|Heights|Hts|Hill|Grove|Gardens|Close|Mews|"
-    "Walk|View|Crossing|Xing|Commons|Expressway|Expy|Freeway|Fwy|Cove|Cv|Glen|Landing|Turnpike|Tpke"
+    "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle|Parkway|Highway|Square|"
+    "Trail|Loop|Row|Crescent|Alley|Plaza|Ridge|Run|Path|Pike|Point|Heights|Hill|Grove|Gardens|Close|"
+    "Mews|Walk|View|Crossing|Commons|Expressway|Freeway|Cove|Glen|Landing|Turnpike"
+)
+# Abbreviations may carry a period ("St."); full words may not (the period ends the sentence).
+_STREET_SUFFIX_ABBREVIATIONS = (
+    "St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cir|Pkwy|Hwy|Sq|Trl|Cres|Aly|Plz|Pt|Hts|Xing|Expy|Fwy|Cv|Tpke"
 )
 _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|#)\s*#?[A-Za-z0-9-]+)?"
 
@@ -247,7 +252,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern(
             "street_address",
             rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:{_STREET_SUFFIXES})\b\.?(?:\s+[NSEW]{{1,2}}\b\.?)?{_UNIT}",
+            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
             0.6,
         ),
         Pattern(

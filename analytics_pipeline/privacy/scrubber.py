@@ -16,6 +16,7 @@ through three plain steps:
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections import Counter
@@ -184,6 +185,13 @@ def merge_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     ]
 
 
+def _placeholder_format(placeholder: str) -> str:
+    placeholder = PLACEHOLDER_STYLES.get(placeholder, placeholder)
+    if "{entity_type}" not in placeholder:
+        raise ValueError("placeholder must contain {entity_type} or be one of: " + ", ".join(PLACEHOLDER_STYLES))
+    return placeholder
+
+
 class PiiScrubber:
     """Replaces personal data in free text with typed placeholders.
 
@@ -208,9 +216,7 @@ class PiiScrubber:
         self.model_name = model_name
         self.score_threshold = score_threshold
         self.entities = list(entities)
-        self.placeholder = PLACEHOLDER_STYLES.get(placeholder, placeholder)
-        if "{entity_type}" not in self.placeholder:
-            raise ValueError("placeholder must contain {entity_type} or be one of " + ", ".join(PLACEHOLDER_STYLES))
+        self.placeholder = _placeholder_format(placeholder)
         self.numbered = numbered
         self.batch_size = batch_size
         nlp_engine = NlpEngineProvider(
@@ -227,6 +233,15 @@ class PiiScrubber:
         for recognizer in (StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()):
             self._analyzer.registry.add_recognizer(recognizer)
         self._batch_analyzer = BatchAnalyzerEngine(analyzer_engine=self._analyzer)
+
+    def with_placeholders(self, placeholder: str | None = None, numbered: bool | None = None) -> PiiScrubber:
+        """A scrubber sharing this one's loaded model and recognizers, with another placeholder style."""
+        other = copy.copy(self)
+        if placeholder is not None:
+            other.placeholder = _placeholder_format(placeholder)
+        if numbered is not None:
+            other.numbered = numbered
+        return other
 
     @property
     def version(self) -> str:

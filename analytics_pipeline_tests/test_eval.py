@@ -1,0 +1,108 @@
+"""The labeled evaluation set and the evaluation logic; the scrubber's targets on the committed set."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from analytics_pipeline.privacy.eval_set import EVAL_SET_PATH, KINDS, PII_TYPES, generate, load_jsonl, write_jsonl
+from analytics_pipeline.privacy.evaluate import (
+    Replacement,
+    align_replacements,
+    evaluate_outputs,
+    evaluate_scrubber,
+    format_comparison,
+    load_presidio_research_set,
+)
+
+RECALL_TARGETS = {
+    "EMAIL_ADDRESS": 0.99, "URL": 0.99, "US_SSN": 0.99, "PHONE_NUMBER": 0.99,
+    "PERSON": 0.97, "STREET_ADDRESS": 0.97,
+}
+KEEP_TARGET = 0.98
+
+
+@pytest.fixture(scope="module")
+def committed_docs() -> list[dict]:
+    return load_jsonl(EVAL_SET_PATH)
+
+
+def test_committed_set_is_exactly_what_the_seeded_generator_writes(committed_docs, tmp_path):
+    regenerated = tmp_path / "labeled_docs.jsonl"
+    write_jsonl(generate(), regenerated)
+    assert regenerated.read_bytes() == EVAL_SET_PATH.read_bytes()
+    assert generate(seed=7, docs_per_kind=3) == generate(seed=7, docs_per_kind=3)
+    assert generate(seed=7, docs_per_kind=3) != generate(seed=8, docs_per_kind=3)
+
+
+def test_committed_set_covers_every_kind_and_type_with_correct_offsets(committed_docs):
+    assert {doc["kind"] for doc in committed_docs} == set(KINDS)
+    per_type = Counter(label["type"] for doc in committed_docs for label in doc["pii"])
+    assert set(per_type) == set(PII_TYPES)
+    assert sum(per_type.values()) >= 1000
+    assert all(not doc["pii"] for doc in committed_docs if doc["kind"] == "no_pii")
+    for doc in committed_docs:
+        for item in doc["pii"] + doc["keep"]:
+            assert doc["text"][item["start"] : item["end"]] == item["value"]
+
+
+def test_alignment_finds_the_replaced_regions():
+    original = "Jane Doe | jane@x.org | Go"
+    assert align_replacements(original, "<PERSON> | <EMAIL_ADDRESS_1> | Go") == [
+        Replacement("PERSON", 0, 8),
+        Replacement("EMAIL_ADDRESS", 11, 21),
+    ]
+    assert align_replacements(original, original) == []
+    assert align_replacements(original, "<PERSON> | rewritten") is None
+
+
+def _doc(text: str, pii: list[tuple[str, str]], keep: list[str]) -> dict:
+    def label(value: str) -> dict:
+        start = text.index(value)
+        return {"start": start, "end": start + len(value), "value": value}
+
+    return {"text": text, "pii": [{"type": t, **label(v)} for t, v in pii], "keep": [label(w) for w in keep]}
+
+
+def test_a_leftover_surname_is_a_leak_and_a_touched_keep_word_is_lost():
+    doc = _doc("Ada Obi, Rust dev at Stripe. Call 555-123-4567.", [("PERSON", "Ada Obi"), ("PHONE_NUMBER", "555-123-4567")], ["Rust", "Stripe"])
+    report = evaluate_outputs([doc], ["<PERSON> Obi, Rust dev at <PERSON>. Call <PHONE_NUMBER>."], record_leaks=True)
+    assert report.score("PERSON").recall == 0.0
+    assert report.score("PERSON").precision == 0.5
+    assert report.score("PHONE_NUMBER").recall == 1.0
+    assert report.keep_rate == 0.5
+    assert report.leaks == [("PERSON", "Ada Obi")]
+
+
+def test_unalignable_output_falls_back_to_looking_for_the_words():
+    doc = _doc("Ada Obi uses Go.", [("PERSON", "Ada Obi")], ["Go"])
+    report = evaluate_outputs([doc], ["[redacted] uses Go."])
+    assert report.unaligned_documents == 1
+    assert report.score("PERSON").recall == 1.0
+    assert report.keep_rate == 1.0
+
+
+def test_public_set_is_read_in_the_same_document_format(tmp_path):
+    record = {
+        "full_text": "Call Ana at 555-0100 on example.com, Acme Corp",
+        "spans": [
+            {"entity_type": "PERSON", "entity_value": "Ana", "start_position": 5, "end_position": 8},
+            {"entity_type": "DOMAIN_NAME", "entity_value": "example.com", "start_position": 24, "end_position": 35},
+            {"entity_type": "ORGANIZATION", "entity_value": "Acme Corp", "start_position": 37, "end_position": 46},
+            {"entity_type": "GPE", "entity_value": "x", "start_position": 0, "end_position": 1},
+        ],
+    }
+    path = tmp_path / "synth.json"
+    path.write_text(json.dumps([record]))
+    [doc] = load_presidio_research_set(path)
+    assert [(p["type"], p["value"]) for p in doc["pii"]] == [("PERSON", "Ana"), ("URL", "example.com")]
+    assert [k["value"] for k in doc["keep"]] == ["Acme Corp"]
+
+
+def test_scrubber_meets_the_targets_on_the_committed_set(scrubber, committed_docs):
+    report = evaluate_scrubber(scrubber.scrub_batch, committed_docs, record_leaks=True)
+    recalls = {entity: report.score(entity).recall for entity in RECALL_TARGETS}
+    assert all(recalls[entity] >= target for entity, target in RECALL_TARGETS.items()), (recalls, report.leaks[:20])
+    assert report.keep_rate >= KEEP_TARGET
+    assert report.unaligned_documents == 0
+    assert "| PERSON |" in format_comparison({"project": report}, "committed set")

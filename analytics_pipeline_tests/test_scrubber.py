@@ -1,0 +1,152 @@
+"""PiiScrubber on the hard cases of resume text, one behaviour per test (real Presidio and spaCy model)."""
+
+import re
+
+import pytest
+
+from analytics_pipeline.privacy import DetectedSpan
+from analytics_pipeline.privacy.scrubber import merge_overlaps
+from presidio_analyzer import RecognizerResult
+
+
+def assert_gone(scrubbed: str, *values: str) -> None:
+    """No word of any value is left (a leftover surname or the last digits of a number is a leak)."""
+    for value in values:
+        for word in re.findall(r"\w+", value):
+            if len(word) > 1:
+                assert not re.search(rf"(?<!\w){re.escape(word)}(?!\w)", scrubbed), (word, scrubbed)
+
+
+def test_batch_keeps_order_and_length_and_passes_none_and_empty_through(scrubber):
+    texts = ["Call me at (415) 555-0134.", None, "", "Skills: Python, Spark."]
+    scrubbed = scrubber.scrub_batch(texts)
+    assert scrubbed == ["Call me at <PHONE_NUMBER>.", None, "", "Skills: Python, Spark."]
+    assert scrubber.scrub(None) is None
+
+
+def test_counts_per_type_and_version(scrubber):
+    scrubbed, counts = scrubber.scrub_batch_with_counts(["Mail jane.roe@example.org or call 212-555-0188.", None])
+    assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
+    assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
+    assert scrubber.version.startswith("pii-scrubber/2 presidio-analyzer/")
+
+
+def test_analyze_batch_reports_positions_types_and_recognizers_not_values(scrubber):
+    text = "Dear Ms. Okonkwo-Reyes, I live at 42 Birch Lane."
+    [spans] = scrubber.analyze_batch([text])
+    assert all(isinstance(span, DetectedSpan) for span in spans)
+    assert {(s.entity_type, text[s.start : s.end]) for s in spans} == {
+        ("PERSON", "Okonkwo-Reyes"),
+        ("STREET_ADDRESS", "42 Birch Lane"),
+    }
+    assert {s.recognizer for s in spans} == {"ContextualNameRecognizer", "StreetAddressRecognizer"}
+    assert not any("Okonkwo" in repr(value) for s in spans for value in vars(s).values())
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("WANJIRU KAMAU-ODHIAMBO\nwk@example.net\n\nSUMMARY\nData engineer.", "WANJIRU KAMAU-ODHIAMBO"),
+        ("Name: Nguyễn Thị Hoa\nPhone: 555-201-3344", "Nguyễn Thị Hoa"),
+        ("Dear Dr. Oyelaran,\n\nI am applying for the role.", "Oyelaran"),
+        ("Dear Siddharth Venkataraman,\nThank you for your time.", "Siddharth Venkataraman"),
+        ("I look forward to hearing from you.\n\nWarm regards,\nKatarzyna Wróblewska\n", "Katarzyna Wróblewska"),
+        ("References\nGiovanni Esposito, Engineering Manager at Stripe, 312-555-0199\n", "Giovanni Esposito"),
+        ("Questions? Reach out to Zanele Mokoena, Technical Recruiter, at talent@acme.example.", "Zanele Mokoena"),
+        ("Recruiter: Farrukh Tashkentova (farrukh.t@example.com)", "Farrukh Tashkentova"),
+        ("HUGO VAN DER WAALS | Staff Engineer\nhugo@example.org", "HUGO VAN DER WAALS"),
+    ],
+)
+def test_names_in_resume_positions_are_removed_whatever_their_case_or_culture(scrubber, text, name):
+    scrubbed = scrubber.scrub(text)
+    assert "<PERSON>" in scrubbed
+    assert_gone(scrubbed, name)
+
+
+def test_every_other_mention_of_a_detected_name_is_removed_too(scrubber):
+    text = "MAREK ZIELIŃSKI\nmarek@example.com\n\nZieliński led the Kafka migration.\n\nBest,\nMarek"
+    scrubbed = scrubber.scrub(text)
+    assert_gone(scrubbed, "Marek Zieliński")
+    assert "Kafka" in scrubbed
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "(555) 123-4567", "555-123-4567", "555.123.4567", "+1 555 123 4567", "555 123 4567",
+        "1-555-123-4567", "+1 (555) 123-4567", "555-123-4567 ext. 204", "(555) 123-4567 x89",
+        "+44 20 7946 0958", "+49 30 9018200", "+91 98765 43210", "+33 1 42 68 53 00", "+81 3-1234-5678",
+    ],
+)
+def test_phone_formats_are_removed_with_their_extensions(scrubber, phone):
+    scrubbed = scrubber.scrub(f"Mobile: {phone} (evenings)")
+    assert scrubbed == "Mobile: <PHONE_NUMBER> (evenings)"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "linkedin.com/in/ada-obi-42", "https://www.linkedin.com/in/adaobi/", "github.com/adaobi",
+        "www.adaobi.dev", "https://adaobi.io/projects/search", "adaobi.github.io",
+    ],
+)
+def test_urls_with_and_without_scheme_are_removed_with_their_path(scrubber, url):
+    assert scrubber.scrub(f"Portfolio: {url} | Go, Rust") == "Portfolio: <URL> | Go, Rust"
+
+
+@pytest.mark.parametrize("ssn", ["123-45-6780", "219 09 9999", "078-12-3456"])
+def test_ssn_with_dashes_or_spaces_is_removed(scrubber, ssn):
+    assert scrubber.scrub(f"SSN: {ssn}") == "SSN: <US_SSN>"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "1600 Pennsylvania Ave", "350 W. 5th Street, Apt 12B", "77 Massachusetts Avenue Suite 200",
+        "4021 N Lincoln Blvd #7", "9 Old Mill Rd.", "12 Harbor View Ct, Unit 3", "PO Box 4417",
+        "P.O. Box 88", "221B Baker Street",
+    ],
+)
+def test_street_addresses_and_po_boxes_are_removed_city_is_kept(scrubber, address):
+    scrubbed = scrubber.scrub(f"Address: {address}, Springfield, IL 62704")
+    assert scrubbed.startswith("Address: <STREET_ADDRESS>, Springfield, IL"), scrubbed
+
+
+def test_technology_words_titles_employers_places_and_dates_are_kept(scrubber):
+    text = (
+        "Senior Data Engineer at Morgan Stanley, New York (2018–2023): 8 years of Go, Rust, Spark, Java, "
+        "Flask, Kafka and Jenkins. Previously Site Reliability Engineer at Booz Allen Hamilton."
+    )
+    assert scrubber.scrub(text) == text
+
+
+def test_numbered_placeholders_tell_people_apart_and_match_name_parts(scrubber):
+    numbered = scrubber.with_placeholders(numbered=True)
+    text = "Dear Ines Ferreira,\n\nmy colleague Tomasz Brzęczyszczykiewicz referred me.\n\nSincerely,\nIfeoma Chukwu\nwrite to ifeoma@example.com"
+    scrubbed = numbered.scrub(text)
+    assert scrubbed == (
+        "Dear <PERSON_1>,\n\nmy colleague <PERSON_2> referred me.\n\nSincerely,\n<PERSON_3>\nwrite to <EMAIL_ADDRESS_1>"
+    )
+    header_and_sign_off = numbered.scrub("KWAME ASANTE\nkwame@example.com\n\nBest regards,\nKwame")
+    assert header_and_sign_off == "<PERSON_1>\n<EMAIL_ADDRESS_1>\n\nBest regards,\n<PERSON_1>"
+    assert scrubber.scrub("Best regards,\nKwame Asante") == "Best regards,\n<PERSON>"
+
+
+def test_placeholder_style_is_configurable_and_validated(scrubber):
+    assert scrubber.with_placeholders("brackets").scrub("SSN 219-09-9999") == "SSN [US_SSN]"
+    with pytest.raises(ValueError, match="entity_type"):
+        scrubber.with_placeholders("REDACTED")
+
+
+def test_overlapping_spans_merge_into_one_placeholder_of_the_structured_type():
+    person = RecognizerResult("PERSON", 0, 12, 0.85)
+    email = RecognizerResult("EMAIL_ADDRESS", 5, 25, 1.0)
+    separate = RecognizerResult("PHONE_NUMBER", 30, 42, 0.7)
+    merged = merge_overlaps([separate, person, email])
+    assert [(r.entity_type, r.start, r.end) for r in merged] == [("EMAIL_ADDRESS", 0, 25), ("PHONE_NUMBER", 30, 42)]
+
+
+def test_entity_set_is_configurable_without_reloading(scrubber):
+    only_email = scrubber.with_placeholders()
+    only_email.entities = ["EMAIL_ADDRESS"]
+    assert only_email.scrub("Jane Doe, jane@example.com, 212-555-0101") == "Jane Doe, <EMAIL_ADDRESS>, 212-555-0101"
