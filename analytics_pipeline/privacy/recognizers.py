@@ -230,11 +230,21 @@ class PhoneNumberPatternRecognizer(EntityRecognizer):
         return results
 
 
-_STREET_SUFFIXES = (
-    "Street|Avenue|Road|Boulevard|Lane|Drive|Court|Way|Place|Terrace|Circle|Parkway|Highway|Square|"
-    "Trail|Loop|Row|Crescent|Alley|Plaza|Ridge|Run|Path|Pike|Point|Heights|Hill|Grove|Gardens|Close|"
-    "Mews|Walk|View|Crossing|Commons|Expressway|Freeway|Cove|Glen|Landing|Turnpike"
+# USPS Publication 28 street suffixes (full names), minus words that too often follow a number in
+# resume prose ("3 Data Center migrations", "2 Key accounts"): Center, Key, Union, Track, Light, Lock, Field, Ford.
+_USPS_SUFFIXES = (
+    "Alley Anex Arcade Avenue Bayou Beach Bend Bluffs? Bottom Boulevard Branch Bridge Brooks? Burgs? Bypass "
+    "Camp Canyon Cape Causeway Circles? Cliffs? Club Commons? Corners? Course Courts? Coves? Creek Crescent "
+    "Crest Crossing Crossroads? Curve Dale Dam Divide Drives? Estates? Expressway Extensions? Falls? Ferry "
+    "Flats? Forest Forges? Forks? Fort Freeway Gardens? Gateway Glens? Greens? Groves? Harbors? Haven Heights "
+    "Highway Hills? Hollow Inlet Islands? Isle Junctions? Knolls? Lakes? Landing Lane Loaf Lodge Loop Mall "
+    "Manors? Meadows? Mews Mills? Mission Motorway Mount Mountains? Neck Orchard Oval Overpass Parks? "
+    "Parkways? Pass Passage Path Pike Pines? Place Plains? Plaza Points? Ports? Prairie Radial Ramp Ranch "
+    "Rapids? Rest Ridges? River Roads? Route Row Rue Run Shoals? Shores? Skyway Springs? Spurs? Squares? "
+    "Station Stravenue Stream Streets? Summit Terrace Throughway Trace Trafficway Trail Trailer Tunnel "
+    "Turnpike Underpass Valleys? Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells?"
 )
+_STREET_SUFFIXES = _USPS_SUFFIXES.replace(" ", "|")
 # Abbreviations may carry a period ("St."); full words may not (the period ends the sentence).
 _STREET_SUFFIX_ABBREVIATIONS = (
     "St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cir|Pkwy|Hwy|Sq|Trl|Cres|Aly|Plz|Pt|Hts|Xing|Expy|Fwy|Cv|Tpke"
