@@ -17,7 +17,7 @@ import os
 import zlib
 from collections.abc import Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -210,7 +210,7 @@ def create_app(settings: IngestSettings) -> Starlette:
         body = {
             "accepted": len(valid),
             "rejected": len(errors),
-            "errors": [e.__dict__ for e in errors],
+            "errors": [asdict(e) for e in errors],
         }
         return JSONResponse(body, status_code=_status_for(len(valid), errors))
 

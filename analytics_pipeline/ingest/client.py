@@ -142,6 +142,8 @@ class HttpTransport:
         try:
             result = json.loads(body)
         except ValueError:
+            result = None
+        if not isinstance(result, dict):
             result = {}
         if 200 <= response.status < 300:
             accepted = int(result.get("accepted", payload.count))
@@ -248,7 +250,7 @@ class AnalyticsClient:
             self._pending += 1
         if self.sync:
             with self._sync_lock:
-                self._deliver([event])
+                self._deliver_safely([event])
             return True
         try:
             self._queue.put_nowait(event)
@@ -309,11 +311,7 @@ class AnalyticsClient:
                     return
             batch = self._next_batch()
             if batch:
-                try:
-                    self._deliver(batch)
-                except Exception:  # a bug here must not kill the sender and strand the queue
-                    log.exception("analytics sender failed on a batch of %d events", len(batch))
-                    self._settle(dropped=len(batch))
+                self._deliver_safely(batch)
 
     def _next_batch(self) -> list[Event]:
         """Up to batch_size events: wait for the first, then at most flush_interval more."""
@@ -333,8 +331,14 @@ class AnalyticsClient:
             deadline = deadline or time.monotonic() + self.flush_interval
         return batch
 
-    def _deliver(self, events: list[Event]) -> None:
-        for payload in self._transport.prepare(events):
+    def _deliver_safely(self, events: list[Event]) -> None:
+        try:
+            payloads = self._transport.prepare(events)
+        except Exception:  # a bug here must neither reach the app nor kill the sender
+            log.exception("analytics client could not encode %d events", len(events))
+            self._settle(dropped=len(events))
+            return
+        for payload in payloads:
             self._send_with_retries(payload)
 
     def _send_with_retries(self, payload: Payload) -> None:
@@ -351,6 +355,10 @@ class AnalyticsClient:
                 self._settle(retried=payload.count)
                 time.sleep(self._backoff(attempt, error.retry_after))
                 continue
+            except Exception:  # never into the app, never killing the sender
+                log.exception("analytics client failed to send %d events", payload.count)
+                self._settle(dropped=payload.count)
+                return
             self._settle(sent=accepted, rejected=rejected)
             return
 
