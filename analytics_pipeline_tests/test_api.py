@@ -14,6 +14,7 @@ import pytest
 
 from analytics_pipeline.contract import MAX_TEXT_CHARS
 from analytics_pipeline.ingest.api import DEV_MODE_ENV, settings_from_env
+from analytics_pipeline.ingest.load_bench import free_port, wait_healthy
 from analytics_pipeline_tests.ingest_helpers import (
     TEST_WRITE_KEY,
     ingest_server,
@@ -210,6 +211,29 @@ def test_refuses_to_start_without_a_write_key(monkeypatch, tmp_path):
     )
     assert result.returncode == 2
     assert "refusing to accept events without authentication" in result.stderr
+
+
+def test_serve_command_runs_workers_and_stores_events(tmp_path):
+    """The real console command, in loudly logged dev mode, with two worker processes."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("ANALYTICS_WRITE_KEY", DEV_MODE_ENV)}
+    command = [sys.executable, "-m", "analytics_pipeline.cli", "serve", "--dev", "--workers", "2"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env | {"ANALYTICS_RAW_DIR": str(tmp_path)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_healthy(port, server)
+        event = interaction()
+        url = f"http://127.0.0.1:{port}/v1/event"
+        assert httpx.post(url, json=event).status_code == 200
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert raw_event_ids(tmp_path) == [event["event_id"]]
+    assert "the API accepts events from ANYONE" in stderr
 
 
 def test_dev_mode_accepts_without_a_key_and_says_so(tmp_path, caplog):

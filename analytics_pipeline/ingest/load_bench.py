@@ -72,13 +72,15 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout: float = 30.0) -> 
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError("the server exited during startup")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/healthz")
             if connection.getresponse().status == 200:
                 return
         except OSError:
             time.sleep(0.1)
+        finally:
+            connection.close()
     raise RuntimeError("the server did not become healthy")
 
 

@@ -25,7 +25,7 @@ APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``serve`` on a CLI's subparsers; the handler is in ``func``."""
+    """Register ``serve`` on a CLI's subparsers; its handler is ``args.handler``."""
     parser = subparsers.add_parser(
         "serve",
         help="run the event ingestion API",
@@ -42,7 +42,7 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         action="store_true",
         help=f"INSECURE: allow running without {WRITE_KEY_ENV} (no authentication)",
     )
-    parser.set_defaults(func=run_serve)
+    parser.set_defaults(handler=run_serve)
     return parser
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics_pipeline.ingest.serve")
     add_serve_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return args.handler(args)
 
 
 @contextmanager
