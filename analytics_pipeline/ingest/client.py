@@ -262,10 +262,9 @@ class AnalyticsClient:
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far; True if it all settled within ``timeout``."""
         if not self.sync:
-            try:
+            # A full queue is sent without waiting for the interval anyway.
+            with contextlib.suppress(queue.Full):
                 self._queue.put_nowait(_FLUSH)
-            except queue.Full:
-                pass  # a full queue is sent without waiting for the interval anyway
         with self._state:
             return self._state.wait_for(lambda: self._pending == 0, timeout)
 
