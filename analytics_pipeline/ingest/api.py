@@ -198,7 +198,8 @@ def create_app(settings: IngestSettings) -> Starlette:
             return _error_response(error)
         valid, errors = validate_items(items, settings.max_event_bytes)
         try:
-            await run_in_threadpool(writer.append, stamp_received(valid, received_at), received_at)
+            if valid:  # fsync blocks: off the event loop
+                await run_in_threadpool(writer.append, stamp_received(valid, received_at), received_at)
         except OSError as error:
             # Nothing of this request is in the log (the writer rolls back): safe to retry.
             log.error("raw log append failed (errno %s); answering 503", error.errno)

@@ -38,6 +38,12 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=64,
+        help="concurrent requests per worker before answering 503 (clients retry); bounds memory",
+    )
+    parser.add_argument(
         "--dev",
         action="store_true",
         help=f"INSECURE: allow running without {WRITE_KEY_ENV} (no authentication)",
@@ -73,6 +79,7 @@ def run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        limit_concurrency=args.limit_concurrency,
         log_level="warning",
         access_log=False,  # access lines would add noise, not insight; bodies are never logged
         proxy_headers=False,
