@@ -9,6 +9,8 @@ from collections import Counter
 
 import dagster as dg
 
+from analytics_pipeline.ingest.serve import add_serve_command
+
 
 # Step logs stay in the run (visible in the UI); the terminal gets warnings and the summary.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -62,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize the pipeline for day partitions")
     run.add_argument("days", nargs="*", help="YYYY-MM-DD partitions (default: all in the raw log)")
     run.set_defaults(handler=lambda args: run_pipeline(args.days))
+    add_serve_command(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -1,0 +1,261 @@
+"""The ingestion API: an ASGI app that validates events and appends them to the raw log.
+
+- ``POST /v1/batch`` with ``{"batch": [event, ...]}``, ``POST /v1/event`` with one event;
+  JSON bodies, optionally gzip-encoded; ``GET /healthz``.
+- Auth: ``Authorization: Bearer <ANALYTICS_WRITE_KEY>``, compared in constant time.
+- An accepted event is on disk (fdatasync'd) before the 2xx goes out. Invalid events of a
+  batch are reported by index and reason; the valid ones are still accepted.
+- Error bodies never echo input values: events carry PII.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import zlib
+from collections.abc import Iterable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from analytics_pipeline.contract import (
+    MAX_TEXT_CHARS,
+    InteractionEvent,
+    InvalidEvent,
+    ResumeEvent,
+    parse_event_line,
+)
+from analytics_pipeline.ingest.writer import RawLogWriter, raw_dir_from_env, stamp_received
+
+log = logging.getLogger(__name__)
+
+# Three resume texts at the contract's maximum, 4 UTF-8 bytes a character, plus the rest.
+MAX_EVENT_BYTES = 3 * MAX_TEXT_CHARS * 4 + 64 * 1024
+# Room for a batch of real resumes (a tailoring event is ~100 kB), decompressed.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_BATCH_EVENTS = 1_000
+WRITE_KEY_ENV = "ANALYTICS_WRITE_KEY"
+# Set by `analytics-pipeline serve --dev` for its worker processes; not a user setting.
+DEV_MODE_ENV = "ANALYTICS_INGEST_DEV_MODE"
+
+
+class RequestError(Exception):
+    """A request-level problem: the whole request is refused with ``status``."""
+
+    def __init__(self, status: int, code: str, detail: str):
+        super().__init__(f"{code}: {detail}")
+        self.status, self.code, self.detail = status, code, detail
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    raw_dir: Path
+    write_key: str | None  # None only in dev mode: no authentication at all
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_batch_events: int = MAX_BATCH_EVENTS
+
+
+@dataclass(frozen=True)
+class EventError:
+    index: int
+    code: str
+    detail: str
+
+
+def validate_items(
+    items: list, max_event_bytes: int
+) -> tuple[list[ResumeEvent | InteractionEvent], list[EventError]]:
+    """Split decoded events into contract-valid events and value-free per-index errors."""
+    valid, errors = [], []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(EventError(index, "not_an_object", "an event must be a JSON object"))
+            continue
+        text = json.dumps(item, ensure_ascii=False)
+        if len(text.encode("utf-8", "surrogatepass")) > max_event_bytes:
+            errors.append(
+                EventError(index, "event_too_large", f"an event is at most {max_event_bytes} bytes")
+            )
+            continue
+        try:
+            valid.append(parse_event_line(text))
+        except InvalidEvent as error:
+            errors.append(EventError(index, error.code, error.detail))
+    return valid, errors
+
+
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON; letting them through would write non-JSON to the log.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decode_json(body: bytes) -> object:
+    try:
+        return json.loads(body, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise RequestError(400, "invalid_json", "the JSON is nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        # The decoder's message names a position, never the content.
+        detail = error.msg if isinstance(error, json.JSONDecodeError) else "not valid UTF-8 JSON"
+        raise RequestError(400, "invalid_json", detail) from None
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress with a cap on the output, so a gzip bomb costs at most ``limit`` bytes."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error:
+        raise RequestError(400, "invalid_gzip", "the body is not valid gzip") from None
+    if len(data) > limit or decompressor.unconsumed_tail:
+        raise RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
+    if not decompressor.eof:
+        raise RequestError(400, "invalid_gzip", "the gzip stream is truncated")
+    return data
+
+
+def _check_auth(request: Request, write_key: str | None) -> None:
+    if write_key is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    # compare_digest on bytes: constant time whatever the token holds.
+    if not (
+        scheme.lower() == "bearer"
+        and hmac.compare_digest(token.strip().encode(), write_key.encode())
+    ):
+        raise RequestError(401, "unauthorized", "a valid Bearer write key is required")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise RequestError(400, "unsupported_content_type", "the body must be application/json")
+    too_large = RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise RequestError(400, "client_disconnected", "the body was not fully received") from None
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        return gunzip(body, limit)
+    if encoding != "identity":
+        raise RequestError(400, "unsupported_encoding", "Content-Encoding must be gzip or identity")
+    return body
+
+
+def _error_response(error: RequestError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(
+        {"error": error.code, "detail": error.detail}, status_code=error.status, headers=headers
+    )
+
+
+def _status_for(accepted: int, errors: Iterable[EventError]) -> int:
+    codes = {e.code for e in errors}
+    if accepted or not codes:
+        return 200
+    return 413 if codes == {"event_too_large"} else 400
+
+
+def create_app(settings: IngestSettings) -> Starlette:
+    writer = RawLogWriter(settings.raw_dir)
+
+    async def ingest(request: Request, single: bool) -> JSONResponse:
+        received_at = datetime.now(UTC)
+        try:
+            _check_auth(request, settings.write_key)
+            payload = decode_json(await _read_body(request, settings.max_request_bytes))
+            if single:
+                items = [payload]
+            elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
+                items = payload["batch"]
+            else:
+                raise RequestError(400, "bad_request", 'the body must be {"batch": [event, ...]}')
+            if len(items) > settings.max_batch_events:
+                raise RequestError(
+                    413, "batch_too_large", f"a batch holds at most {settings.max_batch_events} events"
+                )
+        except RequestError as error:
+            return _error_response(error)
+        valid, errors = validate_items(items, settings.max_event_bytes)
+        try:
+            if valid:  # fsync blocks: off the event loop
+                await run_in_threadpool(writer.append, stamp_received(valid, received_at), received_at)
+        except OSError as error:
+            # Nothing of this request is in the log (the writer rolls back): safe to retry.
+            log.error("raw log append failed (errno %s); answering 503", error.errno)
+            return JSONResponse(
+                {"error": "storage_unavailable", "detail": "retry later"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        body = {
+            "accepted": len(valid),
+            "rejected": len(errors),
+            "errors": [asdict(e) for e in errors],
+        }
+        return JSONResponse(body, status_code=_status_for(len(valid), errors))
+
+    async def batch(request: Request) -> JSONResponse:
+        return await ingest(request, single=False)
+
+    async def event(request: Request) -> JSONResponse:
+        return await ingest(request, single=True)
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette):
+        if settings.write_key is None:
+            log.warning(
+                "INSECURE DEV MODE: the ingestion API accepts events WITHOUT authentication. "
+                "Never expose this server; set %s to require a write key.",
+                WRITE_KEY_ENV,
+            )
+        yield
+        writer.close()
+
+    return Starlette(
+        routes=[
+            Route("/v1/batch", batch, methods=["POST"]),
+            Route("/v1/event", event, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def settings_from_env() -> IngestSettings:
+    """Settings of a server process; refuses to run without a write key unless in dev mode."""
+    write_key = os.environ.get(WRITE_KEY_ENV) or None
+    if write_key is None and os.environ.get(DEV_MODE_ENV) != "1":
+        raise RuntimeError(
+            f"{WRITE_KEY_ENV} is not set: refusing to accept events without authentication "
+            "(use --dev for an insecure local server)"
+        )
+    return IngestSettings(raw_dir=raw_dir_from_env(), write_key=write_key)
+
+
+def app_from_env() -> Starlette:
+    """ASGI app factory for uvicorn workers (``--factory``)."""
+    return create_app(settings_from_env())

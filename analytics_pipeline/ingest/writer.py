@@ -1,0 +1,129 @@
+"""Durable appends to the raw event log.
+
+Each process writes its own file per arrival day (``<raw_dir>/<day>/events-<host>-<pid>.jsonl``),
+so workers never interleave lines. An append is one ``write`` of whole lines followed by
+``fdatasync``: when :meth:`RawLogWriter.append` returns, the lines are on disk. A crash
+mid-write can leave at most one truncated last line, which the pipeline quarantines.
+Raw files hold PII until the pipeline scrubs them: files are 0600, directories 0700.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analytics_pipeline.contract import InteractionEvent, ResumeEvent, event_to_json
+from analytics_pipeline.ingest.raw_log import day_dir
+
+DEFAULT_RAW_DIR = "data/raw/events"
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+_sync = getattr(os, "fdatasync", os.fsync)
+
+
+def raw_dir_from_env() -> Path:
+    return Path(os.environ.get("ANALYTICS_RAW_DIR") or DEFAULT_RAW_DIR)
+
+
+def stamp_received(
+    events: Sequence[ResumeEvent | InteractionEvent], received_at: datetime
+) -> list[str]:
+    """Raw-log lines for events that arrived at ``received_at`` (the server's clock wins)."""
+    return [event_to_json(e.model_copy(update={"received_at": received_at})) for e in events]
+
+
+def _safe_host() -> str:
+    host = socket.gethostname().split(".")[0]
+    return "".join(c if c.isalnum() or c == "-" else "_" for c in host) or "host"
+
+
+def _make_private_dir(path: Path) -> None:
+    # mkdir's mode is masked by the umask, so set it explicitly on what we create.
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    for created in missing:
+        os.chmod(created, DIR_MODE)
+
+
+class RawLogWriter:
+    """Appends raw-log lines for this process; thread-safe; one open file per day."""
+
+    def __init__(self, raw_dir: Path | str):
+        self.raw_dir = Path(raw_dir)
+        self._lock = threading.Lock()
+        self._day: str | None = None
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def file_name(self) -> str:
+        return f"events-{_safe_host()}-{os.getpid()}.jsonl"
+
+    def append(self, lines: Sequence[str], received_at: datetime) -> None:
+        """Append JSON lines (no newlines inside) to the file of ``received_at``'s UTC day.
+
+        Returns only once the data is flushed to disk. On failure the file is cut back
+        to its previous length, so a failed append never leaves a partial line behind.
+        """
+        if not lines:
+            return
+        payload = ("\n".join(lines) + "\n").encode("utf-8")
+        day = received_at.astimezone(UTC).strftime("%Y-%m-%d")
+        with self._lock:
+            fd = self._file_for(day)
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+                _sync(fd)
+            except BaseException:
+                os.ftruncate(fd, start)
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = self._day = self._pid = None
+
+    def _file_for(self, day: str) -> int:
+        # A forked worker must not share its parent's file: the name carries the pid.
+        if self._fd is not None and self._day == day and self._pid == os.getpid():
+            return self._fd
+        self._close_file()
+        directory = day_dir(self.raw_dir, day)
+        _make_private_dir(directory)
+        path = directory / self.file_name()
+        existed = path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        if existed:
+            _terminate_truncated_line(path, fd)
+        else:
+            # Make the new directory entry durable too, not just the file's data.
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        self._fd, self._day, self._pid = fd, day, os.getpid()
+        return fd
+
+
+def _terminate_truncated_line(path: Path, fd: int) -> None:
+    """After a crash (and a reused pid), end a truncated last line so new lines start clean."""
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return
+    with path.open("rb") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) != b"\n":
+            os.write(fd, b"\n")
+            _sync(fd)
