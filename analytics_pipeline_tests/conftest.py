@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
 
 TEST_SALT = "test-salt-0123456789abcdef"
+
+# Tests never write into the working directory; hypothesis would put its cache there.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="hypothesis-"))
 
 
 @pytest.fixture(scope="session")
