@@ -22,22 +22,24 @@ def table_schema(table: Table) -> dg.TableSchema:
     )
 
 
-def table_metadata(table: Table) -> dict:
-    return {"dagster/column_schema": table_schema(table), "dagster/table_name": table.qualified_name}
+def table_asset_fields(table: Table) -> dict:
+    """Key, catalogue fields and schema metadata shared by every analytics table asset."""
+    return {
+        "key": [table.schema, table.name],
+        "group_name": "analytics",
+        "kinds": {"duckdb"},
+        "owners": OWNERS,
+        "tags": {"pii": "none"},
+        "partitions_def": daily_partitions,
+        "metadata": {
+            "dagster/column_schema": table_schema(table),
+            "dagster/table_name": table.qualified_name,
+        },
+    }
 
 
 def table_spec(table: Table, description: str, deps) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key=[table.schema, table.name],
-        description=description,
-        deps=deps,
-        group_name="analytics",
-        kinds={"duckdb"},
-        owners=OWNERS,
-        tags={"pii": "none"},
-        partitions_def=daily_partitions,
-        metadata=table_metadata(table),
-    )
+    return dg.AssetSpec(**table_asset_fields(table), description=description, deps=deps)
 
 
 PREVIEW_COLUMNS = {
@@ -80,15 +82,9 @@ def event_tables(
 
 
 @dg.asset(
-    key=[USERS.schema, USERS.name],
+    **table_asset_fields(USERS),
     deps=[[RESUME_EVENTS.schema, RESUME_EVENTS.name], [INTERACTIONS.schema, INTERACTIONS.name]],
-    partitions_def=daily_partitions,
-    group_name="analytics",
-    kinds={"duckdb"},
-    owners=OWNERS,
-    tags={"pii": "none"},
     pool=DUCKDB_WRITER_POOL,
-    metadata=table_metadata(USERS),
 )
 def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:
     """One row per pseudonymous user (HMAC-SHA256 of the user ID with the secret salt): first and
