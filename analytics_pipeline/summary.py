@@ -6,6 +6,7 @@ from collections import Counter
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE
+from analytics_pipeline.training import TRAINING_TABLES
 
 
 def print_summary(database: str, entities_replaced: Counter[str]) -> None:
@@ -15,6 +16,17 @@ def print_summary(database: str, entities_replaced: Counter[str]) -> None:
         for table in ANALYTICS_TABLES:
             rows = conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
             print(f"  {table.qualified_name:<24} {rows:>8} rows")
+        built = {row[0] for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'training'"
+        ).fetchall()}
+        for table in TRAINING_TABLES.values():
+            if table.name in built:
+                counts = conn.execute(
+                    f"SELECT split, count(*) FROM {table.qualified_name} GROUP BY split ORDER BY split DESC"
+                ).fetchall()
+                per_split = ", ".join(f"{split} {rows}" for split, rows in counts)
+                total = sum(rows for _, rows in counts)
+                print(f"  {table.qualified_name:<32} {total:>8} rows ({per_split})")
         reasons = conn.execute(
             f"SELECT reason_code, count(*) FROM {QUARANTINE.qualified_name} GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()

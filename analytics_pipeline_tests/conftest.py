@@ -18,6 +18,7 @@ from analytics_pipeline.defs.resources import (
     RawEventLogResource,
     ScrubberResource,
     StagingAreaResource,
+    TrainingSetsResource,
 )
 from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
@@ -73,6 +74,7 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         # Small chunks so tests cross chunk boundaries.
         "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
         "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
+        "training": TrainingSetsResource(training_dir=str(root / "training")),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from analytics_pipeline import warehouse
 from analytics_pipeline.ingest.raw_log import RawLine, available_days, day_files, iter_raw_lines
 from analytics_pipeline.privacy.hashing import salt_fingerprint, validate_salt
 from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+from analytics_pipeline.training import SplitRatios, TrainingConfig
+from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAULT_MAX_PLACEHOLDER_SHARE
+from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
 
 DEFAULT_RAW_DIR = "data/raw/events"
 DEFAULT_DUCKDB_PATH = "data/analytics.duckdb"
@@ -99,6 +103,25 @@ class AnalyticsDuckDBResource(DuckDBResource):
             conn.close()
 
 
+class TrainingSetsResource(dg.ConfigurableResource):
+    """Where training-set snapshots go and how the sets are labeled, split and filtered."""
+
+    training_dir: str = DEFAULT_TRAINING_DIR
+    # train,validation,test shares; a user's split depends only on their pseudonym and these.
+    split_ratios: str = str(SplitRatios())
+    # A copy, download or refinement this long after an output still counts as its outcome.
+    label_window_hours: int = DEFAULT_LABEL_WINDOW_HOURS
+    # Texts with a larger share of scrubber placeholders among their tokens are dropped.
+    max_placeholder_share: float = DEFAULT_MAX_PLACEHOLDER_SHARE
+
+    def config(self) -> TrainingConfig:
+        return TrainingConfig(
+            split_ratios=SplitRatios.parse(self.split_ratios),
+            label_window=timedelta(hours=self.label_window_hours),
+            max_placeholder_share=self.max_placeholder_share,
+        )
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         # Unset, the salt is "" and materialization fails with instructions (SaltError), not a config error.
@@ -110,6 +133,15 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "duckdb": AnalyticsDuckDBResource(
             database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+        ),
+        "training": TrainingSetsResource(
+            training_dir=env_or_default("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
+            split_ratios=env_or_default("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
+            label_window_hours=(
+                dg.EnvVar.int("ANALYTICS_LABEL_WINDOW_HOURS")
+                if os.getenv("ANALYTICS_LABEL_WINDOW_HOURS")
+                else DEFAULT_LABEL_WINDOW_HOURS
+            ),
         ),
     }
 

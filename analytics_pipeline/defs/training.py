@@ -1,0 +1,220 @@
+"""Training-set assets: recomputed from all analytics data, gated on the analytics checks, snapshotted.
+
+Unpartitioned on purpose: outcome labels look forward in time (a tailored output on day D may be
+downloaded on day D+1) and the split is per user across all days, so each materialization
+rebuilds every set from every loaded partition. They therefore have their own job,
+``training_job``, scheduled after the daily job; ``analytics-pipeline run`` runs it after the partitions.
+"""
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_metadata
+from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
+from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
+from analytics_pipeline.training import build_training_set, write_snapshot
+from analytics_pipeline.training.snapshot import TRAINING_CODE_VERSION
+from analytics_pipeline.training.splits import SPLIT_HASH_PREFIX
+from analytics_pipeline.training.tables import ENGAGEMENT_FEATURES, REFINEMENT_PAIRS, TAILORING_EXAMPLES
+
+RESUME_EVENTS_KEY = dg.AssetKey([RESUME_EVENTS.schema, RESUME_EVENTS.name])
+INTERACTIONS_KEY = dg.AssetKey([INTERACTIONS.schema, INTERACTIONS.name])
+PREVIEW_ROWS = 5
+
+
+@lru_cache(maxsize=1)
+def _code_location_asset_graph():
+    # A job run in process (CLI, tests) has no repository on its context, and a job's own
+    # asset graph omits the checks of upstream assets, so read them from the code location.
+    from analytics_pipeline.definitions import defs
+
+    return defs().resolve_asset_graph()
+
+
+def source_check_keys(sources: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
+    return set(_code_location_asset_graph().get_check_keys_for_assets(sources))
+
+
+def gate_failures(
+    instance: dg.DagsterInstance, check_keys: set[dg.AssetCheckKey], partitions: list[str]
+) -> dict[str, str]:
+    """Partitions that did not pass every check on the source assets -> why.
+
+    A partition passes when, for each check, its latest evaluation on that partition did not
+    fail with ERROR severity (the severity that blocks downstream assets). Failed, crashed or
+    never-run evaluations all exclude the partition: training data must have passed the
+    residual-PII gate, not merely not have failed it. Without checks there is nothing to require.
+    """
+    if not check_keys or not partitions:
+        return {}
+    storage = instance.event_log_storage
+    latest: dict[tuple[dg.AssetCheckKey, str], object] = {}
+    for check_key in check_keys:
+        records = storage.get_asset_check_execution_history(check_key, limit=50 * len(partitions) + 100)
+        runs = {
+            run.run_id: run
+            for run in instance.get_runs(dg.RunsFilter(run_ids=list({r.run_id for r in records})))
+        }
+        for record in records:  # newest first
+            run = runs.get(record.run_id)
+            partition = record.partition or (run.tags.get("dagster/partition") if run else None)
+            latest.setdefault((check_key, partition), record)
+    failures = {}
+    for partition in partitions:
+        for check_key in sorted(check_keys, key=lambda k: k.to_user_string()):
+            record = latest.get((check_key, partition))
+            name = check_key.to_user_string()
+            if record is None:
+                failures[partition] = f"{name} never evaluated"
+            elif record.status == AssetCheckExecutionRecordStatus.PLANNED:
+                failures[partition] = f"{name} did not complete"
+            elif record.status == AssetCheckExecutionRecordStatus.FAILED:
+                evaluation = record.event.dagster_event.event_specific_data
+                if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                    failures[partition] = f"{name} failed"
+            if partition in failures:
+                break
+    return failures
+
+
+def _source_partitions(conn) -> list[str]:
+    rows = conn.execute(
+        f"SELECT DISTINCT partition_date FROM {RESUME_EVENTS.qualified_name} "
+        f"UNION SELECT DISTINCT partition_date FROM {INTERACTIONS.qualified_name} ORDER BY 1"
+    ).fetchall()
+    return [row[0].isoformat() for row in rows]
+
+
+def _card_markdown(card: dict) -> str:
+    splits = ", ".join(f"{s} {n}" for s, n in card["rows_per_split"].items())
+    users = ", ".join(f"{s} {n}" for s, n in card["users_per_split"].items())
+    removed = ", ".join(f"{f} {n}" for f, n in card["removed_by_filter"].items()) or "none"
+    dates = card["date_range"]
+    return "\n".join(
+        [
+            f"**{card['name']}** version `{card['version']}`",
+            "",
+            f"- rows per split: {splits}",
+            f"- users per split: {users}",
+            f"- {dates['column']}: {dates['first']} to {dates['last']}",
+            f"- removed by filter: {removed}",
+            f"- excluded partitions (did not pass the checks): {', '.join(card['excluded_partitions']) or 'none'}",
+            f"- scrubber: {', '.join(card['scrubber_versions']) or 'n/a'}",
+            f"- code: {card['code_version']}",
+            f"- split ratios (train,validation,test): {card['config']['split_ratios']}",
+        ]
+    )
+
+
+def materialize_training_set(
+    context: dg.AssetExecutionContext,
+    duckdb: AnalyticsDuckDBResource,
+    training: TrainingSetsResource,
+    name: str,
+    sources: set[dg.AssetKey],
+) -> dg.MaterializeResult:
+    """Gate, build into DuckDB, snapshot to Parquet with a dataset card, and report it all as metadata."""
+    config = training.config()
+    check_keys = source_check_keys(sources)
+    with duckdb.get_connection() as conn:
+        failures = gate_failures(context.instance, check_keys, _source_partitions(conn))
+        for partition, reason in failures.items():
+            context.log.warning(f"partition {partition} left out of training/{name}: {reason}")
+        excluded = sorted(failures)
+        result = build_training_set(conn, name, config, [date.fromisoformat(p) for p in excluded])
+        data = conn.sql(f"SELECT * FROM {result.table.qualified_name}").to_arrow_table()
+    details = {
+        "removed_by_filter": result.removed,
+        "excluded_partitions": excluded,
+        "gating_checks": sorted(k.to_user_string() for k in check_keys),
+        "config": {
+            "split_ratios": str(config.split_ratios),
+            "split_hash_prefix": SPLIT_HASH_PREFIX.decode(),
+            "label_window_hours": config.label_window.total_seconds() / 3600,
+            "max_placeholder_share": config.max_placeholder_share,
+        },
+        "duckdb_table": result.table.qualified_name,
+    }
+    path, card = write_snapshot(Path(training.training_dir), result.table, data, details)
+    context.log.info(f"training/{name}: {result.rows} rows, snapshot {path}")
+    preview_columns = [c for c in result.table.column_names if c != "element_counts"][:8]
+    preview = data.select(preview_columns).slice(0, PREVIEW_ROWS).to_pandas()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.rows,
+            "rows_per_split": card["rows_per_split"],
+            "users_per_split": card["users_per_split"],
+            "removed_by_filter": result.removed,
+            "excluded_partitions": excluded,
+            "snapshot_version": card["version"],
+            "snapshot_path": dg.MetadataValue.path(str(path)),
+            "date_range": card["date_range"],
+            "scrubber_versions": card["scrubber_versions"],
+            "code_version": card["code_version"],
+            "dataset_card": dg.MetadataValue.md(_card_markdown(card)),
+            "preview": dg.MetadataValue.md(
+                preview.map(lambda v: v[:77] + "..." if isinstance(v, str) and len(v) > 80 else v).to_markdown(index=False)
+            ),
+        },
+        data_version=dg.DataVersion(card["version"]),
+    )
+
+
+def training_asset(table, sources: set[dg.AssetKey], description: str):
+    """A training-set asset: same catalogue fields, resources and pool for all three."""
+
+    @dg.asset(
+        key=[table.schema, table.name],
+        description=description,
+        deps=sorted(sources, key=str),
+        group_name="training",
+        kinds={"duckdb", "parquet"},
+        owners=["team:data-science"],
+        tags={"pii": "none"},
+        pool=DUCKDB_WRITER_POOL,
+        code_version=TRAINING_CODE_VERSION,
+        metadata=table_metadata(table),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource, training: TrainingSetsResource
+    ) -> dg.MaterializeResult:
+        return materialize_training_set(context, duckdb, training, table.name, sources)
+
+    return _asset
+
+
+tailoring_examples = training_asset(
+    TAILORING_EXAMPLES,
+    {RESUME_EVENTS_KEY},
+    "One row per tailor or refine event: scrubbed resume, job description and tailored output, "
+    "scores, mode and version, with outcome labels from what the same user did next with that "
+    "output within the label window (copied, downloaded, refined again). Split by user.",
+)
+refinement_pairs = training_asset(
+    REFINEMENT_PAIRS,
+    {RESUME_EVENTS_KEY},
+    "Consecutive versions of the same resume for the same job description: the output before "
+    "and after each refinement, score deltas, and whether the refined output was accepted. Split by user.",
+)
+engagement_features = training_asset(
+    ENGAGEMENT_FEATURES,
+    {RESUME_EVENTS_KEY, INTERACTIONS_KEY},
+    "Per pseudonymous user and UTC day: counts per event type, action and UI element, funnel "
+    "steps (upload -> tailor -> copy/download) and time to first download. Split by user.",
+)
+
+training_job = dg.define_asset_job(
+    "training_job",
+    selection=dg.AssetSelection.groups("training"),
+    description="Rebuild every training set from all analytics data and snapshot it.",
+)
+
+# After daily_partition_schedule (00:15 UTC) has loaded yesterday; a failed or late day is
+# simply left out (or picked up) by the next rebuild, since every rebuild reads all data.
+training_schedule = dg.ScheduleDefinition(
+    name="training_schedule", job=training_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
+)
