@@ -24,6 +24,11 @@ from analytics_pipeline.training.tables import ENGAGEMENT_FEATURES, REFINEMENT_P
 RESUME_EVENTS_KEY = dg.AssetKey([RESUME_EVENTS.schema, RESUME_EVENTS.name])
 INTERACTIONS_KEY = dg.AssetKey([INTERACTIONS.schema, INTERACTIONS.name])
 PREVIEW_ROWS = 5
+PREVIEW_COLUMNS = {
+    TAILORING_EXAMPLES.name: ["split", "event_type", "version", "ats_score", "tailored_text", "copied", "downloaded", "refined_again"],
+    REFINEMENT_PAIRS.name: ["split", "before_version", "after_version", "ats_score_delta", "after_text", "after_accepted"],
+    ENGAGEMENT_FEATURES.name: ["split", "activity_date", "events", "uploads", "tailors", "downloads", "funnel_depth", "seconds_to_first_download"],
+}
 
 
 @lru_cache(maxsize=1)
@@ -141,8 +146,7 @@ def materialize_training_set(
     }
     path, card = write_snapshot(Path(training.training_dir), result.table, data, details)
     context.log.info(f"training/{name}: {result.rows} rows, snapshot {path}")
-    preview_columns = [c for c in result.table.column_names if c != "element_counts"][:8]
-    preview = data.select(preview_columns).slice(0, PREVIEW_ROWS).to_pandas()
+    preview = data.select(PREVIEW_COLUMNS[name]).slice(0, PREVIEW_ROWS).to_pandas()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.rows,

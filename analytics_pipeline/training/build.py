@@ -65,11 +65,12 @@ def _in_excluded(column: str) -> str:
 def _prepare(conn: duckdb.DuckDBPyConnection, config: TrainingConfig, excluded: list[date]) -> None:
     """Temp tables shared by the sets: the excluded partitions and every tailoring with its outcome labels."""
     conn.execute("CREATE OR REPLACE TEMP TABLE _excluded_partitions (day DATE)")
-    conn.executemany("INSERT INTO _excluded_partitions VALUES (?)", [[day] for day in excluded])
+    if excluded:
+        conn.executemany("INSERT INTO _excluded_partitions VALUES (?)", [[day] for day in excluded])
     conn.execute(
         r"""
         CREATE OR REPLACE TEMP MACRO placeholder_share(t) AS
-            len(list_filter(regexp_extract_all(t, '\S+'), w -> regexp_matches(w, '<[A-Z][A-Z_]*>')))
+            len(list_filter(regexp_extract_all(t, '\S+'), lambda w: regexp_matches(w, '<[A-Z][A-Z_]*>')))
             / greatest(len(regexp_extract_all(t, '\S+')), 1)
         """
     )
