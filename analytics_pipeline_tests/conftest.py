@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -47,6 +47,8 @@ class Pipeline:
 
     root: Path
     definitions: dg.Definitions
+    # One instance for all runs, so later runs (training) see earlier runs' check results.
+    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
 
     @property
     def raw_dir(self) -> Path:
@@ -56,9 +58,9 @@ class Pipeline:
     def database(self) -> Path:
         return self.root / "analytics.duckdb"
 
-    def run(self, day: str, job: str = "daily_events_job") -> dg.ExecuteInProcessResult:
+    def run(self, day: str | None, job: str = "daily_events_job") -> dg.ExecuteInProcessResult:
         return self.definitions.resolve_job_def(job).execute_in_process(
-            partition_key=day, raise_on_error=False
+            partition_key=day, instance=self.instance, raise_on_error=False
         )
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
