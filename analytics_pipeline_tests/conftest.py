@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,8 +93,10 @@ def build_pipeline(root: Path, **resource_overrides) -> Pipeline:
 
 
 @pytest.fixture
-def pipeline(tmp_path, scrubber) -> Pipeline:
-    return build_pipeline(tmp_path)
+def pipeline(tmp_path, scrubber) -> Iterator[Pipeline]:
+    built = build_pipeline(tmp_path)
+    yield built
+    built.instance.dispose()
 
 
 @dataclass

@@ -1,0 +1,72 @@
+"""The training assets in Dagster: the check gate on a real instance, materialization, end to end."""
+
+import dagster as dg
+import pytest
+
+from analytics_pipeline.defs.training import gate_failures
+from analytics_pipeline.training import list_versions, load_training_set, read_card
+
+GATED = dg.AssetKey(["gated", "events"])
+PARTITIONS = dg.StaticPartitionsDefinition(["2026-11-02", "2026-11-03", "2026-11-04"])
+
+
+@dg.asset(key=GATED, partitions_def=PARTITIONS)
+def gated_events() -> None:
+    """Stands in for a partitioned analytics table."""
+
+
+@dg.asset_check(asset=GATED, blocking=True)
+def no_residual_pii(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    # Fails on one day only, the way a residual-PII finding would.
+    return dg.AssetCheckResult(passed=context.op_execution_context.partition_key != "2026-11-03")
+
+
+@dg.asset_check(asset=GATED)
+def looks_fresh() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+
+def test_gate_excludes_failed_and_unchecked_partitions_but_not_warnings():
+    with dg.DagsterInstance.ephemeral() as instance:
+        for day in ("2026-11-02", "2026-11-03"):
+            result = dg.materialize(
+                [gated_events, no_residual_pii, looks_fresh], partition_key=day, instance=instance, raise_on_error=False
+            )
+            assert result.get_asset_check_evaluations()
+        checks = {no_residual_pii.check_key, looks_fresh.check_key}
+        failures = gate_failures(instance, checks, ["2026-11-02", "2026-11-03", "2026-11-04"])
+        assert gate_failures(instance, set(), ["2026-11-03"]) == {}
+
+    assert failures == {
+        "2026-11-03": "gated/events:no_residual_pii failed",
+        "2026-11-04": "gated/events:looks_fresh never evaluated",
+    }
+
+
+@pytest.mark.slow
+def test_training_job_after_the_daily_job_builds_loadable_leak_free_sets(pipeline, sample_days, monkeypatch):
+    for day in sample_days.days:
+        assert pipeline.run(day).success
+    result = pipeline.run(None, job="training_job")
+    assert result.success
+
+    materializations = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    assert set(materializations) == {"training/tailoring_examples", "training/refinement_pairs", "training/engagement_features"}
+    monkeypatch.setenv("ANALYTICS_TRAINING_DIR", str(pipeline.root / "training"))
+    for key, materialization in materializations.items():
+        name = key.split("/")[1]
+        metadata = materialization.metadata
+        card = read_card(name)
+        assert metadata["snapshot_version"].value == card["version"] == list_versions(name)[-1]
+        assert metadata["dagster/row_count"].value == card["row_count"] > 0
+        assert metadata["excluded_partitions"].value == []
+        frame = load_training_set(name, split=None)
+        assert len(frame) == card["row_count"]
+        assert frame.groupby("anon_user_id")["split"].nunique().max() == 1
+        in_duckdb = pipeline.query(f"SELECT count(*) FROM training.{name}")[0][0]
+        assert in_duckdb == card["row_count"]
+
+    examples = load_training_set("tailoring_examples", split=None)
+    assert examples["event_type"].isin(["resume.tailor", "resume.refine"]).all()
+    assert examples["accepted"].any() and not examples["accepted"].all()
+    assert not examples["tailored_text"].str.contains(max(sample_days.pii.values["email"], key=len), regex=False).any()
