@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +48,11 @@ class Pipeline:
     root: Path
     definitions: dg.Definitions
     # One instance for all runs, so later runs (training) see earlier runs' check results.
-    instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
+    # Its artifacts live under root: nothing to clean up, no stray temporary directory.
+    instance: dg.DagsterInstance = field(init=False)
+
+    def __post_init__(self):
+        self.instance = dg.DagsterInstance.ephemeral(tempdir=str(self.root / "dagster"))
 
     @property
     def raw_dir(self) -> Path:
@@ -93,10 +96,8 @@ def build_pipeline(root: Path, **resource_overrides) -> Pipeline:
 
 
 @pytest.fixture
-def pipeline(tmp_path, scrubber) -> Iterator[Pipeline]:
-    built = build_pipeline(tmp_path)
-    yield built
-    built.instance.dispose()
+def pipeline(tmp_path, scrubber) -> Pipeline:
+    return build_pipeline(tmp_path)
 
 
 @dataclass
