@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_metadata
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_schema
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.training import build_training_set, write_snapshot
@@ -181,7 +181,7 @@ def training_asset(table, sources: set[dg.AssetKey], description: str):
         tags={"pii": "none"},
         pool=DUCKDB_WRITER_POOL,
         code_version=TRAINING_CODE_VERSION,
-        metadata=table_metadata(table),
+        metadata={"dagster/column_schema": table_schema(table), "dagster/table_name": table.qualified_name},
     )
     def _asset(
         context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource, training: TrainingSetsResource
