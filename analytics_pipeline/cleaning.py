@@ -18,7 +18,6 @@ from analytics_pipeline.ingest.raw_log import RawLine
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.scrubber import PiiScrubber
 from analytics_pipeline.schema import (
-    INTERACTION_TEXT_COLUMNS,
     INTERACTIONS,
     QUARANTINE,
     RESUME_EVENTS,
@@ -117,9 +116,8 @@ class EventCleaner:
                 row.update(action=event.action, element=event.element, page=event.page)
                 interaction_rows.append(row)
 
+        # Interactions carry no free text: the contract restricts element and page to identifiers.
         counts = self._scrub_texts(resume_rows, SCRUBBED_TEXT_COLUMNS)
-        # Pages and element names are app-defined, but a page may carry a query string with PII.
-        counts += self._scrub_texts(interaction_rows, INTERACTION_TEXT_COLUMNS)
         return CleanBatch(
             resume_events=_to_arrow(resume_rows, RESUME_EVENTS),
             interactions=_to_arrow(interaction_rows, INTERACTIONS),
@@ -128,7 +126,7 @@ class EventCleaner:
         )
 
     def _scrub_texts(self, rows: list[dict], columns: tuple[str, ...]) -> Counter[str]:
-        """Scrub the given text columns of the chunk in one batch through the NER model."""
+        """Scrub the text columns of the chunk's rows in one batch through the NER model."""
         texts = [row[column] for row in rows for column in columns]
         scrubbed, counts = self._scrubber.scrub_batch_with_counts(texts)
         values = iter(scrubbed)

@@ -28,7 +28,8 @@ def run_pipeline(days: list[str] | None = None) -> int:
     from analytics_pipeline.summary import print_summary
 
     definitions = defs()
-    raw_log = definitions.resources["raw_log"]
+    # Outside a run, resources still hold EnvVar placeholders: resolve them to values.
+    raw_log = definitions.resources["raw_log"].process_config_and_initialize()
     days = days or raw_log.days()
     if not days:
         print(f"no raw event files under {raw_log.raw_dir}", file=sys.stderr)
@@ -58,7 +59,7 @@ def run_pipeline(days: list[str] | None = None) -> int:
             print(f"training sets: {'ok' if training.success else 'FAILED'} (run {training.run_id})")
             if not training.success:
                 failed.append("training")
-    database = definitions.resources["duckdb"].database
+    database = definitions.resources["duckdb"].process_config_and_initialize().database
     if os.path.exists(database):
         print_summary(database, entities)
     if failed:

@@ -45,6 +45,11 @@ ResumeEventType = Literal[
 InteractionAction = Literal["click", "hover", "focus", "scroll", "view", "submit"]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
+# Element names and pages are app-defined identifiers, not free text: no spaces, no "@",
+# so they cannot carry a name or an e-mail address and need no NER (which mistakes
+# "refine-button" for a person).
+ElementName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:#-]*$")]
+PagePath = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^/?[A-Za-z0-9_./~-]*$")]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Score = Annotated[float, Field(ge=0, le=100)]
 
@@ -85,8 +90,14 @@ class InteractionEvent(_Event):
 
     event_type: Literal["interaction"]
     action: InteractionAction
-    element: Label
-    page: Label | None = None
+    element: ElementName
+    page: PagePath | None = None
+
+    @field_validator("page", mode="before")
+    @classmethod
+    def _path_only(cls, value: object) -> object:
+        # Query strings and fragments often carry e-mails or tokens: only the path is kept.
+        return value.split("?", 1)[0].split("#", 1)[0] if isinstance(value, str) else value
 
 
 Event = Annotated[ResumeEvent | InteractionEvent, Field(discriminator="event_type")]

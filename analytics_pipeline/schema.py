@@ -135,4 +135,5 @@ USERS = Table(
 
 ANALYTICS_TABLES = (USERS, RESUME_EVENTS, INTERACTIONS, QUARANTINE)
 SCRUBBED_TEXT_COLUMNS = ("resume_text", "job_description", "tailored_text")
+# Identifiers by contract (no spaces, no "@"), not scrubbed, but still scanned by the residual-PII gate.
 INTERACTION_TEXT_COLUMNS = ("element", "page")

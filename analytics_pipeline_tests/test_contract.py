@@ -50,6 +50,25 @@ def test_interaction_event_with_optional_page():
     assert isinstance(event, InteractionEvent) and event.page is None
 
 
+def test_interaction_page_keeps_only_the_path():
+    event = parse_event(
+        {"event_id": str(uuid.uuid4()), "event_type": "interaction", "occurred_at": "2026-11-02T10:00:00Z",
+         "user_id": "u1", "action": "click", "element": "refine-button",
+         "page": f"/tailor?email={SECRET}#top"}
+    )
+    assert event.page == "/tailor"
+
+
+@pytest.mark.parametrize("element", ["Jane Doe", SECRET, "", "x" * 129])
+def test_interaction_element_must_be_an_identifier(element):
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(
+            {"event_id": str(uuid.uuid4()), "event_type": "interaction", "occurred_at": "2026-11-02T10:00:00Z",
+             "user_id": "u1", "action": "click", "element": element}
+        )
+    assert "element" in caught.value.detail and SECRET not in str(caught.value)
+
+
 def test_copy_event_needs_no_texts():
     event = parse_event(resume_event(event_type="resume.copy", resume_text=None, ats_score=None))
     assert event.job_description is None and event.ats_score is None
