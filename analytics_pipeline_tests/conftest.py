@@ -14,6 +14,7 @@ from analytics_pipeline import warehouse
 from analytics_pipeline.definitions import defs
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
+    LifecycleResource,
     PseudonymizerResource,
     RawEventLogResource,
     ScrubberResource,
@@ -73,6 +74,7 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         # Small chunks so tests cross chunk boundaries.
         "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
         "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
+        "lifecycle": LifecycleResource(training_dir=str(root / "training")),
     }
 
 

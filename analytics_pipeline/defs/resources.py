@@ -20,6 +20,8 @@ from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
 DEFAULT_RAW_DIR = "data/raw/events"
 DEFAULT_DUCKDB_PATH = "data/analytics.duckdb"
 DEFAULT_STAGING_DIR = "data/staging"
+DEFAULT_TRAINING_DIR = "data/training"
+DEFAULT_RETENTION_DAYS = 30
 
 
 def env_or_default(name: str, default: str) -> str | dg.EnvVar:
@@ -84,6 +86,13 @@ class StagingAreaResource(dg.ConfigurableResource):
         return Path(self.staging_dir) / day
 
 
+class LifecycleResource(dg.ConfigurableResource):
+    """Raw-data retention and where the Parquet snapshots that erasure must rewrite live."""
+
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    training_dir: str = DEFAULT_TRAINING_DIR
+
+
 class AnalyticsDuckDBResource(DuckDBResource):
     """The analytics DuckDB file, attached so that ``analytics.users`` means schema.table."""
 
@@ -107,6 +116,12 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "raw_log": RawEventLogResource(raw_dir=env_or_default("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
         "staging": StagingAreaResource(
             staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)
+        ),
+        "lifecycle": LifecycleResource(
+            retention_days=dg.EnvVar.int("ANALYTICS_RETENTION_DAYS")
+            if os.getenv("ANALYTICS_RETENTION_DAYS")
+            else DEFAULT_RETENTION_DAYS,
+            training_dir=env_or_default("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
         ),
         "duckdb": AnalyticsDuckDBResource(
             database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
