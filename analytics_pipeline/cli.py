@@ -58,22 +58,20 @@ def run_pipeline(days: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _user_pseudonym(definitions: dg.Definitions, user_id: str) -> str:
-    from analytics_pipeline.privacy.hashing import USER_DOMAIN, SaltError, pseudonymize
+def _user_pseudonym(user_id: str) -> str:
+    from analytics_pipeline.privacy.hashing import USER_DOMAIN, SaltError, pseudonymize, validate_salt
 
     # "-" reads the ID from stdin, keeping it out of the shell history and the process list.
     user_id = (sys.stdin.readline() if user_id == "-" else user_id).strip()
-    try:
-        salt = definitions.resources["pseudonymizer"].salt_bytes()
+    try:  # the same variable the pseudonymizer resource reads (through dg.EnvVar)
+        salt = validate_salt(os.getenv("ANALYTICS_SALT"))
     except SaltError as error:
         sys.exit(str(error))
     return pseudonymize(user_id, salt, USER_DOMAIN)
 
 
 def print_pseudonym(user_id: str) -> int:
-    from analytics_pipeline.definitions import defs
-
-    print(_user_pseudonym(defs(), user_id))
+    print(_user_pseudonym(user_id))
     return 0
 
 
@@ -81,13 +79,12 @@ def forget(user_id: str) -> int:
     """Run erasure_job for one user. Only the pseudonym goes into the run config."""
     from analytics_pipeline.definitions import defs
 
-    definitions = defs()
     config = {
         **QUIET_CONSOLE,
-        "ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(definitions, user_id)}}},
+        "ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}},
     }
     with _instance() as instance:
-        result = definitions.resolve_job_def("erasure_job").execute_in_process(
+        result = defs().resolve_job_def("erasure_job").execute_in_process(
             run_config=config, instance=instance, raise_on_error=False
         )
     if not result.success:
