@@ -122,3 +122,13 @@ def test_days_not_fully_loaded_are_kept(one_day):
 def test_the_duckdb_file_is_owner_only(one_day):
     pipeline, _ = one_day
     assert stat.S_IMODE(pipeline.database.stat().st_mode) == 0o600
+
+
+def test_lifecycle_definitions_resolve():
+    from analytics_pipeline.definitions import defs
+
+    definitions = defs()
+    assert definitions.resolve_schedule_def("raw_retention_schedule").job_name == "raw_retention_job"
+    assert definitions.resolve_job_def("erasure_job")
+    check_keys = definitions.resolve_job_def("daily_events_job").asset_layer.asset_graph.asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey(["staging", "scrubbed_events"]), "salt_matches_tables") in check_keys

@@ -113,6 +113,7 @@ def raw_retention_job():
 
 
 raw_retention_schedule = dg.ScheduleDefinition(
+    name="raw_retention_schedule",
     job=raw_retention_job,
     cron_schedule="30 3 * * *",
     execution_timezone="UTC",
