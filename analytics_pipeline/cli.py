@@ -67,6 +67,45 @@ def run_pipeline(days: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+def _user_pseudonym(user_id: str) -> str:
+    from analytics_pipeline.privacy.hashing import USER_DOMAIN, SaltError, pseudonymize, validate_salt
+
+    # "-" reads the ID from stdin, keeping it out of the shell history and the process list.
+    user_id = (sys.stdin.readline() if user_id == "-" else user_id).strip()
+    try:  # the same variable the pseudonymizer resource reads (through dg.EnvVar)
+        salt = validate_salt(os.getenv("ANALYTICS_SALT"))
+    except SaltError as error:
+        sys.exit(str(error))
+    return pseudonymize(user_id, salt, USER_DOMAIN)
+
+
+def print_pseudonym(user_id: str) -> int:
+    print(_user_pseudonym(user_id))
+    return 0
+
+
+def forget(user_id: str) -> int:
+    """Run erasure_job for one user. Only the pseudonym goes into the run config."""
+    from analytics_pipeline.definitions import defs
+
+    config = {
+        **QUIET_CONSOLE,
+        "ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}},
+    }
+    with _instance() as instance:
+        result = defs().resolve_job_def("erasure_job").execute_in_process(
+            run_config=config, instance=instance, raise_on_error=False
+        )
+    if not result.success:
+        for event in result.get_step_failure_events():
+            print(event.step_failure_data.error.message, file=sys.stderr)
+        return 1
+    (output,) = [e for e in result.all_events if e.is_successful_output]
+    for name, value in output.step_output_data.metadata.items():
+        print(f"{name}: {value.value}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("days", nargs="*", help="YYYY-MM-DD partitions (default: all in the raw log)")
     run.set_defaults(handler=lambda args: run_pipeline(args.days))
     add_serve_command(commands)
+    forget_cmd = commands.add_parser("forget", help="right to erasure: remove a user everywhere, keep them out")
+    forget_cmd.add_argument("user_id", help="the app's user ID, or - to read it from stdin")
+    forget_cmd.set_defaults(handler=lambda args: forget(args.user_id))
+    pseudonym = commands.add_parser("pseudonym", help="print a user's pseudonym (for erasure_job's config)")
+    pseudonym.add_argument("user_id", help="the app's user ID, or - to read it from stdin")
+    pseudonym.set_defaults(handler=lambda args: print_pseudonym(args.user_id))
     args = parser.parse_args(argv)
     return args.handler(args)
 

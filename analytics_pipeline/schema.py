@@ -137,3 +137,25 @@ ANALYTICS_TABLES = (USERS, RESUME_EVENTS, INTERACTIONS, QUARANTINE)
 SCRUBBED_TEXT_COLUMNS = ("resume_text", "job_description", "tailored_text")
 # Identifiers by contract (no spaces, no "@"), not scrubbed, but still scanned by the residual-PII gate.
 INTERACTION_TEXT_COLUMNS = ("element", "page")
+
+# Lifecycle tables: not event data, so kept out of ANALYTICS_TABLES.
+ERASURE_LEDGER = Table(
+    "analytics",
+    "erasure_ledger",
+    (
+        Column("anon_user_id", "VARCHAR", "Pseudonym of a user who asked to be forgotten; their events are never loaded again."),
+        Column("erased_at", "TIMESTAMP", "When the erasure ran (UTC)."),
+    ),
+)
+
+PIPELINE_METADATA = Table(
+    "analytics",
+    "pipeline_metadata",
+    (
+        Column("key", "VARCHAR", "Setting name, e.g. salt_fingerprint."),
+        Column("value", "VARCHAR", "Setting value; never a secret (the salt is stored only as a fingerprint)."),
+        Column("recorded_at", "TIMESTAMP", "When the value was first recorded (UTC)."),
+    ),
+)
+
+LIFECYCLE_TABLES = (ERASURE_LEDGER, PIPELINE_METADATA)

@@ -7,6 +7,7 @@ formatted into SQL.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,9 @@ import duckdb
 
 from analytics_pipeline.schema import (
     ANALYTICS_TABLES,
+    ERASURE_LEDGER,
     INTERACTIONS,
+    LIFECYCLE_TABLES,
     QUARANTINE,
     RESUME_EVENTS,
     USERS,
@@ -38,6 +41,8 @@ def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -
             mode = " (READ_ONLY)" if read_only else ""
             conn.execute(f"ATTACH ? AS {CATALOG}{mode}", [str(database)])
             conn.execute(f"USE {CATALOG}")
+            if not read_only:
+                make_owner_only(database)
             return conn
         except duckdb.IOException:
             conn.close()
@@ -47,9 +52,16 @@ def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -
     raise AssertionError("unreachable")
 
 
+def make_owner_only(database: str | Path) -> None:
+    """The DuckDB file and its write-ahead log are readable by their owner only (0600)."""
+    for path in (Path(database), Path(f"{database}.wal")):
+        if path.exists():
+            os.chmod(path, 0o600)
+
+
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-    for table in ANALYTICS_TABLES:
+    for table in (*ANALYTICS_TABLES, *LIFECYCLE_TABLES):
         conn.execute(table.create_sql())
 
 
@@ -85,6 +97,23 @@ def _quarantine_cross_partition_duplicates(
     )
 
 
+def _quarantine_erased_users(conn: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Events of users in the erasure ledger (late or replayed) become quarantine rows, so a
+    forgotten user never reappears and lines read = events loaded + lines quarantined still holds."""
+    for table in (RESUME_EVENTS, INTERACTIONS):
+        erased = f"partition_date = ? AND anon_user_id IN (SELECT anon_user_id FROM {ERASURE_LEDGER.qualified_name})"
+        conn.execute(
+            f"""
+            INSERT INTO {QUARANTINE.qualified_name} ({", ".join(QUARANTINE.column_names)})
+            SELECT partition_date, source_file, line_number, 'erased_user',
+                   'the user asked to be forgotten (analytics.erasure_ledger)'
+            FROM {table.qualified_name} WHERE {erased}
+            """,
+            [day],
+        )
+        conn.execute(f"DELETE FROM {table.qualified_name} WHERE {erased}", [day])
+
+
 def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Path) -> dict[str, int]:
     """Replace one day's rows in the event and quarantine tables with the staged files.
 
@@ -99,6 +128,7 @@ def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Pa
         _insert_staged(conn, QUARANTINE, staged_file(partition_dir, QUARANTINE))
         for table in (RESUME_EVENTS, INTERACTIONS):
             _quarantine_cross_partition_duplicates(conn, table, staged_file(partition_dir, table))
+        _quarantine_erased_users(conn, day)
         counts = partition_row_counts(conn, day)
         conn.execute("COMMIT")
     except BaseException:

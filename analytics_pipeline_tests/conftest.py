@@ -14,6 +14,7 @@ from analytics_pipeline import warehouse
 from analytics_pipeline.definitions import defs
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
+    LifecycleResource,
     PseudonymizerResource,
     RawEventLogResource,
     ScrubberResource,
@@ -81,6 +82,7 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
         "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
         "training": TrainingSetsResource(training_dir=str(root / "training")),
+        "lifecycle": LifecycleResource(),
     }
 
 

@@ -5,7 +5,12 @@ import dagster as dg
 from analytics_pipeline import warehouse
 from analytics_pipeline.defs.partitions import daily_partitions
 from analytics_pipeline.defs.privacy import scrubbed_events
-from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, StagingAreaResource
+from analytics_pipeline.defs.resources import (
+    AnalyticsDuckDBResource,
+    PseudonymizerResource,
+    StagingAreaResource,
+)
+from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 OWNERS = ["team:data-platform"]
@@ -63,11 +68,19 @@ PREVIEW_COLUMNS = {
     pool=DUCKDB_WRITER_POOL,
 )
 def event_tables(
-    context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource, staging: StagingAreaResource
+    context: dg.AssetExecutionContext,
+    duckdb: AnalyticsDuckDBResource,
+    staging: StagingAreaResource,
+    pseudonymizer: PseudonymizerResource,
 ):
     """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction."""
     day = date.fromisoformat(context.partition_key)
     with duckdb.get_connection() as conn:
+        warehouse.ensure_tables(conn)
+        try:  # also guards runs that skip the salt_matches_tables check
+            ensure_salt_fingerprint(conn, pseudonymizer.fingerprint())
+        except SaltMismatch as error:
+            raise dg.Failure(description=str(error)) from None
         counts = warehouse.load_partition(conn, day, staging.partition_dir(context.partition_key))
         for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
             yield dg.MaterializeResult(

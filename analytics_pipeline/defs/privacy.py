@@ -1,4 +1,5 @@
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from analytics_pipeline.defs.resources import (
     ScrubberResource,
     StagingAreaResource,
 )
+from analytics_pipeline.lifecycle.retention import was_purged
 from analytics_pipeline.privacy.hashing import SaltError
 from analytics_pipeline.staging import stage_partition
 
@@ -38,6 +40,11 @@ def scrubbed_events(
     ends up in exactly one staged row, so lines read = events + quarantined.
     """
     day = context.partition_key
+    if was_purged(Path(raw_log.raw_dir), day):
+        raise dg.Failure(
+            f"the raw log of {day} was deleted by retention; its loaded rows stay in the tables, "
+            "and staging it again would replace them with nothing"
+        )
     try:
         salt = pseudonymizer.salt_bytes()
     except SaltError as error:

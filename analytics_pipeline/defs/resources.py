@@ -24,11 +24,16 @@ from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
 DEFAULT_RAW_DIR = "data/raw/events"
 DEFAULT_DUCKDB_PATH = "data/analytics.duckdb"
 DEFAULT_STAGING_DIR = "data/staging"
+DEFAULT_RETENTION_DAYS = 30
 
 
 def env_or_default(name: str, default: str) -> str | dg.EnvVar:
     """An EnvVar when the variable is set (the UI then shows where the value came from), else the default."""
     return dg.EnvVar(name) if os.getenv(name) else default
+
+
+def int_env_or_default(name: str, default: int) -> int | dg.EnvVar:
+    return dg.EnvVar.int(name) if os.getenv(name) else default
 
 
 class PseudonymizerResource(dg.ConfigurableResource):
@@ -88,6 +93,12 @@ class StagingAreaResource(dg.ConfigurableResource):
         return Path(self.staging_dir) / day
 
 
+class LifecycleResource(dg.ConfigurableResource):
+    """How long raw event files are kept once their day is safely loaded."""
+
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+
 class AnalyticsDuckDBResource(DuckDBResource):
     """The analytics DuckDB file, attached so that ``analytics.users`` means schema.table."""
 
@@ -131,16 +142,17 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "staging": StagingAreaResource(
             staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)
         ),
+        "lifecycle": LifecycleResource(
+            retention_days=int_env_or_default("ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+        ),
         "duckdb": AnalyticsDuckDBResource(
             database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
         ),
         "training": TrainingSetsResource(
             training_dir=env_or_default("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
             split_ratios=env_or_default("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
-            label_window_hours=(
-                dg.EnvVar.int("ANALYTICS_LABEL_WINDOW_HOURS")
-                if os.getenv("ANALYTICS_LABEL_WINDOW_HOURS")
-                else DEFAULT_LABEL_WINDOW_HOURS
+            label_window_hours=int_env_or_default(
+                "ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS
             ),
         ),
     }

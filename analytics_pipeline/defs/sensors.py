@@ -1,0 +1,45 @@
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from analytics_pipeline.defs.partitions import daily_partitions
+from analytics_pipeline.defs.privacy import scrubbed_events
+from analytics_pipeline.defs.resources import RawEventLogResource
+from analytics_pipeline.defs.schedules import daily_events_job
+from analytics_pipeline.lifecycle.raw_changes import changed_days, file_sizes, last_modified
+
+
+def latest_materialization_time(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> float | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+    ).records
+    return records[0].timestamp if records else None
+
+
+@dg.sensor(
+    job=daily_events_job,
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Launches daily_events_job for older day partitions whose raw files are new or grew "
+    "(files copied in late, replays). The day that just ended is left to daily_partition_schedule; "
+    "the current day is not a partition yet. Cursor: the size of every raw file already handled.",
+)
+def raw_log_sensor(context: dg.SensorEvaluationContext, raw_log: RawEventLogResource) -> dg.SensorResult:
+    seen = json.loads(context.cursor) if context.cursor else {}
+    closed = daily_partitions.get_partition_keys(current_time=datetime.now(UTC))
+    watched = set(closed[:-1])  # closed[-1] is the schedule's
+    days = [day for day in raw_log.days() if day in watched]
+    current = file_sizes(Path(raw_log.raw_dir), days)
+    run_requests = []
+    for day in changed_days(current, seen):
+        loaded_at = latest_materialization_time(context.instance, scrubbed_events.key, day)
+        if loaded_at is not None and loaded_at >= last_modified(Path(raw_log.raw_dir), day):
+            continue  # already materialized after its last change (e.g. by the schedule)
+        sizes = sorted((name, size) for name, size in current.items() if name.startswith(f"{day}/"))
+        run_requests.append(
+            dg.RunRequest(partition_key=day, run_key=f"{day}:{hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]}")
+        )
+    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(current, sort_keys=True))

@@ -1,0 +1,72 @@
+"""Raw-data retention: raw logs hold PII, so they are deleted once loaded and old enough.
+
+Deleting a day leaves a small tombstone (file names and line counts, never content), so
+the pipeline can refuse to re-stage a purged day, which would otherwise replace its
+loaded rows with nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from analytics_pipeline.ingest.raw_log import available_days, day_dir, day_files
+
+DEFAULT_RETENTION_DAYS = 30
+TOMBSTONE = "PURGED.json"
+
+
+@dataclass(frozen=True)
+class PurgedFile:
+    file: str  # relative to the raw dir
+    day: str
+    lines: int
+
+
+def expired_days(raw_dir: Path, today: date, retention_days: int) -> list[str]:
+    """Days with raw files that are more than ``retention_days`` days old."""
+    if retention_days < 1:
+        raise ValueError("retention_days must be at least 1")
+    cutoff = today - timedelta(days=retention_days)
+    return [day for day in available_days(raw_dir) if date.fromisoformat(day) < cutoff]
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def purge_raw_day(raw_dir: Path, day: str) -> list[PurgedFile]:
+    """Delete a day's raw files and write its tombstone; returns what was deleted."""
+    purged = [
+        PurgedFile(f"{day}/{path.name}", day, _count_lines(path)) for path in day_files(raw_dir, day)
+    ]
+    tombstone = day_dir(raw_dir, day) / TOMBSTONE
+    earlier = json.loads(tombstone.read_text())["files"] if tombstone.exists() else []
+    tombstone.write_text(
+        json.dumps(
+            {"purged_at": datetime.now(UTC).isoformat(), "files": earlier + [asdict(p) for p in purged]},
+            indent=1,
+        )
+    )
+    tombstone.chmod(0o600)
+    for path in day_files(raw_dir, day):
+        path.unlink()
+    return purged
+
+
+def was_purged(raw_dir: Path, day: str) -> bool:
+    return (day_dir(raw_dir, day) / TOMBSTONE).exists()
+
+
+def purge_staging_day(staging_dir: Path, day: str) -> bool:
+    """Delete a day's staged Parquet, and leftovers of runs killed while staging it."""
+    staging_dir = Path(staging_dir)
+    targets = [staging_dir / day, *staging_dir.glob(f".{day}.tmp-*"), *staging_dir.glob(f".{day}.old-*")]
+    existing = [t for t in targets if t.exists()]
+    for target in existing:
+        shutil.rmtree(target)
+    return bool(existing)
