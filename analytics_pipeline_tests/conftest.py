@@ -16,6 +16,7 @@ from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     LifecycleResource,
     PseudonymizerResource,
+    QualityThresholdsResource,
     RawEventLogResource,
     ScrubberResource,
     StagingAreaResource,
@@ -83,6 +84,7 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
         "training": TrainingSetsResource(training_dir=str(root / "training")),
         "lifecycle": LifecycleResource(),
+        "quality": QualityThresholdsResource(),
     }
 
 

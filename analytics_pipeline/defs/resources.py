@@ -133,6 +133,35 @@ class TrainingSetsResource(dg.ConfigurableResource):
         )
 
 
+class QualityThresholdsResource(dg.ConfigurableResource):
+    """Thresholds of the data-quality checks (defs/checks.py)."""
+
+    max_quarantine_rate: float = 0.01  # share of a day's raw lines; above it the check warns
+    lateness_days: int = 7  # how long before its arrival day an event may have occurred
+    freshness_max_age_days: int = 2  # how old the newest loaded partition may be
+    canary_texts: int = 20  # texts per partition that get canaries planted and scrubbed
+
+
+QUALITY_ENV_VARS = {
+    "max_quarantine_rate": ("ANALYTICS_MAX_QUARANTINE_RATE", float),
+    "lateness_days": ("ANALYTICS_LATENESS_DAYS", int),
+    "freshness_max_age_days": ("ANALYTICS_FRESHNESS_MAX_AGE_DAYS", int),
+    "canary_texts": ("ANALYTICS_CANARY_TEXTS", int),
+}
+
+
+def quality_thresholds_from_env() -> QualityThresholdsResource:
+    """The thresholds, each from its environment variable when set, else the default."""
+    settings = {}
+    for field_name, (variable, kind) in QUALITY_ENV_VARS.items():
+        if value := os.getenv(variable):
+            try:
+                settings[field_name] = kind(value)
+            except ValueError:
+                raise ValueError(f"{variable} must be a {kind.__name__}, got {value!r}") from None
+    return QualityThresholdsResource(**settings)
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         # Unset, the salt is "" and materialization fails with instructions (SaltError), not a config error.
@@ -155,6 +184,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
                 "ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS
             ),
         ),
+        "quality": quality_thresholds_from_env(),
     }
 
 

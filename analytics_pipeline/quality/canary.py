@@ -1,0 +1,126 @@
+"""Canary PII: measure the real scrubber on every run, on the partition's own texts.
+
+Known synthetic values (name, e-mail, phone, SSN, street address) are planted in a copy
+of a sample of the partition's texts; the copy goes through the scrubber and every
+canary that comes out unchanged is a miss. The copy is discarded: canaries never reach
+the tables, and the residual-PII gate looks for them there to prove it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from faker import Faker
+
+from analytics_pipeline.contract import RESUME_TEXT_FIELDS, InvalidEvent, ResumeEvent, parse_event_line
+from analytics_pipeline.ingest.raw_log import RawLine
+
+CANARY_TYPES = ("name", "email", "phone", "ssn", "street_address")
+# Real area codes: an invalid number (e.g. area code 311) is not what users type, and
+# Presidio's phone recognizer rightly ignores it, so it would be a false canary miss.
+AREA_CODES = (212, 213, 305, 312, 404, 415, 503, 512, 617, 646, 702, 713, 818, 919)
+# Used when a partition has no free text: the scrubber is still measured.
+FALLBACK_TEXT = "Senior data engineer with eight years of experience in Python and SQL."
+
+
+@dataclass(frozen=True)
+class CanarySet:
+    """One synthetic value per type, planted together in one text."""
+
+    values: dict[str, str]
+
+    def sentence(self) -> str:
+        v = self.values
+        return (
+            f"Contact {v['name']} at {v['email']} or {v['phone']}. "
+            f"Mail: {v['street_address']}. SSN: {v['ssn']}."
+        )
+
+
+def make_canaries(seed: str, count: int) -> list[CanarySet]:
+    """``count`` canary sets, the same for the same seed (the partition key), so runs are comparable."""
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    return [
+        CanarySet(
+            {
+                "name": f"{fake.first_name()} {fake.last_name()}",
+                "email": fake.free_email(),
+                "phone": f"({rng.choice(AREA_CODES)}) {rng.randint(220, 989)}-{rng.randint(1000, 9999)}",
+                "ssn": f"{rng.randint(100, 665)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+                "street_address": fake.street_address(),
+            }
+        )
+        for _ in range(count)
+    ]
+
+
+def partition_texts(lines: Iterable[RawLine]) -> list[str]:
+    """The free texts of the valid resume events among the raw lines (in memory only)."""
+    texts = []
+    for line in lines:
+        try:
+            event = parse_event_line(line.content)
+        except InvalidEvent:
+            continue
+        if isinstance(event, ResumeEvent):
+            texts += [text for name in RESUME_TEXT_FIELDS if (text := getattr(event, name))]
+    return texts
+
+
+def plant(text: str, canaries: CanarySet, rng: random.Random) -> str:
+    """The text with the canary sentence inserted between two of its lines."""
+    lines = text.split("\n")
+    at = rng.randint(0, len(lines))
+    return "\n".join([*lines[:at], canaries.sentence(), *lines[at:]])
+
+
+@dataclass
+class CanaryReport:
+    planted: Counter[str] = field(default_factory=Counter)
+    survived: Counter[str] = field(default_factory=Counter)
+    texts_tested: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.survived
+
+    def recall(self) -> dict[str, float]:
+        return {
+            kind: round(1 - self.survived[kind] / self.planted[kind], 4)
+            for kind in CANARY_TYPES
+            if self.planted[kind]
+        }
+
+    def metadata(self) -> dict:
+        return {
+            "texts_tested": self.texts_tested,
+            "canaries_planted": sum(self.planted.values()),
+            "recall_by_type": self.recall(),
+            "survived_by_type": {k: self.survived[k] for k in CANARY_TYPES if self.survived[k]},
+        }
+
+
+def measure_canary_recall(
+    texts: Sequence[str],
+    scrub_batch: Callable[[list[str]], list[str | None]],
+    seed: str,
+    sample_size: int,
+) -> CanaryReport:
+    """Plant canaries in a sample of ``texts`` (copies), scrub them, count the canaries that survive."""
+    rng = random.Random(seed)
+    sample = rng.sample(list(texts), min(sample_size, len(texts))) if texts else [FALLBACK_TEXT]
+    canary_sets = make_canaries(seed, len(sample))
+    planted = [plant(text, canaries, rng) for text, canaries in zip(sample, canary_sets)]
+    report = CanaryReport(texts_tested=len(planted))
+    for canaries, scrubbed in zip(canary_sets, scrub_batch(planted)):
+        lowered = (scrubbed or "").lower()
+        for kind, value in canaries.values.items():
+            report.planted[kind] += 1
+            if value.lower() in lowered:
+                report.survived[kind] += 1
+    return report

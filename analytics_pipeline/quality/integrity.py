@@ -1,0 +1,183 @@
+"""Integrity, schema and freshness of the DuckDB tables: plain SQL over a connection.
+
+Each function returns what is wrong (counts, offending event IDs, differences), empty
+when all is well. Only table and column names from ``schema`` are formatted into SQL;
+values are bound with ``?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import duckdb
+
+from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES
+from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
+from analytics_pipeline.schema import (
+    INTERACTION_TEXT_COLUMNS,
+    INTERACTIONS,
+    RESUME_EVENTS,
+    SCRUBBED_TEXT_COLUMNS,
+    USERS,
+    Table,
+)
+from analytics_pipeline.warehouse import CATALOG
+
+EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
+PSEUDONYM_COLUMNS = {
+    RESUME_EVENTS.name: ("anon_user_id", "anon_resume_id"),
+    INTERACTIONS.name: ("anon_user_id",),
+    USERS.name: ("anon_user_id",),
+}
+PSEUDONYM_REGEX = PSEUDONYM_PATTERN.pattern.strip("^$")
+# Every column that holds free text, scrubbed or app-defined: the residual-PII gate reads them all.
+SCANNED_TEXT_COLUMNS = {
+    RESUME_EVENTS.name: (*SCRUBBED_TEXT_COLUMNS, "tailoring_mode"),
+    INTERACTIONS.name: INTERACTION_TEXT_COLUMNS,
+}
+# Rule name -> SQL condition that is TRUE for a violating row; ``?`` placeholders in the order of the params.
+VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
+    RESUME_EVENTS.name: {
+        "event_type_allowed": ("NOT list_contains(?, event_type)", [list(RESUME_EVENT_TYPES)]),
+        "ats_score_0_to_100": ("ats_score < 0 OR ats_score > 100 OR isnan(ats_score)", []),
+        "jd_score_0_to_100": ("jd_score < 0 OR jd_score > 100 OR isnan(jd_score)", []),
+        "version_at_least_1": ("version IS NULL OR version < 1", []),
+    },
+    INTERACTIONS.name: {
+        "action_allowed": ("action IS NULL OR NOT list_contains(?, action)", [list(INTERACTION_ACTIONS)]),
+    },
+}
+
+
+def _partition_filter(day: date | None) -> tuple[str, list]:
+    return ("WHERE partition_date = ?", [day]) if day is not None else ("", [])
+
+
+def iter_rows(
+    conn: duckdb.DuckDBPyConnection, table: Table, columns: list[str], day: date, batch_rows: int = 1000
+) -> Iterator[dict]:
+    """A partition's rows as dicts, fetched in batches so memory stays bounded."""
+    cursor = conn.execute(
+        f"SELECT {', '.join(columns)} FROM {table.qualified_name} WHERE partition_date = ?", [day]
+    )
+    while batch := cursor.fetchmany(batch_rows):
+        for values in batch:
+            yield dict(zip(columns, values))
+
+
+def duplicate_event_ids(conn: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+    """Event IDs of ``table`` that occur more than once across all partitions of all event tables."""
+    union = " UNION ALL ".join(f"SELECT event_id FROM {t.qualified_name}" for t in EVENT_TABLES)
+    return [
+        event_id
+        for (event_id,) in conn.execute(
+            f"SELECT event_id FROM ({union}) GROUP BY event_id HAVING count(*) > 1 "
+            f"AND event_id IN (SELECT event_id FROM {table.qualified_name}) ORDER BY event_id"
+        ).fetchall()
+    ]
+
+
+def malformed_pseudonyms(
+    conn: duckdb.DuckDBPyConnection, table: Table, day: date | None = None
+) -> dict[str, int]:
+    """Per pseudonym column, rows whose value is missing or not 64 lowercase hex digits."""
+    where, params = _partition_filter(day)
+    counts = {}
+    for column in PSEUDONYM_COLUMNS[table.name]:
+        (n,) = conn.execute(
+            f"SELECT count(*) FILTER (WHERE {column} IS NULL OR NOT regexp_full_match({column}, ?)) "
+            f"FROM {table.qualified_name} {where}",
+            [PSEUDONYM_REGEX, *params],
+        ).fetchone()
+        if n:
+            counts[column] = n
+    return counts
+
+
+def value_violations(conn: duckdb.DuckDBPyConnection, table: Table, day: date) -> dict[str, list[str]]:
+    """Per rule of ``VALUE_RULES``, the event IDs of the partition's rows that break it."""
+    violations = {}
+    for rule, (condition, params) in VALUE_RULES[table.name].items():
+        event_ids = [
+            event_id
+            for (event_id,) in conn.execute(
+                f"SELECT event_id FROM {table.qualified_name} WHERE partition_date = ? AND ({condition})",
+                [day, *params],
+            ).fetchall()
+        ]
+        if event_ids:
+            violations[rule] = event_ids
+    return violations
+
+
+def occurred_at_violations(
+    conn: duckdb.DuckDBPyConnection, table: Table, day: date, now: datetime, lateness_days: int
+) -> dict[str, list[str]]:
+    """Event IDs of the partition whose ``occurred_at`` is in the future, or earlier than
+    ``lateness_days`` before the partition's day (partitions follow arrival, so some lateness is normal).
+    ``now`` is naive UTC, like the stored timestamps."""
+    earliest = datetime.combine(day - timedelta(days=lateness_days), datetime.min.time())
+    rules = {"in_future": ("occurred_at > ?", now), "too_late": ("occurred_at < ?", earliest)}
+    violations = {}
+    for rule, (condition, bound) in rules.items():
+        event_ids = [
+            event_id
+            for (event_id,) in conn.execute(
+                f"SELECT event_id FROM {table.qualified_name} WHERE partition_date = ? AND {condition}",
+                [day, bound],
+            ).fetchall()
+        ]
+        if event_ids:
+            violations[rule] = event_ids
+    return violations
+
+
+def duplicate_users(conn: duckdb.DuckDBPyConnection) -> int:
+    """How many anon_user_id values occur more than once in analytics.users."""
+    (n,) = conn.execute(
+        f"SELECT count(*) FROM (SELECT anon_user_id FROM {USERS.qualified_name} "
+        "GROUP BY anon_user_id HAVING count(*) > 1)"
+    ).fetchone()
+    return n
+
+
+def events_without_user(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per event table, rows whose anon_user_id has no row in analytics.users."""
+    counts = {}
+    for table in EVENT_TABLES:
+        (n,) = conn.execute(
+            f"SELECT count(*) FROM {table.qualified_name} e WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {USERS.qualified_name} u WHERE u.anon_user_id = e.anon_user_id)"
+        ).fetchone()
+        if n:
+            counts[table.name] = n
+    return counts
+
+
+def schema_differences(conn: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+    """How the table in DuckDB differs from its definition in ``schema.py`` (names, types, order)."""
+    actual = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = ? AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [CATALOG, table.schema, table.name],
+    ).fetchall()
+    if not actual:
+        return [f"table {table.qualified_name} does not exist"]
+    expected = [(c.name, c.duckdb_type) for c in table.columns]
+    actual_types, expected_types = dict(actual), dict(expected)
+    differences = [f"missing column {name}" for name in expected_types if name not in actual_types]
+    differences += [f"unexpected column {name}" for name in actual_types if name not in expected_types]
+    differences += [
+        f"column {name} is {actual_types[name]}, expected {kind}"
+        for name, kind in expected
+        if name in actual_types and actual_types[name] != kind
+    ]
+    if not differences and [name for name, _ in actual] != [name for name, _ in expected]:
+        differences.append("columns are in a different order")
+    return differences
+
+
+def latest_partition(conn: duckdb.DuckDBPyConnection, table: Table) -> date | None:
+    (latest,) = conn.execute(f"SELECT max(partition_date) FROM {table.qualified_name}").fetchone()
+    return latest

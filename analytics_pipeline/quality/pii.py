@@ -1,0 +1,133 @@
+"""An independent residual-PII detector for scrubbed data.
+
+Deliberately not the scrubber: strict regular expressions for the machine-shaped
+identifiers (e-mail, phone, SSN, URL) plus exact matching of known raw values (the
+partition's raw user and resume IDs, the canaries). A hit means the scrubber or the
+pseudonymization let something through. Findings carry types, counts and event IDs,
+never the matched values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from analytics_pipeline.ingest.raw_log import RawLine
+
+# Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
+PII_PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    # North American numbers: (617) 396-5537, 617-396-5537, 617.396.5537, +1 617 396 5537.
+    "phone": re.compile(
+        r"(?<![\w-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
+    ),
+    "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
+    # A scheme, a www. host, or a host with a path (linkedin.com/in/x): bare "Node.js" is no URL.
+    "url": re.compile(
+        r"\b(?:https?://\S+|www\.[A-Za-z0-9-]+\.\S+|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+        r"\.(?:com|org|net|io|dev|me|co|ai|app|edu|gov|info|biz)/\S*)",
+        re.IGNORECASE,
+    ),
+}
+RAW_IDENTIFIER = "raw_identifier"
+CANARY = "canary"
+MAX_REPORTED_EVENT_IDS = 20
+_IDENTIFIER_FIELDS = ("user_id", "resume_id")
+
+
+def raw_identifiers(lines: Iterable[RawLine]) -> set[str]:
+    """The raw user and resume IDs of the raw lines that parse as JSON objects (held in memory only)."""
+    identifiers: set[str] = set()
+    for line in lines:
+        try:
+            data = json.loads(line.content)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            identifiers.update(v for k in _IDENTIFIER_FIELDS if isinstance(v := data.get(k), str) and v)
+    return identifiers
+
+
+# Tokens an identifier can be: user names, e-mail-like IDs, usr_123abc. Matching whole tokens
+# against a set keeps the scan linear in the text, however many users a day has.
+_TOKEN = re.compile(r"[\w.@+-]+")
+_TOKEN_EDGES = ".-+"
+# Shorter raw IDs (e.g. "42") would match ordinary words and numbers; they are still checked in ID columns.
+MIN_IDENTIFIER_CHARS_IN_TEXT = 6
+
+
+def _tokens(text: str) -> set[str]:
+    return {token.strip(_TOKEN_EDGES).lower() for token in _TOKEN.findall(text)}
+
+
+@dataclass
+class PiiFindings:
+    """Residual PII found: hits per type and the affected event IDs (never the values)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    event_ids: list[str] = field(default_factory=list)
+    rows_scanned: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.counts
+
+    def metadata(self) -> dict:
+        return {
+            "rows_scanned": self.rows_scanned,
+            "hits_by_type": dict(sorted(self.counts.items())),
+            "affected_events": len(self.event_ids),
+            "affected_event_ids": self.event_ids[:MAX_REPORTED_EVENT_IDS],
+        }
+
+
+class ResidualPiiDetector:
+    """Finds PII-shaped strings and known raw values in scrubbed rows."""
+
+    def __init__(self, identifiers: Iterable[str] = (), canaries: Iterable[str] = ()):
+        self._identifiers = {v for v in identifiers if v}
+        searchable = {v.lower() for v in self._identifiers if len(v) >= MIN_IDENTIFIER_CHARS_IN_TEXT}
+        self._token_identifiers = {v for v in searchable if _TOKEN.fullmatch(v)}
+        self._other_identifiers = searchable - self._token_identifiers
+        self._canaries = {v.lower() for v in canaries if v}
+
+    def scan_text(self, text: str | None) -> Counter[str]:
+        hits: Counter[str] = Counter()
+        if not text:
+            return hits
+        for kind, pattern in PII_PATTERNS.items():
+            hits[kind] += sum(1 for _ in pattern.finditer(text))
+        lowered = text.lower()
+        hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
+            v in lowered for v in self._other_identifiers
+        )
+        hits[CANARY] += sum(v in lowered for v in self._canaries)
+        return +hits
+
+    def scan_id(self, value: str | None) -> Counter[str]:
+        """An ID column must hold a pseudonym, never a raw identifier."""
+        return Counter({RAW_IDENTIFIER: 1}) if value in self._identifiers else Counter()
+
+    def scan_rows(
+        self,
+        rows: Iterable[Mapping[str, str | None]],
+        text_columns: Iterable[str],
+        id_columns: Iterable[str],
+        event_id_column: str = "event_id",
+    ) -> PiiFindings:
+        text_columns, id_columns = tuple(text_columns), tuple(id_columns)
+        findings = PiiFindings()
+        for row in rows:
+            findings.rows_scanned += 1
+            hits: Counter[str] = Counter()
+            for column in text_columns:
+                hits += self.scan_text(row[column])
+            for column in id_columns:
+                hits += self.scan_id(row[column])
+            if hits:
+                findings.counts += hits
+                findings.event_ids.append(str(row[event_id_column]))
+        return findings
