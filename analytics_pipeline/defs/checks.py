@@ -77,7 +77,8 @@ def canary_pii_removed(
     scrubber: ScrubberResource,
     quality: QualityThresholdsResource,
 ) -> dg.AssetCheckResult:
-    day = context.op_execution_context.partition_key
+    op_context = context.op_execution_context
+    day = op_context.partition_key if op_context.has_partition_key else raw_log.days()[-1]
     report = measure_canary_recall(
         partition_texts(raw_log.lines(day)), scrubber.get_scrubber().scrub_batch, day, quality.canary_texts
     )

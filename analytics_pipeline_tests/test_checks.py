@@ -1,0 +1,241 @@
+"""The asset checks in Dagster: each passes on the pipeline's real output and fails on tampered data.
+
+One day is materialized once per module (real Presidio, spaCy, DuckDB); each test copies
+that pipeline, breaks one thing in the copy's DuckDB file and runs only the checks.
+"""
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from analytics_pipeline import warehouse
+from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
+from analytics_pipeline.defs.resources import QualityThresholdsResource, ScrubberResource
+from analytics_pipeline.quality.pii import raw_identifiers
+from analytics_pipeline.sample_data import write_sample
+from analytics_pipeline_tests.conftest import build_pipeline
+
+pytestmark = pytest.mark.slow
+
+RESUME_EVENTS = "analytics/resume_events"
+INTERACTIONS = "analytics/interactions"
+QUARANTINE = "analytics/quarantine"
+USERS = "analytics/users"
+LEAKED_EMAIL = "jane.leak@example.org"
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, scrubber):
+    """One generated day, materialized with every check; returns the pipeline, the day and the run."""
+    root = tmp_path_factory.mktemp("checked")
+    pipeline = build_pipeline(root)
+    write_sample(pipeline.raw_dir, days=1, sessions_per_day=8, users=10, seed=5, malformed_share=0.08)
+    (day,) = available_days(pipeline.raw_dir)
+    result = pipeline.run(day)
+    return pipeline, day, result
+
+
+@pytest.fixture
+def copy(loaded, tmp_path):
+    """A private copy of the loaded pipeline (raw log + DuckDB) to tamper with."""
+    pipeline, _, _ = loaded
+    shutil.copytree(pipeline.raw_dir, tmp_path / "raw")
+    shutil.copy(pipeline.database, tmp_path / "analytics.duckdb")
+    return build_pipeline(tmp_path)
+
+
+def tamper(pipeline, *statements: str, params: list | None = None) -> None:
+    with warehouse.connect(pipeline.database) as conn:
+        for sql in statements:
+            conn.execute(sql, params or [])
+
+
+def run_checks(pipeline, asset: str, **resources) -> dict[str, dg.AssetCheckEvaluation]:
+    """Run only the checks of one asset, as from the UI: without a partition they check the newest
+    loaded day (the only one here). Returns their evaluations by name."""
+    definitions = pipeline.definitions
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=dg.AssetSelection.checks_for_assets(dg.AssetKey.from_user_string(asset)),
+        resources={**definitions.resources, **resources},
+        raise_on_error=False,
+    )
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def values(evaluation: dg.AssetCheckEvaluation) -> dict:
+    return {key: entry.value for key, entry in evaluation.metadata.items()}
+
+
+def test_blocking_checks_pass_on_the_pipelines_own_output(loaded):
+    _, _, result = loaded
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    failed_blocking = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in evaluations
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR and e.blocking
+    ]
+    assert not failed_blocking
+    names = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations}
+    assert (RESUME_EVENTS, "no_residual_pii") in names and (USERS, "every_event_has_user") in names
+    assert len(names) == 22
+
+
+def test_residual_pii_blocks_downstream_and_reports_types_not_values(copy):
+    pipeline = copy
+    (day,) = available_days(pipeline.raw_dir)
+    raw_user = sorted(raw_identifiers(iter_raw_lines(pipeline.raw_dir, day)))[0]
+    tamper(
+        pipeline,
+        f"UPDATE analytics.resume_events SET resume_text = resume_text || ' mail {LEAKED_EMAIL} or (617) 396-5537' "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events WHERE resume_text IS NOT NULL)",
+    )
+    tamper(
+        pipeline,
+        "UPDATE analytics.interactions SET anon_user_id = ? WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
+        params=[raw_user],
+    )
+    resume = run_checks(pipeline, RESUME_EVENTS)["no_residual_pii"]
+    assert not resume.passed and resume.severity == dg.AssetCheckSeverity.ERROR
+    meta = values(resume)
+    assert meta["hits_by_type"] == {"email": 1, "phone": 1} and meta["affected_events"] == 1
+    assert LEAKED_EMAIL not in str(meta) and "396-5537" not in str(meta)
+    interactions = values(run_checks(pipeline, INTERACTIONS)["no_residual_pii"])
+    assert interactions["hits_by_type"] == {"raw_identifier": 1} and raw_user not in str(interactions)
+
+
+def test_a_scrubber_that_misses_everything_is_caught_and_stops_the_run(loaded, tmp_path):
+    pipeline, day, _ = loaded
+    shutil.copytree(pipeline.raw_dir, tmp_path / "raw")
+    # A real scrubber whose threshold no detection reaches: texts pass through unscrubbed.
+    blind = build_pipeline(tmp_path, scrubber=ScrubberResource(score_threshold=1.01))
+    result = blind.run(day)
+    assert not result.success
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    gate = evaluations[(RESUME_EVENTS, "no_residual_pii")]
+    assert not gate.passed and values(gate)["hits_by_type"]["email"] > 0
+    canary = evaluations[("staging/scrubbed_events", "canary_pii_removed")]
+    assert not canary.passed and values(canary)["recall_by_type"]["email"] == 0.0
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert USERS not in materialized, "analytics/users (and anything downstream) must not run on leaked PII"
+
+
+def test_canary_recall_is_measured_with_the_real_scrubber(loaded):
+    _, _, result = loaded
+    (canary,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "canary_pii_removed"]
+    meta = values(canary)
+    assert meta["texts_tested"] > 0 and meta["canaries_planted"] == 5 * meta["texts_tested"]
+    assert meta["recall_by_type"]["email"] == meta["recall_by_type"]["ssn"] == 1.0
+
+
+def test_duplicate_event_ids_fail(copy):
+    pipeline = copy
+    assert run_checks(pipeline, INTERACTIONS)["event_ids_unique"].passed
+    tamper(
+        pipeline,
+        "INSERT INTO analytics.interactions SELECT * REPLACE (partition_date - 1 AS partition_date) "
+        "FROM analytics.interactions LIMIT 1",
+    )
+    evaluation = run_checks(pipeline, INTERACTIONS)["event_ids_unique"]
+    assert not evaluation.passed and values(evaluation)["duplicate_event_ids"] == 1
+
+
+def test_malformed_pseudonyms_fail(copy):
+    pipeline = copy
+    tamper(pipeline, "UPDATE analytics.resume_events SET anon_resume_id = 'res_1905c5b2e75a' "
+                     "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)")
+    evaluation = run_checks(pipeline, RESUME_EVENTS)["pseudonyms_well_formed"]
+    assert not evaluation.passed and values(evaluation)["malformed_by_column"] == {"anon_resume_id": 1}
+
+
+def test_values_outside_the_contract_fail(copy):
+    pipeline = copy
+    assert run_checks(pipeline, RESUME_EVENTS)["values_in_allowed_ranges"].passed
+    tamper(
+        pipeline,
+        "UPDATE analytics.resume_events SET ats_score = 150, version = 0 "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
+        "UPDATE analytics.resume_events SET event_type = 'resume.delete' "
+        "WHERE event_id = (SELECT max(event_id) FROM analytics.resume_events)",
+        "UPDATE analytics.interactions SET action = 'explode' "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
+    )
+    resume = values(run_checks(pipeline, RESUME_EVENTS)["values_in_allowed_ranges"])
+    assert resume["violations_by_rule"] == {"event_type_allowed": 1, "ats_score_0_to_100": 1, "version_at_least_1": 1}
+    interactions = run_checks(pipeline, INTERACTIONS)["values_in_allowed_ranges"]
+    assert not interactions.passed and values(interactions)["violations_by_rule"] == {"action_allowed": 1}
+
+
+def test_future_and_too_late_events_warn(copy):
+    pipeline = copy
+    assert run_checks(pipeline, INTERACTIONS)["occurred_at_plausible"].passed
+    future = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    tamper(pipeline, "UPDATE analytics.interactions SET occurred_at = ? "
+                     "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)", params=[future])
+    tamper(pipeline, "UPDATE analytics.interactions SET occurred_at = partition_date - INTERVAL 30 DAY "
+                     "WHERE event_id = (SELECT max(event_id) FROM analytics.interactions)")
+    evaluation = run_checks(pipeline, INTERACTIONS)["occurred_at_plausible"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert values(evaluation)["violations_by_rule"] == {"in_future": 1, "too_late": 1}
+    lenient = QualityThresholdsResource(lateness_days=60)
+    assert values(run_checks(pipeline, INTERACTIONS, quality=lenient)["occurred_at_plausible"])[
+        "violations_by_rule"] == {"in_future": 1}
+
+
+def test_stale_tables_warn_and_fresh_ones_pass(copy):
+    pipeline = copy
+    stale = run_checks(pipeline, RESUME_EVENTS)["latest_partition_fresh"]
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN, "the sample day is in the past"
+    tamper(pipeline, "UPDATE analytics.resume_events SET partition_date = current_date "
+                     "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)")
+    assert run_checks(pipeline, RESUME_EVENTS)["latest_partition_fresh"].passed
+
+
+def test_lost_rows_and_stray_quarantine_rows_break_reconciliation(copy):
+    pipeline = copy
+    assert run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"].passed
+    tamper(pipeline, "DELETE FROM analytics.interactions WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)")
+    lost = values(run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"])
+    assert lost["mismatched_event_types"] == ["interaction"]
+    tamper(pipeline, "INSERT INTO analytics.quarantine SELECT partition_date, 'elsewhere.jsonl', 1, 'invalid_json', 'x' "
+                     "FROM analytics.quarantine LIMIT 1")
+    stray = values(run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"])
+    assert stray["unmatched_quarantine_rows"] == 1
+
+
+def test_quarantine_rate_above_threshold_warns(copy):
+    pipeline = copy
+    # The generator plants ~8% malformed lines.
+    evaluation = run_checks(pipeline, QUARANTINE)["quarantine_rate_below_threshold"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert values(evaluation)["quarantine_rate"] > 0.01
+    lenient = QualityThresholdsResource(max_quarantine_rate=0.5)
+    assert run_checks(pipeline, QUARANTINE, quality=lenient)["quarantine_rate_below_threshold"].passed
+
+
+def test_users_integrity_failures(copy):
+    pipeline = copy
+    good = run_checks(pipeline, USERS)
+    assert all(good[name].passed for name in ("anon_user_ids_unique", "every_event_has_user", "pseudonyms_well_formed"))
+    tamper(
+        pipeline,
+        "INSERT INTO analytics.users SELECT * FROM analytics.users ORDER BY anon_user_id LIMIT 1",
+        "DELETE FROM analytics.users WHERE anon_user_id = (SELECT max(anon_user_id) FROM analytics.users)",
+        "INSERT INTO analytics.users (anon_user_id) VALUES ('usr_785729763a12917c')",
+    )
+    bad = run_checks(pipeline, USERS)
+    assert values(bad["anon_user_ids_unique"])["duplicated_anon_user_ids"] == 1
+    assert not bad["every_event_has_user"].passed
+    assert values(bad["pseudonyms_well_formed"])["malformed_by_column"] == {"anon_user_id": 1}
+
+
+def test_schema_change_fails(copy):
+    pipeline = copy
+    assert run_checks(pipeline, QUARANTINE)["matches_schema"].passed
+    tamper(pipeline, "ALTER TABLE analytics.quarantine ADD COLUMN raw_line VARCHAR",
+           "ALTER TABLE analytics.quarantine ALTER line_number TYPE BIGINT")
+    differences = values(run_checks(pipeline, QUARANTINE)["matches_schema"])["differences"]
+    assert differences == ["unexpected column raw_line", "column line_number is BIGINT, expected INTEGER"]

