@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline import warehouse
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     QualityThresholdsResource,
@@ -32,6 +33,10 @@ MAX_REPORTED = 20  # event IDs listed per finding; the counts are complete
 
 def asset_key(table: Table) -> dg.AssetKey:
     return dg.AssetKey([table.schema, table.name])
+
+
+# The checks only read DuckDB, but a reader in another process still collides with the writer's
+# file lock, so they share the writers' pool (see defs/analytics.py).
 
 
 @contextmanager
@@ -93,6 +98,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="no_residual_pii",
         blocking=True,
         description="Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, plus "
@@ -122,6 +128,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="event_ids_unique",
         blocking=True,
         description="No event_id occurs twice across all partitions of the event tables.",
@@ -136,6 +143,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="pseudonyms_well_formed",
         blocking=True,
         description="Every pseudonym column holds 64 lowercase hex digits (an HMAC-SHA256), never a raw ID "
@@ -154,6 +162,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="values_in_allowed_ranges",
         blocking=True,
         description="event_type and action are in the contract's sets, scores within 0-100, version >= 1.",
@@ -171,6 +180,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="occurred_at_plausible",
         description="occurred_at is not in the future and not earlier than the lateness window "
         "(ANALYTICS_LATENESS_DAYS) before the partition's arrival day. Warns: client clocks are not ours.",
@@ -191,6 +201,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(
         asset=key,
+        pool=DUCKDB_WRITER_POOL,
         name="latest_partition_fresh",
         description="The newest loaded partition is at most ANALYTICS_FRESHNESS_MAX_AGE_DAYS days old, so a "
         "stalled schedule shows. Warns (the committed sample data is from November 2026 and goes stale).",
@@ -244,6 +255,7 @@ EVENT_TABLE_DEPS = [asset_key(RESUME_EVENTS), asset_key(INTERACTIONS)]
 
 @dg.asset_check(
     asset=asset_key(QUARANTINE),
+    pool=DUCKDB_WRITER_POOL,
     additional_deps=EVENT_TABLE_DEPS,
     blocking=True,
     description="Nothing lost: per partition and per declared event type, raw lines read = clean rows + "
@@ -261,6 +273,7 @@ def raw_lines_reconcile(
 
 @dg.asset_check(
     asset=asset_key(QUARANTINE),
+    pool=DUCKDB_WRITER_POOL,
     additional_deps=EVENT_TABLE_DEPS,
     description="The share of the day's raw lines that were quarantined is at most "
     "ANALYTICS_MAX_QUARANTINE_RATE (default 1%). Warns: a rising rate usually means a client broke the contract.",
@@ -292,6 +305,7 @@ def quarantine_rate_below_threshold(
 
 @dg.asset_check(
     asset=asset_key(USERS),
+    pool=DUCKDB_WRITER_POOL,
     blocking=True,
     description="analytics.users has exactly one row per anon_user_id.",
 )
@@ -303,6 +317,7 @@ def anon_user_ids_unique(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult
 
 @dg.asset_check(
     asset=asset_key(USERS),
+    pool=DUCKDB_WRITER_POOL,
     name="pseudonyms_well_formed",
     blocking=True,
     description="Every anon_user_id in analytics.users is 64 lowercase hex digits (an HMAC-SHA256).",
@@ -315,6 +330,7 @@ def users_pseudonyms_well_formed(duckdb: AnalyticsDuckDBResource) -> dg.AssetChe
 
 @dg.asset_check(
     asset=asset_key(USERS),
+    pool=DUCKDB_WRITER_POOL,
     blocking=True,
     description="Referential integrity: every event's anon_user_id has a row in analytics.users.",
 )
@@ -330,6 +346,7 @@ def every_event_has_user(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult
 def schema_check(table: Table) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key(table),
+        pool=DUCKDB_WRITER_POOL,
         name="matches_schema",
         blocking=True,
         description=f"The DuckDB table {table.qualified_name} has exactly the columns and types of "
