@@ -8,11 +8,13 @@ import shutil
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
-from analytics_pipeline.defs.resources import QualityThresholdsResource, ScrubberResource
+from analytics_pipeline.defs.resources import QualityThresholdsResource
 from analytics_pipeline.quality.pii import raw_identifiers
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import build_pipeline
@@ -84,7 +86,7 @@ def test_blocking_checks_pass_on_the_pipelines_own_output(loaded):
     assert len(names) == 22
 
 
-def test_residual_pii_blocks_downstream_and_reports_types_not_values(copy):
+def test_residual_pii_reports_types_and_event_ids_never_values(copy):
     pipeline = copy
     (day,) = available_days(pipeline.raw_dir)
     raw_user = sorted(raw_identifiers(iter_raw_lines(pipeline.raw_dir, day)))[0]
@@ -107,20 +109,33 @@ def test_residual_pii_blocks_downstream_and_reports_types_not_values(copy):
     assert interactions["hits_by_type"] == {"raw_identifier": 1} and raw_user not in str(interactions)
 
 
-def test_a_scrubber_that_misses_everything_is_caught_and_stops_the_run(loaded, tmp_path):
+def test_leaked_pii_stops_everything_downstream_in_the_run(loaded, tmp_path):
     pipeline, day, _ = loaded
-    shutil.copytree(pipeline.raw_dir, tmp_path / "raw")
-    # A real scrubber whose threshold no detection reaches: texts pass through unscrubbed.
-    blind = build_pipeline(tmp_path, scrubber=ScrubberResource(score_threshold=1.01))
-    result = blind.run(day)
+    leaky = build_pipeline(tmp_path)
+    shutil.copytree(pipeline.raw_dir, leaky.raw_dir)
+    # A staged day whose scrubbing missed an e-mail: the load runs, the gate must stop what follows.
+    staged = pq.read_table(pipeline.root / "staging" / day / "resume_events.parquet")
+    texts = staged.column("resume_text").to_pylist()
+    texts[0] = f"{texts[0]} {LEAKED_EMAIL}"
+    shutil.copytree(pipeline.root / "staging" / day, tmp_path / "staging" / day, dirs_exist_ok=True)
+    pq.write_table(
+        staged.set_column(staged.schema.get_field_index("resume_text"), "resume_text", pa.array(texts)),
+        tmp_path / "staging" / day / "resume_events.parquet",
+    )
+    definitions = leaky.definitions
+    result = dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=dg.AssetSelection.key_prefixes(["analytics"]),
+        partition_key=day,
+        resources=definitions.resources,
+        raise_on_error=False,
+    )
     assert not result.success
-    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    gate = evaluations[(RESUME_EVENTS, "no_residual_pii")]
-    assert not gate.passed and values(gate)["hits_by_type"]["email"] > 0
-    canary = evaluations[("staging/scrubbed_events", "canary_pii_removed")]
-    assert not canary.passed and values(canary)["recall_by_type"]["email"] == 0.0
+    gate = {e.check_name: e for e in result.get_asset_check_evaluations()
+            if e.asset_key.to_user_string() == RESUME_EVENTS}["no_residual_pii"]
+    assert not gate.passed and values(gate)["hits_by_type"] == {"email": 1}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert USERS not in materialized, "analytics/users (and anything downstream) must not run on leaked PII"
+    assert RESUME_EVENTS in materialized and USERS not in materialized, "nothing downstream runs on leaked PII"
 
 
 def test_canary_recall_is_measured_with_the_real_scrubber(loaded):
