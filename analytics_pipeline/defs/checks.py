@@ -35,12 +35,10 @@ def asset_key(table: Table) -> dg.AssetKey:
     return dg.AssetKey([table.schema, table.name])
 
 
-# The checks only read DuckDB, but a reader in another process still collides with the writer's
-# file lock, so they share the writers' pool (see defs/analytics.py).
-
-
 @contextmanager
 def read_only(duckdb_resource: AnalyticsDuckDBResource) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection. The DuckDB checks still run in the writers' pool: a reader in
+    another process collides with a writer's file lock all the same."""
     conn = warehouse.connect(duckdb_resource.database, read_only=True)
     try:
         yield conn
