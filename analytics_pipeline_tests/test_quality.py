@@ -6,7 +6,13 @@ import random
 import pytest
 
 from analytics_pipeline.ingest.raw_log import RawLine
-from analytics_pipeline.quality.canary import CANARY_TYPES, make_canaries, measure_canary_recall, plant
+from analytics_pipeline.quality.canary import (
+    CANARY_TYPES,
+    make_canaries,
+    measure_canary_recall,
+    plant,
+    sample_texts,
+)
 from analytics_pipeline.quality.pii import CANARY, RAW_IDENTIFIER, ResidualPiiDetector, raw_identifiers
 from analytics_pipeline.quality.reconcile import UNKNOWN_TYPE, reconcile
 
@@ -86,9 +92,26 @@ def test_canaries_are_deterministic_per_seed_and_planted_whole():
     assert "line one" in planted and "line two" in planted
 
 
+def test_text_sample_is_bounded_deterministic_and_from_valid_resume_events():
+    event = {
+        "event_id": "3a828159-c9d2-4950-ab25-f8a1fc2e6a59", "event_type": "resume.upload",
+        "occurred_at": "2026-11-02T03:56:12Z", "user_id": "u1", "resume_id": "r1", "version": 1,
+    }
+    lines = raw(
+        [json.dumps({**event, "event_id": f"3a828159-c9d2-4950-ab25-{n:012d}", "resume_text": f"text {n}"})
+         for n in range(50)]
+        + [json.dumps({**event, "version": 0, "resume_text": "invalid event"}), "{broken"]
+    )
+    sample = sample_texts(lines, 10, "2026-11-02")
+    assert len(sample) == 10 and len(set(sample)) == 10 and "invalid event" not in sample
+    assert sample == sample_texts(lines, 10, "2026-11-02")
+    assert sample != [f"text {n}" for n in range(10)], "a sample of the whole day, not its first lines"
+    assert sorted(sample_texts(lines[:3], 10, "x")) == ["text 0", "text 1", "text 2"]
+
+
 def test_canary_recall_fails_when_canaries_survive_and_passes_when_removed():
     texts = ["Senior engineer.\nPython, SQL.", "Data analyst.\nExcel."]
-    kept = measure_canary_recall(texts, lambda batch: list(batch), "2026-11-02", sample_size=5)
+    kept = measure_canary_recall(texts, lambda batch: list(batch), "2026-11-02")
     assert not kept.passed and kept.texts_tested == 2
     assert kept.recall() == {kind: 0.0 for kind in CANARY_TYPES}
 
@@ -102,13 +125,13 @@ def test_canary_recall_fails_when_canaries_survive_and_passes_when_removed():
             out.append(text)
         return out
 
-    removed = measure_canary_recall(texts, remove_canaries, "2026-11-02", sample_size=5)
+    removed = measure_canary_recall(texts, remove_canaries, "2026-11-02")
     assert removed.passed and removed.recall() == {kind: 1.0 for kind in CANARY_TYPES}
 
 
 def test_canary_recall_of_the_real_scrubber_on_machine_shaped_pii(scrubber):
     report = measure_canary_recall(
-        ["Senior engineer with ten years of Python."], scrubber.scrub_batch, "2026-11-02", sample_size=1
+        ["Senior engineer with ten years of Python."], scrubber.scrub_batch, "2026-11-02"
     )
     recall = report.recall()
     assert recall["email"] == recall["phone"] == recall["ssn"] == 1.0

@@ -22,7 +22,7 @@ from analytics_pipeline.defs.resources import (
     ScrubberResource,
 )
 from analytics_pipeline.quality import integrity
-from analytics_pipeline.quality.canary import make_canaries, measure_canary_recall, partition_texts
+from analytics_pipeline.quality.canary import make_canaries, measure_canary_recall, sample_texts
 from analytics_pipeline.quality.pii import ResidualPiiDetector, raw_identifiers
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
@@ -82,9 +82,8 @@ def canary_pii_removed(
 ) -> dg.AssetCheckResult:
     op_context = context.op_execution_context
     day = op_context.partition_key if op_context.has_partition_key else raw_log.days()[-1]
-    report = measure_canary_recall(
-        partition_texts(raw_log.lines(day)), scrubber.get_scrubber().scrub_batch, day, quality.canary_texts
-    )
+    texts = sample_texts(raw_log.lines(day), quality.canary_texts, day)
+    report = measure_canary_recall(texts, scrubber.get_scrubber().scrub_batch, day)
     return dg.AssetCheckResult(passed=report.passed, metadata=report.metadata())
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from faker import Faker
@@ -59,17 +59,29 @@ def make_canaries(seed: str, count: int) -> list[CanarySet]:
     ]
 
 
-def partition_texts(lines: Iterable[RawLine]) -> list[str]:
-    """The free texts of the valid resume events among the raw lines (in memory only)."""
-    texts = []
+def _resume_texts(lines: Iterable[RawLine]) -> Iterator[str]:
     for line in lines:
         try:
             event = parse_event_line(line.content)
         except InvalidEvent:
             continue
         if isinstance(event, ResumeEvent):
-            texts += [text for name in RESUME_TEXT_FIELDS if (text := getattr(event, name))]
-    return texts
+            yield from (text for name in RESUME_TEXT_FIELDS if (text := getattr(event, name)))
+
+
+def sample_texts(lines: Iterable[RawLine], size: int, seed: str) -> list[str]:
+    """A uniform sample of up to ``size`` free texts of the valid resume events among the lines.
+
+    Reservoir sampling over the streamed lines: memory holds ``size`` texts, however big the day.
+    """
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for seen, text in enumerate(_resume_texts(lines)):
+        if len(sample) < size:
+            sample.append(text)
+        elif (slot := rng.randrange(seen + 1)) < size:
+            sample[slot] = text
+    return sample
 
 
 def plant(text: str, canaries: CanarySet, rng: random.Random) -> str:
@@ -106,16 +118,13 @@ class CanaryReport:
 
 
 def measure_canary_recall(
-    texts: Sequence[str],
-    scrub_batch: Callable[[list[str]], list[str | None]],
-    seed: str,
-    sample_size: int,
+    texts: Sequence[str], scrub_batch: Callable[[list[str]], list[str | None]], seed: str
 ) -> CanaryReport:
-    """Plant canaries in a sample of ``texts`` (copies), scrub them, count the canaries that survive."""
+    """Plant a canary set in a copy of each text, scrub the copies, count the canaries that survive."""
     rng = random.Random(seed)
-    sample = rng.sample(list(texts), min(sample_size, len(texts))) if texts else [FALLBACK_TEXT]
-    canary_sets = make_canaries(seed, len(sample))
-    planted = [plant(text, canaries, rng) for text, canaries in zip(sample, canary_sets)]
+    texts = list(texts) or [FALLBACK_TEXT]
+    canary_sets = make_canaries(seed, len(texts))
+    planted = [plant(text, canaries, rng) for text, canaries in zip(texts, canary_sets)]
     report = CanaryReport(texts_tested=len(planted))
     for canaries, scrubbed in zip(canary_sets, scrub_batch(planted)):
         lowered = (scrubbed or "").lower()
