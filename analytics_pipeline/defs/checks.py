@@ -2,8 +2,8 @@
 
 Blocking checks (ERROR) stop everything downstream of the checked asset in the same run,
 so training sets are never built on data that leaks PII or breaks integrity. Warnings
-(quarantine rate, lateness, freshness) and the canary measurement are visible in the UI
-but let the run go on.
+(quarantine rate, lateness, freshness, canary recall) are visible in the UI but let the
+run go on.
 """
 
 from collections.abc import Iterator
@@ -84,7 +84,11 @@ def canary_pii_removed(
     day = op_context.partition_key if op_context.has_partition_key else raw_log.days()[-1]
     texts = sample_texts(raw_log.lines(day), quality.canary_texts, day)
     report = measure_canary_recall(texts, scrubber.get_scrubber().scrub_batch, day)
-    return dg.AssetCheckResult(passed=report.passed, metadata=report.metadata())
+    # WARN: it measures the scrubber on synthetic values; no_residual_pii gates the real data,
+    # and an ERROR here would also hold back the raw-log retention of the day.
+    return dg.AssetCheckResult(
+        passed=report.passed, severity=dg.AssetCheckSeverity.WARN, metadata=report.metadata()
+    )
 
 
 # --- event tables --------------------------------------------------------------------------
