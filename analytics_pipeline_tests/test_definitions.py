@@ -59,10 +59,12 @@ def _graphql(port: int, query: str) -> dict:
 def test_webserver_loads_the_workspace(tmp_path):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "webserver.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 120
         entries = None
@@ -76,7 +78,7 @@ def test_webserver_loads_the_workspace(tmp_path):
             except OSError:
                 pass
             time.sleep(1)
-        assert entries, "webserver did not answer"
+        assert entries, f"webserver did not answer: {log.read_text()[-2000:]}"
         (entry,) = entries
         assert entry["name"] == "analytics_pipeline"
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
