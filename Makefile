@@ -1,4 +1,4 @@
-# The two commands of the README: `make run` and `make test`. Both set up .venv first.
+# The two commands of the README: `make run` and `make test`. Every target sets up .venv first.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +23,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Scrubber and pipeline throughput, peak memory, partition-parallel speed-up, recall vs stock Presidio
+# (~30 min on 2 cores; see README "Performance"). Pass options with BENCH_ARGS="--events 20000".
+bench: setup
+	$(BIN)/python -m analytics_pipeline.bench $(BENCH_ARGS)
 
 dev: setup
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml

@@ -73,13 +73,14 @@ class Person:
 
 
 class SampleGenerator:
-    def __init__(self, seed: int = 7, users: int = 200, text_scale: int = 1):
+    def __init__(self, seed: int = 7, users: int = 200, text_scale: int = 1, ui_scale: int = 1):
         self.rng = random.Random(seed)
         self.fake = Faker(NAME_LOCALES)
         self.fake.seed_instance(seed)
         self.us = Faker("en_US")
         self.us.seed_instance(seed + 1)
         self.text_scale = text_scale
+        self.ui_scale = ui_scale  # more UI interactions per session (real click streams are long)
         self.pii = SeededPii()
         self.user_ids = [self._user_id(i) for i in range(users)]
 
@@ -151,9 +152,16 @@ class SampleGenerator:
         recruiter = self._name()
         email = self.pii.add("email", f"{self.us.user_name()}@{self.us.domain_name()}")
         skills = ", ".join(self.rng.sample(SKILLS, 5))
+        # Longer postings at a larger text_scale (nothing extra, and no extra draws, at scale 1).
+        duties = "".join(
+            f"- Own {self.rng.choice(['pipelines', 'services', 'dashboards', 'models', 'releases'])} built "
+            f"with {', '.join(self.rng.sample(SKILLS, 2))} and work with {self.rng.randint(2, 12)} "
+            f"colleagues across product, design and operations.\n"
+            for _ in range(2 * (self.text_scale - 1))
+        )
         return (
             f"{self.rng.choice(EMPLOYERS)} is hiring a {title}.\n"
-            f"You will design, build and run production systems using {skills}.\n"
+            f"You will design, build and run production systems using {skills}.\n{duties}"
             f"Requirements: {self.rng.randint(2, 8)}+ years of experience, strong communication.\n"
             f"Questions? Contact {recruiter} at {email} or {self._phone()}."
         )
@@ -216,7 +224,7 @@ class SampleGenerator:
                 tailored_text=tailored, ats_score=self.rng.randint(50, 99),
                 jd_score=self.rng.randint(45, 99), tailoring_mode=mode,
             )
-        for _ in range(self.rng.randint(0, 4)):
+        for _ in range(self.rng.randint(0, 4 * self.ui_scale)):
             at += timedelta(seconds=self.rng.randint(1, 60))
             yield self._interaction(user_id, at)
         for action, chance in (("resume.copy", 0.45), ("resume.download", 0.5)):

