@@ -1,0 +1,56 @@
+"""Instance configurations: the local one (pool limit for partition-parallel runs) and the Kubernetes one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._config import process_config
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster_k8s import K8sRunLauncher
+from dagster_postgres import DagsterPostgresStorage
+
+from analytics_pipeline.definitions import defs
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOCAL_INSTANCE = PROJECT_ROOT / "data" / "dagster_home"
+KUBERNETES_INSTANCE = PROJECT_ROOT / "deploy" / "k8s"
+
+
+def test_every_step_that_writes_duckdb_is_in_the_writer_pool():
+    job = defs().resolve_job_def("daily_events_job")
+    pools = {node.name: node.definition.pool for node in job.graph.nodes}
+    assert pools == {
+        "staging__scrubbed_events": None,  # scrubbing runs in parallel
+        "event_tables": DUCKDB_WRITER_POOL,
+        "analytics__users": DUCKDB_WRITER_POOL,
+    }
+
+
+def test_local_instance_runs_two_partitions_at_once_with_one_duckdb_writer(tmp_path, monkeypatch):
+    shutil.copy(LOCAL_INSTANCE / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).limit == 1
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+
+
+@pytest.mark.parametrize(
+    "section, config_type",
+    [
+        ("run_launcher", K8sRunLauncher.config_type()),
+        ("run_coordinator", QueuedRunCoordinator.config_type()),
+        ("storage", DagsterPostgresStorage.config_type()),
+    ],
+)
+def test_kubernetes_instance_config_is_valid_for_its_classes(monkeypatch, section, config_type):
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "not-a-real-password")
+    config, _ = dagster_instance_config(str(KUBERNETES_INSTANCE))  # validates the file's own schema
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    class_config = config[section]["postgres"] if section == "storage" else config[section].get("config") or {}
+    result = process_config(config_type, class_config)
+    assert result.success, result.errors
