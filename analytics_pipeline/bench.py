@@ -277,9 +277,14 @@ class Workspace:
             "ANALYTICS_DUCKDB_PATH": str(self.root / "analytics.duckdb"),
         }
 
+    def log(self, days: list[str]) -> Path:
+        return self.root / f"worker-{days[0]}.log"
+
     def start(self, days: list[str], n_process: int = 1) -> subprocess.Popen:
+        """A worker process materializing ``days``; its Dagster logs go to ``log(days)``."""
         command = [sys.executable, "-m", "analytics_pipeline.bench", "materialize", *days, "--n-process", str(n_process)]
-        return subprocess.Popen(command, env=self.env(), cwd=self.root)
+        with self.log(days).open("w") as log:
+            return subprocess.Popen(command, env=self.env(), cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
 
     def loaded_events(self) -> int:
         from analytics_pipeline.warehouse import connect
@@ -310,13 +315,16 @@ def run_partitions(root: Path, name: str, days_lines: dict[str, int], parallel: 
     days = list(days_lines)
     memory = PeakMemory()
     began = time.perf_counter()
-    workers = [workspace.start([day], n_process) for day in days] if parallel else [workspace.start(days, n_process)]
+    groups = [[day] for day in days] if parallel else [days]
+    workers = [workspace.start(group, n_process) for group in groups]
     while any(worker.poll() is None for worker in workers):
         memory.sample([worker.pid for worker in workers])
         time.sleep(0.2)
     seconds = time.perf_counter() - began
-    if any(worker.returncode for worker in workers):
-        raise RuntimeError(f"{name}: a materialization worker failed")
+    for group, worker in zip(groups, workers):
+        if worker.returncode:
+            tail = workspace.log(group).read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(f"{name}: the worker for {group} failed:\n" + "\n".join(tail))
     events = sum(days_lines.values())
     if workspace.loaded_events() != events:
         raise RuntimeError(f"{name}: {events} lines written but {workspace.loaded_events()} rows loaded")
@@ -373,6 +381,7 @@ def format_report(
 
 
 def run_benchmark(args: argparse.Namespace) -> str:
+    load_before = os.getloadavg()[0]
     day = date.fromisoformat(BENCH_DAYS[0])
     texts = workload_texts(session_lines(args.seed, TEXT_SCALE, args.ui_scale, day), args.docs)
     print(f"(1)-(3): {len(texts)} texts ...", file=sys.stderr, flush=True)
@@ -382,7 +391,8 @@ def run_benchmark(args: argparse.Namespace) -> str:
         with tempfile.TemporaryDirectory(prefix="analytics-bench-") as scratch:
             runs += end_to_end_runs(Path(scratch), args)
     recalls = recall_check(args.shared_set) if not args.skip_recall else []
-    return format_report(texts, timed, runs, recalls)
+    machine = f"{os.cpu_count()} CPUs; 1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end."
+    return machine + "\n\n" + format_report(texts, timed, runs, recalls)
 
 
 def end_to_end_runs(scratch: Path, args: argparse.Namespace) -> list[RunResult]:
