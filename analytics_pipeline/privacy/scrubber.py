@@ -266,6 +266,10 @@ class PiiScrubber:
             if component not in SPACY_COMPONENTS_USED:
                 self._nlp.disable_pipe(component)
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+        # Only NER labels that map to a scrubbed type are kept (PERSON): the others (DATE, ORG, CARDINAL,
+        # ...) would only be converted, logged as unmapped and dropped by Presidio.
+        mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
+        self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
         for recognizer in (StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()):
             self._analyzer.registry.add_recognizer(recognizer)
 
@@ -356,7 +360,7 @@ class PiiScrubber:
                 found[key] = ()
         docs = self._nlp.pipe(missing.values(), batch_size=self.batch_size, n_process=self.n_process)
         for key, doc in zip(missing, docs):
-            found[key] = tuple((e.start_char, e.end_char, e.label_) for e in doc.ents)
+            found[key] = tuple((e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in self._ner_labels)
             self._entity_cache.put(key, found[key])
         return found
 
