@@ -31,6 +31,9 @@ from analytics_pipeline.staging import staged_file
 # "analytics.users" would be ambiguous (catalog or schema?). Attaching the file under
 # this alias keeps "analytics.users" and "training.*" meaning schema.table.
 CATALOG = "warehouse"
+# DuckDB's buffer pool would otherwise grow to 80% of RAM while loading a large partition; capped,
+# it spills to a temporary directory beside the file, so a load's memory does not grow with its size.
+MEMORY_LIMIT = "1GB"
 
 
 def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -> duckdb.DuckDBPyConnection:
@@ -43,6 +46,7 @@ def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -
             conn.execute(f"USE {CATALOG}")
             if not read_only:
                 make_owner_only(database)
+            conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             return conn
         except duckdb.IOException:
             conn.close()

@@ -21,6 +21,7 @@ from analytics_pipeline.privacy.scrubber import can_hold_name, paragraphs
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 from analytics_pipeline.sample_data import NAME_LOCALES, SampleGenerator, write_sample
 from analytics_pipeline.staging import STAGED_TABLES, stage_partition, staged_file
+from analytics_pipeline.warehouse import connect
 
 DAY = date(2026, 11, 2)
 
@@ -154,3 +155,9 @@ def test_staging_holds_at_most_chunk_lines_lines_whatever_the_partition_size(tmp
     for table in STAGED_TABLES:
         metadata = pq.ParquetFile(staged_file(Path(tmp_path / "staging" / DAY.isoformat()), table)).metadata
         assert all(metadata.row_group(i).num_rows <= chunk_lines for i in range(metadata.num_row_groups))
+
+
+def test_duckdb_connections_cap_their_memory(tmp_path):
+    with connect(tmp_path / "analytics.duckdb") as conn:
+        limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.endswith("MiB") and float(limit.split()[0]) <= 1024
