@@ -262,6 +262,10 @@ class Workspace:
         if not INSTANCE_CONFIG.exists():
             raise FileNotFoundError(f"{INSTANCE_CONFIG} (the instance config with the pool limit) is missing")
         shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
+        import dagster as dg
+
+        # Create the instance's storage once, here: workers starting together would race to create it.
+        dg.DagsterInstance.from_config(str(home)).dispose()
 
     @property
     def raw_dir(self) -> Path:
