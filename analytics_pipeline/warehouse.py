@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -61,6 +63,18 @@ def make_owner_only(database: str | Path) -> None:
     for path in (Path(database), Path(f"{database}.wal")):
         if path.exists():
             os.chmod(path, 0o600)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """All or nothing: readers see the state before or after, never a half-written one."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -125,8 +139,7 @@ def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Pa
     and a failure half-way leaves the old partition in place.
     """
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
             conn.execute(f"DELETE FROM {table.qualified_name} WHERE partition_date = ?", [day])
         _insert_staged(conn, QUARANTINE, staged_file(partition_dir, QUARANTINE))
@@ -134,10 +147,6 @@ def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Pa
             _quarantine_cross_partition_duplicates(conn, table, staged_file(partition_dir, table))
         _quarantine_erased_users(conn, day)
         counts = partition_row_counts(conn, day)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return counts
 
 
@@ -178,17 +187,12 @@ GROUP BY anon_user_id
 def rebuild_users(conn: duckdb.DuckDBPyConnection) -> int:
     """Recompute analytics.users from all loaded events, so users aggregate across every partition."""
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DELETE FROM {USERS.qualified_name}")
         conn.execute(
             f"INSERT INTO {USERS.qualified_name} ({', '.join(USERS.column_names)}) {_USERS_SQL}"
         )
         total = conn.execute(f"SELECT count(*) FROM {USERS.qualified_name}").fetchone()[0]
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return total
 
 

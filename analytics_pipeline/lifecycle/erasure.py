@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.schema import ERASURE_LEDGER
-from analytics_pipeline.warehouse import CATALOG, ensure_tables
+from analytics_pipeline.warehouse import CATALOG, ensure_tables, transaction
 
 USER_COLUMN = "anon_user_id"
 ERASABLE_SCHEMAS = ("analytics", "training")
@@ -54,8 +54,7 @@ def erase_from_tables(conn: duckdb.DuckDBPyConnection, anon_user_id: str) -> dic
     of the user out of later loads (``warehouse.load_partition``).
     """
     ensure_tables(conn)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(
             f"""INSERT INTO {ERASURE_LEDGER.qualified_name}
                 SELECT ?, now() AT TIME ZONE 'UTC'
@@ -67,10 +66,6 @@ def erase_from_tables(conn: duckdb.DuckDBPyConnection, anon_user_id: str) -> dic
             (deleted[table],) = conn.execute(
                 f"DELETE FROM {table} WHERE {USER_COLUMN} = ?", [anon_user_id]
             ).fetchone()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     # Write the deletions into the file now rather than leaving them in the WAL.
     conn.execute("CHECKPOINT")
     return deleted

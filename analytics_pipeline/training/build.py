@@ -16,7 +16,7 @@ from datetime import date, timedelta
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.warehouse import ensure_tables
+from analytics_pipeline.warehouse import ensure_tables, transaction
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS, Table
 from analytics_pipeline.training.splits import SplitRatios, assign_split
 from analytics_pipeline.training.tables import (
@@ -171,16 +171,11 @@ def _register_splits(conn: duckdb.DuckDBPyConnection, ratios: SplitRatios) -> No
 def _replace_table(conn: duckdb.DuckDBPyConnection, table: Table, select_sql: str) -> int:
     """Swap in the new contents in one transaction: readers see the old set or the new one."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS training")
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.execute(f"DROP TABLE IF EXISTS {table.qualified_name}")
         conn.execute(table.create_sql())
         conn.execute(f"INSERT INTO {table.qualified_name} ({', '.join(table.column_names)}) {select_sql}")
         rows = conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return rows
 
 
