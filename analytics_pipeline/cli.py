@@ -14,7 +14,6 @@ from analytics_pipeline.ingest.serve import add_serve_command
 
 # Step logs stay in the run (visible in the UI); the terminal gets warnings and the summary.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-SCRUBBED_EVENTS_KEY = dg.AssetKey(["staging", "scrubbed_events"])
 
 
 def _instance() -> dg.DagsterInstance:
@@ -25,6 +24,7 @@ def _instance() -> dg.DagsterInstance:
 def run_pipeline(days: list[str] | None = None) -> int:
     """Materialize every asset for each day partition (default: every day in the raw log)."""
     from analytics_pipeline.definitions import defs
+    from analytics_pipeline.defs.privacy import scrubbed_events
     from analytics_pipeline.summary import print_summary
 
     definitions = defs()
@@ -49,7 +49,7 @@ def run_pipeline(days: list[str] | None = None) -> int:
                     print(f"  {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
                 continue
             for event in result.get_asset_materialization_events():
-                if event.asset_key == SCRUBBED_EVENTS_KEY:
+                if event.asset_key == scrubbed_events.key:
                     entities.update(event.materialization.metadata["pii_entities_replaced"].value)
         # Training sets read every loaded day, so they are rebuilt once, after the partitions.
         if len(failed) < len(days):

@@ -27,10 +27,15 @@ def table_schema(table: Table) -> dg.TableSchema:
     )
 
 
+def table_asset_key(table: Table) -> dg.AssetKey:
+    """Asset key prefix = DuckDB schema: analytics/users is the table analytics.users."""
+    return dg.AssetKey([table.schema, table.name])
+
+
 def table_asset_fields(table: Table) -> dict:
     """Key, catalogue fields and schema metadata shared by every analytics table asset."""
     return {
-        "key": [table.schema, table.name],
+        "key": table_asset_key(table),
         "group_name": "analytics",
         "kinds": {"duckdb"},
         "owners": OWNERS,
@@ -84,7 +89,7 @@ def event_tables(
         counts = warehouse.load_partition(conn, day, staging.partition_dir(context.partition_key))
         for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
             yield dg.MaterializeResult(
-                asset_key=[table.schema, table.name],
+                asset_key=table_asset_key(table),
                 metadata={
                     "dagster/row_count": counts[table.name],
                     "preview": dg.MetadataValue.md(
@@ -96,7 +101,7 @@ def event_tables(
 
 @dg.asset(
     **table_asset_fields(USERS),
-    deps=[[RESUME_EVENTS.schema, RESUME_EVENTS.name], [INTERACTIONS.schema, INTERACTIONS.name]],
+    deps=[table_asset_key(RESUME_EVENTS), table_asset_key(INTERACTIONS)],
     pool=DUCKDB_WRITER_POOL,
 )
 def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:

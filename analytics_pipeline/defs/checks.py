@@ -14,7 +14,8 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline import warehouse
-from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_asset_key
+from analytics_pipeline.defs.privacy import scrubbed_events
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     QualityThresholdsResource,
@@ -27,12 +28,8 @@ from analytics_pipeline.quality.pii import ResidualPiiDetector, raw_identifiers
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
-SCRUBBED_EVENTS = dg.AssetKey(["staging", "scrubbed_events"])
+SCRUBBED_EVENTS = scrubbed_events.key
 MAX_REPORTED = 20  # event IDs listed per finding; the counts are complete
-
-
-def asset_key(table: Table) -> dg.AssetKey:
-    return dg.AssetKey([table.schema, table.name])
 
 
 @contextmanager
@@ -95,7 +92,7 @@ def canary_pii_removed(
 
 
 def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
-    key = asset_key(table)
+    key = table_asset_key(table)
 
     @dg.asset_check(
         asset=key,
@@ -251,11 +248,11 @@ def partition_reconciliation(conn: duckdb.DuckDBPyConnection, raw_log: RawEventL
     return reconcile(raw_log.lines(day.isoformat()), clean_counts, quarantined)
 
 
-EVENT_TABLE_DEPS = [asset_key(RESUME_EVENTS), asset_key(INTERACTIONS)]
+EVENT_TABLE_DEPS = [table_asset_key(RESUME_EVENTS), table_asset_key(INTERACTIONS)]
 
 
 @dg.asset_check(
-    asset=asset_key(QUARANTINE),
+    asset=table_asset_key(QUARANTINE),
     pool=DUCKDB_WRITER_POOL,
     additional_deps=EVENT_TABLE_DEPS,
     blocking=True,
@@ -273,7 +270,7 @@ def raw_lines_reconcile(
 
 
 @dg.asset_check(
-    asset=asset_key(QUARANTINE),
+    asset=table_asset_key(QUARANTINE),
     pool=DUCKDB_WRITER_POOL,
     additional_deps=EVENT_TABLE_DEPS,
     description="The share of the day's raw lines that were quarantined is at most "
@@ -305,7 +302,7 @@ def quarantine_rate_below_threshold(
 
 
 @dg.asset_check(
-    asset=asset_key(USERS),
+    asset=table_asset_key(USERS),
     pool=DUCKDB_WRITER_POOL,
     blocking=True,
     description="analytics.users has exactly one row per anon_user_id.",
@@ -317,7 +314,7 @@ def anon_user_ids_unique(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult
 
 
 @dg.asset_check(
-    asset=asset_key(USERS),
+    asset=table_asset_key(USERS),
     pool=DUCKDB_WRITER_POOL,
     name="pseudonyms_well_formed",
     blocking=True,
@@ -330,7 +327,7 @@ def users_pseudonyms_well_formed(duckdb: AnalyticsDuckDBResource) -> dg.AssetChe
 
 
 @dg.asset_check(
-    asset=asset_key(USERS),
+    asset=table_asset_key(USERS),
     pool=DUCKDB_WRITER_POOL,
     blocking=True,
     description="Referential integrity: every event's anon_user_id has a row in analytics.users.",
@@ -346,7 +343,7 @@ def every_event_has_user(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult
 
 def schema_check(table: Table) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=asset_key(table),
+        asset=table_asset_key(table),
         pool=DUCKDB_WRITER_POOL,
         name="matches_schema",
         blocking=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_schema
+from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_asset_key, table_schema
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.training import build_training_set, write_snapshot
@@ -21,8 +21,8 @@ from analytics_pipeline.training.snapshot import TRAINING_CODE_VERSION
 from analytics_pipeline.training.splits import SPLIT_HASH_PREFIX
 from analytics_pipeline.training.tables import ENGAGEMENT_FEATURES, REFINEMENT_PAIRS, TAILORING_EXAMPLES
 
-RESUME_EVENTS_KEY = dg.AssetKey([RESUME_EVENTS.schema, RESUME_EVENTS.name])
-INTERACTIONS_KEY = dg.AssetKey([INTERACTIONS.schema, INTERACTIONS.name])
+RESUME_EVENTS_KEY = table_asset_key(RESUME_EVENTS)
+INTERACTIONS_KEY = table_asset_key(INTERACTIONS)
 PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = {
     TAILORING_EXAMPLES.name: ["split", "event_type", "version", "ats_score", "tailored_text", "copied", "downloaded", "refined_again"],
@@ -172,7 +172,7 @@ def training_asset(table, sources: set[dg.AssetKey], description: str):
     """A training-set asset: same catalogue fields, resources and pool for all three."""
 
     @dg.asset(
-        key=[table.schema, table.name],
+        key=table_asset_key(table),
         description=description,
         deps=sorted(sources, key=str),
         group_name="training",
