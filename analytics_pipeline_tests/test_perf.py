@@ -161,3 +161,53 @@ def test_duckdb_connections_cap_their_memory(tmp_path):
     with connect(tmp_path / "analytics.duckdb") as conn:
         limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert limit.endswith("MiB") and float(limit.split()[0]) <= 1024
+
+
+# Where a line-by-line, short-candidate-skipping matcher could differ from matching the whole text.
+PHONE_EDGE_CASES = [
+    "Call 415 555 0134\nor +44 20 7946 0958 x12, not (2019-2021) or 35%.",
+    "abc4155550134 and 4155550134def are not numbers; $415 555 0134 is money",
+    "Tel: 030 901820\nFax: 089 1234567\nBüro: 0221 9876543",  # short German numbers
+    "2021-03-04 12:30\n2021-03-04 12\n:30 and 12/03/2021 and 415 555\n0134",
+    "+972 3 123 4567 / +91 98765 43210 / (11) 91234-5678 / 01 23 45 67 89",
+    "1-800-FLOWERS, 1 800 356 9377; ext. 7, 555x123x4567, pp. 123-145 (2001)",
+    "\n\n  +1 (212) 555-0188\t\n415.555.0134\r\n",
+    "",
+]
+
+
+def test_fast_phone_recognizer_finds_exactly_what_presidios_finds(chain_texts):
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from analytics_pipeline.privacy.eval_set import load_jsonl
+    from analytics_pipeline.privacy.recognizers import FastPhoneRecognizer
+
+    stock, fast = PhoneRecognizer(), FastPhoneRecognizer()
+    texts = [t for t in chain_texts if t] + [doc["text"] for doc in load_jsonl()] + PHONE_EDGE_CASES
+
+    def found(recognizer, text):
+        return sorted((r.start, r.end, r.score, r.entity_type) for r in recognizer.analyze(text, ["PHONE_NUMBER"]))
+
+    for text in texts:
+        assert found(fast, text) == found(stock, text)
+    assert sum(len(found(fast, text)) for text in texts) > 400  # the eval set's phones are found at all
+    fast.clear_cache()
+    assert [found(fast, t) for t in PHONE_EDGE_CASES] == [found(stock, t) for t in PHONE_EDGE_CASES]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789") * 3 + list(" \n\t-().+/x%$:,#aZé٣"))))
+def test_fast_phone_recognizer_matches_presidio_on_arbitrary_digit_text(text):
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from analytics_pipeline.privacy.recognizers import FastPhoneRecognizer
+
+    def found(recognizer):
+        return sorted((r.start, r.end) for r in recognizer.analyze(text, ["PHONE_NUMBER"]))
+
+    assert found(FastPhoneRecognizer()) == found(PhoneRecognizer())
+
+
+def test_phone_next_to_a_context_word_is_scrubbed(scrubber):
+    # Presidio raises context-supported scores by writing to each result's explanation.
+    assert scrubber.scrub("Call my cell phone: 020 7946 0958 (UK)") == "Call my cell phone: <PHONE_NUMBER> (UK)"

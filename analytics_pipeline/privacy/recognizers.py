@@ -8,8 +8,14 @@ not from any evaluation template.
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+import phonenumbers
+from phonenumbers import PhoneMetadata
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
 # Words that NER models mistake for names (or places) in technical text; never a PERSON on their own.
 TECH_ALLOW_LIST = frozenset(
@@ -97,6 +103,19 @@ _LINE_START_NAME = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME_RUN})[ \t]*(?:,|\||�
 _HEADER_SEPARATORS = re.compile(r"[|•·,]|\s[–—-]\s")
 
 
+def recognizer_result(recognizer: EntityRecognizer, entity_type: str, start: int, end: int, score: float, **metadata) -> RecognizerResult:
+    """A result that names and explains its recognizer, as Presidio's own do (context enhancement writes to the explanation)."""
+    return RecognizerResult(
+        entity_type, start, end, score,
+        analysis_explanation=AnalysisExplanation(recognizer=recognizer.name, original_score=score),
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+            **metadata,
+        },
+    )
+
+
 def _is_name_word(word: str) -> bool:
     bare = word.rstrip(".")
     if len(bare) == 1:  # a middle initial, even "C." or "R."
@@ -142,14 +161,7 @@ class ContextualNameRecognizer(EntityRecognizer):
         """Nothing to load: the rules are regular expressions."""
 
     def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
-        return RecognizerResult(
-            "PERSON", start, end, self.SCORE,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                "rule": rule,
-            },
-        )
+        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule)
 
     def _header(self, text: str) -> list[tuple[int, int]]:
         first_line = re.search(r"\S[^\n]*", text)
@@ -218,16 +230,85 @@ class PhoneNumberPatternRecognizer(EntityRecognizer):
             for match in pattern.finditer(text):
                 digits = sum(c.isdigit() for c in match.group())
                 if self.MIN_DIGITS <= digits <= self.MAX_DIGITS:
-                    results.append(
-                        RecognizerResult(
-                            "PHONE_NUMBER", match.start(), match.end(), self.SCORE,
-                            recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                            },
-                        )
-                    )
+                    results.append(recognizer_result(self, "PHONE_NUMBER", match.start(), match.end(), self.SCORE))
         return results
+
+
+@cache
+def min_phone_digits(region: str) -> int:
+    """Fewest digits any valid phone number written for ``region`` can have, from libphonenumber's metadata.
+
+    A national number is at least the region's shortest valid length; an international one at
+    least a country code plus the shortest valid length anywhere. Prefixes and extensions only add digits.
+    """
+    regions = [(r, PhoneMetadata.metadata_for_region(r)) for r in phonenumbers.SUPPORTED_REGIONS]
+    regions += [(str(cc), PhoneMetadata.metadata_for_nongeo_region(cc)) for cc in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS]
+    national = {code: min(n for n in metadata.general_desc.possible_length if n > 0) for code, metadata in regions}
+    international = min(len(str(metadata.country_code)) + national[code] for code, metadata in regions)
+    return min(national.get(region, international), international)
+
+
+class _ShortCandidateSkippingMatcher(phonenumbers.PhoneNumberMatcher):
+    """libphonenumber's matcher, minus the parse and validation of candidates too short to be valid.
+
+    Years, counts and percentages ("2019", "35%", "3 years") are most of a resume's digit runs
+    and each cost a full parse per region. A candidate's digits (letters counted too: vanity
+    numbers map them to digits) bound the digits of any number found in it, so skipping
+    candidates below ``min_phone_digits`` finds exactly the same numbers.
+    """
+
+    def __init__(self, text: str, region: str, leniency: int):
+        super().__init__(text, region, leniency=leniency)
+        self._min_digits = min_phone_digits(region)
+
+    def _extract_match(self, candidate, offset):
+        if sum(c.isdigit() or c.isalpha() for c in candidate) < self._min_digits:
+            return None
+        return super()._extract_match(candidate, offset)
+
+
+class FastPhoneRecognizer(PhoneRecognizer):
+    """Presidio's ``PhoneRecognizer`` (same regions, leniency, score and name), finding the same numbers faster.
+
+    libphonenumber's candidates never cross a line break and only look one character
+    past their ends, where a line break counts as nothing: matching line by line finds
+    exactly what matching the whole text does. So lines without a digit are skipped,
+    each distinct line is matched once (a bounded cache of positions keyed by a content
+    hash: resume lines recur across a tailoring chain), and candidates too short to be a
+    valid number are not parsed.
+    """
+
+    _DIGIT = re.compile(r"\d")  # Unicode digits, as libphonenumber's candidates
+
+    def __init__(self, cache_size: int = 20_000) -> None:
+        super().__init__(name=PhoneRecognizer.__name__)
+        self._line_cache: BoundedCache[tuple[tuple[int, int], ...]] = BoundedCache(cache_size)
+
+    def clear_cache(self) -> None:
+        self._line_cache.clear()
+
+    def _line_matches(self, line: str) -> tuple[tuple[int, int], ...]:
+        key = content_key(line)
+        matches = self._line_cache.get(key)
+        if matches is None:
+            matches = tuple(
+                (match.start, match.end)
+                for region in self.supported_regions
+                for match in _ShortCandidateSkippingMatcher(line, region, self.leniency)
+            )
+            self._line_cache.put(key, matches)
+        return matches
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        results, line_start = [], 0
+        for line in text.split("\n"):
+            if self._DIGIT.search(line):
+                results += [
+                    recognizer_result(self, "PHONE_NUMBER", line_start + start, line_start + end, self.SCORE)
+                    for start, end in self._line_matches(line)
+                ]
+            line_start += len(line) + 1
+        return EntityRecognizer.remove_duplicates(results)
 
 
 # USPS Publication 28 street suffixes (full names), minus words that too often follow a number in

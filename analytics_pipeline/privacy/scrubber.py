@@ -38,6 +38,7 @@ from analytics_pipeline.privacy.recognizers import (
     NOT_NAME_WORDS,
     TECH_ALLOW_LIST,
     ContextualNameRecognizer,
+    FastPhoneRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
 )
@@ -270,7 +271,10 @@ class PiiScrubber:
         # ...) would only be converted, logged as unmapped and dropped by Presidio.
         mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
         self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
-        for recognizer in (StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()):
+        self._analyzer.registry.remove_recognizer("PhoneRecognizer")  # Presidio's, replaced by the faster equivalent
+        self._phone_recognizer = FastPhoneRecognizer(cache_size)
+        recognizers = (self._phone_recognizer, StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer())
+        for recognizer in recognizers:
             self._analyzer.registry.add_recognizer(recognizer)
 
     def with_placeholders(self, placeholder: str | None = None, numbered: bool | None = None) -> PiiScrubber:
@@ -295,6 +299,7 @@ class PiiScrubber:
         """Forget every cached analysis (the next texts are analysed afresh)."""
         self._span_cache.clear()
         self._entity_cache.clear()
+        self._phone_recognizer.clear_cache()
 
     def _analyze(self, texts: list[str | None]) -> list[tuple[DetectedSpan, ...]]:
         """Final, non-overlapping spans per text (empty for None and "").
