@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_k8s import K8sRunLauncher
 from dagster_postgres import DagsterPostgresStorage
 
+from analytics_pipeline import bench
 from analytics_pipeline.definitions import defs
 from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
 
@@ -36,6 +38,28 @@ def test_local_instance_runs_two_partitions_at_once_with_one_duckdb_writer(tmp_p
     with dg.DagsterInstance.get() as instance:
         assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).limit == 1
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+
+
+def test_two_partition_runs_at_once_never_use_duckdb_at_the_same_time(tmp_path):
+    days = {"2026-11-03": 150, "2026-11-04": 150}
+    for seed, (day, events) in enumerate(days.items()):
+        lines = bench.session_lines(seed, text_scale=1, ui_scale=2, day=date.fromisoformat(day))
+        bench.write_day(tmp_path / "raw", day, lines, events)
+    # Two real worker processes with the project's dagster.yaml; raises unless both succeed and rows reconcile.
+    bench.run_partitions(tmp_path, "2 partitions in parallel", days, parallel=True)
+
+    pools = {node.name: node.definition.pool for node in defs().resolve_job_def("daily_events_job").graph.nodes}
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        runs = instance.get_runs()
+        assert sorted(run.tags["dagster/partition"] for run in runs) == sorted(days)
+        windows = [
+            [(step.start_time, step.end_time) for step in instance.get_run_step_stats(run.run_id) if pools[step.step_key]]
+            for run in runs
+        ]
+    assert all(len(run_windows) > 20 for run_windows in windows)  # loads and checks of each run
+    assert not [
+        (a, b) for a in windows[0] for b in windows[1] if a[0] < b[1] and b[0] < a[1]
+    ], "steps of the duckdb_writer pool overlapped across runs"
 
 
 @pytest.mark.parametrize(
