@@ -8,8 +8,8 @@ same run:
 1. stock Presidio, one text at a time (``AnalyzerEngine.analyze`` + ``AnonymizerEngine.anonymize``);
 2. ``PiiScrubber.scrub_batch`` on the same texts, with one and with two spaCy processes;
 3. the spaCy model alone (``nlp.pipe``) on the same texts: NER only (the floor), and the full model;
-4. end-to-end materialization of day partitions through Dagster (multiprocess executor,
-   ``duckdb_writer`` pool from ``data/dagster_home/dagster.yaml``): events/s and peak RSS, for
+4. end-to-end materialization of day partitions through Dagster (the job's own executor, one
+   process per run; ``duckdb_writer`` pool from ``data/dagster_home/dagster.yaml``): events/s and peak RSS, for
    one large partition, for a 1,000,000-event partition (memory), and for two partitions
    run one after the other versus in parallel;
 
@@ -199,14 +199,14 @@ def recall_check(shared_set: Path | None) -> list[RecallComparison]:
 
 
 def daily_events_job():
-    """The pipeline's daily job, importable so the multiprocess executor can rebuild it in each step process."""
+    """The pipeline's daily job, importable so ``dg.execute_job`` can reconstruct it (it needs a reconstructable job)."""
     from analytics_pipeline.definitions import defs
 
     return defs().resolve_job_def("daily_events_job")
 
 
 def materialize(days: list[str], n_process: int) -> None:
-    """Materialize ``days`` one after another through the job's multiprocess executor."""
+    """Materialize ``days`` one after another, one run each, as the schedule or a backfill would."""
     import dagster as dg
 
     run_config = {
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="events in the end-to-end partition (0: skip (4))")
     parser.add_argument("--memory-events", type=int, default=1_000_000, help="events in the memory run (0: skip)")
     parser.add_argument("--memory-pool", type=int, default=20_000, help="distinct events the memory run replays")
-    parser.add_argument("--parallel-events", type=int, default=10_000, help="events per partition in the parallel run (0: skip)")
+    parser.add_argument("--parallel-events", type=int, default=25_000, help="events per partition in the parallel run (0: skip)")
     parser.add_argument("--ui-scale", type=int, default=25, help="UI interactions per session, x4 on average")
     parser.add_argument("--n-process", type=int, default=1, help="spaCy processes in the large partition run")
     parser.add_argument("--seed", type=int, default=7)
