@@ -242,7 +242,7 @@ class PiiScrubber:
         entities: Sequence[str] = DEFAULT_ENTITIES,
         placeholder: str = "<{entity_type}>",
         numbered: bool = False,
-        batch_size: int = 32,
+        batch_size: int = 16,
         n_process: int = 1,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ):
@@ -252,7 +252,7 @@ class PiiScrubber:
         self.entities = list(entities)
         self.placeholder = _placeholder_format(placeholder)
         self.numbered = numbered
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # paragraphs per nlp.pipe batch: small ones spread evenly over n_process workers
         self.n_process = n_process  # spaCy worker processes for the NER (both cores: 2)
         self._span_cache: BoundedCache[tuple[DetectedSpan, ...]] = BoundedCache(cache_size)
         self._entity_cache: BoundedCache[tuple[tuple[int, int, str], ...]] = BoundedCache(cache_size)
