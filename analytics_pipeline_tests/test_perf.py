@@ -1,4 +1,4 @@
-"""The speed-ups change nothing but speed: caches, paragraph-level NER, the skip rule, worker processes, chunking."""
+"""The speed-ups change nothing but speed: caches, paragraph-level NER, the skip rule, the phone matcher, worker processes, chunking."""
 
 from __future__ import annotations
 

@@ -103,7 +103,9 @@ _LINE_START_NAME = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME_RUN})[ \t]*(?:,|\||�
 _HEADER_SEPARATORS = re.compile(r"[|•·,]|\s[–—-]\s")
 
 
-def recognizer_result(recognizer: EntityRecognizer, entity_type: str, start: int, end: int, score: float, **metadata) -> RecognizerResult:
+def recognizer_result(
+    recognizer: EntityRecognizer, entity_type: str, start: int, end: int, score: float, **metadata
+) -> RecognizerResult:
     """A result that names and explains its recognizer, as Presidio's own do (context enhancement writes to the explanation)."""
     return RecognizerResult(
         entity_type, start, end, score,
