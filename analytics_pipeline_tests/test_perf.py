@@ -211,3 +211,21 @@ def test_fast_phone_recognizer_matches_presidio_on_arbitrary_digit_text(text):
 def test_phone_next_to_a_context_word_is_scrubbed(scrubber):
     # Presidio raises context-supported scores by writing to each result's explanation.
     assert scrubber.scrub("Call my cell phone: 020 7946 0958 (UK)") == "Call my cell phone: <PHONE_NUMBER> (UK)"
+
+
+def test_short_digit_runs_are_never_parsed(monkeypatch):
+    # Guards the override of libphonenumber's private _extract_match: if a release renames it, this fails.
+    import phonenumbers
+
+    from analytics_pipeline.privacy.recognizers import _ShortCandidateSkippingMatcher
+
+    parsed: list[str] = []
+    original = phonenumbers.PhoneNumberMatcher._extract_match
+    monkeypatch.setattr(
+        phonenumbers.PhoneNumberMatcher, "_extract_match",
+        lambda self, candidate, offset: parsed.append(candidate) or original(self, candidate, offset),
+    )
+    assert list(_ShortCandidateSkippingMatcher("Since 2019, 35% faster, 3 teams", "US", 1)) == []
+    assert parsed == []
+    assert [m.raw_string for m in _ShortCandidateSkippingMatcher("Call 415 555 0134", "US", 1)] == ["415 555 0134"]
+    assert parsed == ["415 555 0134"]
