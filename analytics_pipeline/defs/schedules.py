@@ -5,7 +5,7 @@ daily_events_job = dg.define_asset_job(
     selection=dg.AssetSelection.key_prefixes(["staging"], ["analytics"]),
     description="Scrub one day of raw events and load it into the analytics tables.",
     # One process per run: after the scrubbing step come ~25 sub-second DuckDB steps (loads and
-    # checks) that the duckdb_writer pool serializes anyway; a process each cost ~3 s apiece.
+    # checks) that the duckdb_writer pool serializes anyway; as subprocesses they cost ~3 s apiece.
     # Parallelism comes from runs: one per day partition (see dagster.yaml).
     executor_def=dg.in_process_executor,
 )
