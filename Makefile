@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 run: setup
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
 
+# Lint and format are part of the tests: a change that breaks them fails CI.
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Scrubber and pipeline throughput, peak memory, partition-parallel speed-up, recall vs stock Presidio

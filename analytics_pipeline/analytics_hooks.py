@@ -81,9 +81,7 @@ def log_resume_tailoring_event(
     )
 
 
-def log_resume_upload_event(
-    *, user_id: str, resume_id: str, resume_text: str | None = None, version: int = 1
-) -> str:
+def log_resume_upload_event(*, user_id: str, resume_id: str, resume_text: str | None = None, version: int = 1) -> str:
     """A user uploaded a resume."""
     return _log("resume.upload", user_id, resume_id=resume_id, resume_text=resume_text, version=version)
 

@@ -216,8 +216,10 @@ def materialize(days: list[str], n_process: int) -> None:
     with dg.DagsterInstance.get() as instance:
         for day in days:
             result = dg.execute_job(
-                dg.reconstructable(daily_events_job), instance=instance,
-                tags={"dagster/partition": day}, run_config=run_config,
+                dg.reconstructable(daily_events_job),
+                instance=instance,
+                tags={"dagster/partition": day},
+                run_config=run_config,
             )
             if not result.success:
                 raise RuntimeError(f"the run for {day} failed (run {result.run_id})")
@@ -248,6 +250,7 @@ class PeakMemory:
         if sizes:
             self.process_mib = max(self.process_mib, max(sizes))
             self.tree_mib = max(self.tree_mib, sum(sizes))
+
 
 @dataclass
 class Workspace:
@@ -286,7 +289,15 @@ class Workspace:
 
     def start(self, days: list[str], n_process: int = 1) -> subprocess.Popen:
         """A worker process materializing ``days``; its Dagster logs go to ``log(days)``."""
-        command = [sys.executable, "-m", "analytics_pipeline.bench", "materialize", *days, "--n-process", str(n_process)]
+        command = [
+            sys.executable,
+            "-m",
+            "analytics_pipeline.bench",
+            "materialize",
+            *days,
+            "--n-process",
+            str(n_process),
+        ]
         with self.log(days).open("w") as log:
             return subprocess.Popen(command, env=self.env(), cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
 
@@ -338,9 +349,7 @@ def run_partitions(root: Path, name: str, days_lines: dict[str, int], parallel: 
 # --- report ---------------------------------------------------------------------------------------
 
 
-def format_report(
-    texts: list[str], timed: list[Timed], runs: list[RunResult], recalls: list[RecallComparison]
-) -> str:
+def format_report(texts: list[str], timed: list[Timed], runs: list[RunResult], recalls: list[RecallComparison]) -> str:
     by_name = {t.name[: t.name.index(")") + 1]: t for t in timed}
     stock, floor = by_name["(1)"].docs_per_second, by_name["(3)"].docs_per_second
     words = sum(len(t.split()) for t in texts) / len(texts)
@@ -352,7 +361,9 @@ def format_report(
         "|---|---|---|---|",
     ]
     for t in timed:
-        lines.append(f"| {t.name} | {t.docs_per_second:.1f} | {t.docs_per_second / stock:.2f}x | {t.docs_per_second / floor:.2f}x |")
+        lines.append(
+            f"| {t.name} | {t.docs_per_second:.1f} | {t.docs_per_second / stock:.2f}x | {t.docs_per_second / floor:.2f}x |"
+        )
     if runs:
         lines += [
             "",
@@ -377,8 +388,10 @@ def format_report(
             "|---|---|---|",
         ]
         lines += [f"| {t} | {s:.3f} | {p:.3f} |" for t, (s, p) in comparison.recalls.items()]
-        verdict = "equal or better on every type" if not comparison.worse_types else (
-            "LOWER than stock on " + ", ".join(comparison.worse_types)
+        verdict = (
+            "equal or better on every type"
+            if not comparison.worse_types
+            else ("LOWER than stock on " + ", ".join(comparison.worse_types))
         )
         lines += ["", f"(2) recall vs (1): {verdict}"]
     return "\n".join(lines)
@@ -412,11 +425,21 @@ def end_to_end_runs(scratch: Path, args: argparse.Namespace) -> list[RunResult]:
     if args.memory_events:
         print(f"(4) memory: one partition of {args.memory_events:,} events ...", file=sys.stderr, flush=True)
         root = scratch / "memory"
-        pool = list(zip(range(args.memory_pool), session_lines(args.seed + 1, TEXT_SCALE, args.ui_scale, date.fromisoformat(day))))
+        pool = list(
+            zip(
+                range(args.memory_pool),
+                session_lines(args.seed + 1, TEXT_SCALE, args.ui_scale, date.fromisoformat(day)),
+            )
+        )
         events = write_day(Workspace(root).raw_dir, day, replayed([line for _, line in pool]), args.memory_events)
-        runs.append(run_partitions(
-            root, f"1 partition replaying {args.memory_pool:,} distinct events (memory)", {day: events}, False,
-        ))
+        runs.append(
+            run_partitions(
+                root,
+                f"1 partition replaying {args.memory_pool:,} distinct events (memory)",
+                {day: events},
+                False,
+            )
+        )
         shutil.rmtree(root)
 
     if args.parallel_events:
@@ -425,8 +448,12 @@ def end_to_end_runs(scratch: Path, args: argparse.Namespace) -> list[RunResult]:
         for parallel in (False, True):
             root = scratch / f"parallel-{parallel}"
             written = {
-                d: write_day(Workspace(root).raw_dir, d, session_lines(args.seed + 2 + i, TEXT_SCALE, args.ui_scale,
-                                                                       date.fromisoformat(d)), args.parallel_events)
+                d: write_day(
+                    Workspace(root).raw_dir,
+                    d,
+                    session_lines(args.seed + 2 + i, TEXT_SCALE, args.ui_scale, date.fromisoformat(d)),
+                    args.parallel_events,
+                )
                 for i, d in enumerate(days)
             }
             name = "2 partitions in parallel (2 runs)" if parallel else "2 partitions, one after the other (1 run each)"
@@ -441,12 +468,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="events in the end-to-end partition (0: skip (4))")
     parser.add_argument("--memory-events", type=int, default=1_000_000, help="events in the memory run (0: skip)")
     parser.add_argument("--memory-pool", type=int, default=20_000, help="distinct events the memory run replays")
-    parser.add_argument("--parallel-events", type=int, default=25_000, help="events per partition in the parallel run (0: skip)")
+    parser.add_argument(
+        "--parallel-events", type=int, default=25_000, help="events per partition in the parallel run (0: skip)"
+    )
     parser.add_argument("--ui-scale", type=int, default=25, help="UI interactions per session, x4 on average")
     parser.add_argument("--n-process", type=int, default=1, help="spaCy processes in the large partition run")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--shared-set", type=Path, default=SHARED_SET_PATH,
-                        help="presidio-research synth_dataset_v2.json: the recall check uses it too if present")
+    parser.add_argument(
+        "--shared-set",
+        type=Path,
+        default=SHARED_SET_PATH,
+        help="presidio-research synth_dataset_v2.json: the recall check uses it too if present",
+    )
     parser.add_argument("--skip-recall", action="store_true", help="skip the recall check")
     if argv is None:
         argv = sys.argv[1:]

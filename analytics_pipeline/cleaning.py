@@ -90,9 +90,7 @@ class EventCleaner:
                 continue
             if event.event_id.bytes in self._seen_event_ids:
                 quarantine_rows.append(
-                    self._quarantine_row(
-                        line, "duplicate_event_id", "event_id already seen in this partition"
-                    )
+                    self._quarantine_row(line, "duplicate_event_id", "event_id already seen in this partition")
                 )
                 continue
             self._seen_event_ids.add(event.event_id.bytes)

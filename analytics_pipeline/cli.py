@@ -11,7 +11,6 @@ import dagster as dg
 
 from analytics_pipeline.ingest.serve import add_serve_command
 
-
 # Step logs stay in the run (visible in the UI); the terminal gets warnings and the summary.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -93,8 +92,10 @@ def forget(user_id: str) -> int:
         "ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}},
     }
     with _instance() as instance:
-        result = defs().resolve_job_def("erasure_job").execute_in_process(
-            run_config=config, instance=instance, raise_on_error=False
+        result = (
+            defs()
+            .resolve_job_def("erasure_job")
+            .execute_in_process(run_config=config, instance=instance, raise_on_error=False)
         )
     if not result.success:
         for event in result.get_step_failure_events():

@@ -39,9 +39,7 @@ RESUME_TEXT_FIELDS = ("resume_text", "job_description", "tailored_text")
 MAX_TEXT_CHARS = 200_000
 MAX_ID_CHARS = 256
 
-ResumeEventType = Literal[
-    "resume.upload", "resume.tailor", "resume.refine", "resume.copy", "resume.download"
-]
+ResumeEventType = Literal["resume.upload", "resume.tailor", "resume.refine", "resume.copy", "resume.download"]
 InteractionAction = Literal["click", "hover", "focus", "scroll", "view", "submit"]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
@@ -138,9 +136,7 @@ def _validate_json(text: str | bytes) -> ResumeEvent | InteractionEvent:
             raise InvalidEvent("not_an_object", "an event must be a JSON object") from None
         if kinds & _TAG_ERRORS:
             # The message would echo the unknown tag, so state the rule instead.
-            raise InvalidEvent(
-                "unknown_event_type", f"event_type must be one of {', '.join(EVENT_TYPES)}"
-            ) from None
+            raise InvalidEvent("unknown_event_type", f"event_type must be one of {', '.join(EVENT_TYPES)}") from None
         raise InvalidEvent("invalid_field", describe_validation_error(error)) from None
 
 

@@ -27,25 +27,75 @@ SAMPLE_START = date(2026, 11, 2)
 NAME_LOCALES = ["en_US", "en_GB", "es_ES", "de_DE", "fr_FR", "it_IT", "en_IN", "pt_BR", "nl_NL"]
 
 SKILLS = [
-    "Python", "SQL", "Kubernetes", "Terraform", "React", "TypeScript", "Go", "Rust", "Java",
-    "Spark", "Airflow", "dbt", "PostgreSQL", "AWS", "GCP", "Docker", "Flask", "Django",
-    "TensorFlow", "PyTorch", "Tableau", "Excel", "Figma", "Salesforce", "Kafka", "Snowflake",
+    "Python",
+    "SQL",
+    "Kubernetes",
+    "Terraform",
+    "React",
+    "TypeScript",
+    "Go",
+    "Rust",
+    "Java",
+    "Spark",
+    "Airflow",
+    "dbt",
+    "PostgreSQL",
+    "AWS",
+    "GCP",
+    "Docker",
+    "Flask",
+    "Django",
+    "TensorFlow",
+    "PyTorch",
+    "Tableau",
+    "Excel",
+    "Figma",
+    "Salesforce",
+    "Kafka",
+    "Snowflake",
 ]
 TITLES = [
-    "Data Engineer", "Software Engineer", "Product Manager", "Data Scientist", "UX Designer",
-    "DevOps Engineer", "Machine Learning Engineer", "Business Analyst", "Backend Developer",
-    "Marketing Manager", "Site Reliability Engineer", "Frontend Developer",
+    "Data Engineer",
+    "Software Engineer",
+    "Product Manager",
+    "Data Scientist",
+    "UX Designer",
+    "DevOps Engineer",
+    "Machine Learning Engineer",
+    "Business Analyst",
+    "Backend Developer",
+    "Marketing Manager",
+    "Site Reliability Engineer",
+    "Frontend Developer",
 ]
 EMPLOYERS = [
-    "Acme Analytics", "Globex", "Initech", "Umbrella Health", "Stark Industries", "Wayne Logistics",
-    "Hooli", "Vandelay Imports", "Soylent Foods", "Cyberdyne Systems", "Tyrell Labs", "Massive Dynamic",
+    "Acme Analytics",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Industries",
+    "Wayne Logistics",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent Foods",
+    "Cyberdyne Systems",
+    "Tyrell Labs",
+    "Massive Dynamic",
 ]
 AREA_CODES = [212, 312, 415, 617, 646, 206, 303, 512, 713, 404, 305, 202, 773, 818, 919]
 MODES = ["personalized", "concise", "keyword-optimized", "executive"]
 PAGES = ["/editor", "/tailor", "/dashboard", "/history", "/settings"]
 ELEMENTS = [
-    "upload-button", "tailor-button", "refine-button", "copy-button", "download-button",
-    "ats-score-badge", "jd-score-badge", "mode-selector", "version-tab", "help-tooltip",
+    "upload-button",
+    "tailor-button",
+    "refine-button",
+    "copy-button",
+    "download-button",
+    "ats-score-badge",
+    "jd-score-badge",
+    "mode-selector",
+    "version-tab",
+    "help-tooltip",
 ]
 
 
@@ -97,9 +147,7 @@ class SampleGenerator:
     def _phone(self) -> str:
         a = self.rng.choice(AREA_CODES)
         b, c = self.rng.randint(201, 989), self.rng.randint(1000, 9999)
-        shape = self.rng.choice(
-            ["({a}) {b}-{c}", "{a}-{b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a} {b} {c}"]
-        )
+        shape = self.rng.choice(["({a}) {b}-{c}", "{a}-{b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "{a} {b} {c}"])
         return self.pii.add("phone", shape.format(a=a, b=b, c=c))
 
     def _person(self) -> Person:
@@ -135,7 +183,9 @@ class SampleGenerator:
         referee = self._name()
         ssn_line = ""
         if self.rng.random() < 0.05:  # some applicants paste form data
-            ssn = self.pii.add("ssn", f"{self.rng.randint(100, 665)}-{self.rng.randint(10, 99)}-{self.rng.randint(1000, 9999)}")
+            ssn = self.pii.add(
+                "ssn", f"{self.rng.randint(100, 665)}-{self.rng.randint(10, 99)}-{self.rng.randint(1000, 9999)}"
+            )
             ssn_line = f"SSN: {ssn}\n"
         text = (
             f"{header}\n{person.address}, {self.us.city()}, {self.us.state_abbr()}\n"
@@ -208,10 +258,18 @@ class SampleGenerator:
         tailored = self.tailored(resume_text, job_description, person, version)
         at += timedelta(seconds=self.rng.randint(20, 300))
         yield self._event(
-            "resume.tailor", user_id, at, resume_id=resume_id, version=version,
-            is_refinement=False, resume_text=resume_text, job_description=job_description,
-            tailored_text=tailored, ats_score=self.rng.randint(35, 90),
-            jd_score=self.rng.randint(30, 90), tailoring_mode=mode,
+            "resume.tailor",
+            user_id,
+            at,
+            resume_id=resume_id,
+            version=version,
+            is_refinement=False,
+            resume_text=resume_text,
+            job_description=job_description,
+            tailored_text=tailored,
+            ats_score=self.rng.randint(35, 90),
+            jd_score=self.rng.randint(30, 90),
+            tailoring_mode=mode,
         )
         while self.rng.random() < 0.4 and version < 4:
             version += 1
@@ -219,10 +277,18 @@ class SampleGenerator:
             yield self._interaction(user_id, at, "refine-button")
             previous, tailored = tailored, self.tailored(resume_text, job_description, person, version)
             yield self._event(
-                "resume.refine", user_id, at, resume_id=resume_id, version=version,
-                is_refinement=True, resume_text=previous, job_description=job_description,
-                tailored_text=tailored, ats_score=self.rng.randint(50, 99),
-                jd_score=self.rng.randint(45, 99), tailoring_mode=mode,
+                "resume.refine",
+                user_id,
+                at,
+                resume_id=resume_id,
+                version=version,
+                is_refinement=True,
+                resume_text=previous,
+                job_description=job_description,
+                tailored_text=tailored,
+                ats_score=self.rng.randint(50, 99),
+                jd_score=self.rng.randint(45, 99),
+                tailoring_mode=mode,
             )
         for _ in range(self.rng.randint(0, 4 * self.ui_scale)):
             at += timedelta(seconds=self.rng.randint(1, 60))
@@ -234,9 +300,7 @@ class SampleGenerator:
 
     def malformed(self, good: dict) -> str:
         """A broken line of the kinds real logs contain, with no PII that escapes scrubbing."""
-        kind = self.rng.choice(
-            ["truncated", "missing", "wrong_type", "out_of_range", "unknown_type", "duplicate"]
-        )
+        kind = self.rng.choice(["truncated", "missing", "wrong_type", "out_of_range", "unknown_type", "duplicate"])
         broken = dict(good)
         if kind == "truncated":
             return json.dumps(good)[: self.rng.randint(5, 40)]
@@ -264,8 +328,14 @@ class SampleGenerator:
 
 
 def write_sample(
-    out_dir: Path, days: int = 3, sessions_per_day: int = 60, users: int = 200, seed: int = 7,
-    start: date = SAMPLE_START, text_scale: int = 1, malformed_share: float = 0.02,
+    out_dir: Path,
+    days: int = 3,
+    sessions_per_day: int = 60,
+    users: int = 200,
+    seed: int = 7,
+    start: date = SAMPLE_START,
+    text_scale: int = 1,
+    malformed_share: float = 0.02,
 ) -> SeededPii:
     """Write ``days`` daily files under ``out_dir`` and return the PII values planted in them."""
     generator = SampleGenerator(seed=seed, users=users, text_scale=text_scale)
@@ -288,9 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start", type=date.fromisoformat, default=SAMPLE_START)
     parser.add_argument("--text-scale", type=int, default=1, help="longer resumes (more jobs)")
     args = parser.parse_args(argv)
-    pii = write_sample(
-        args.out, args.days, args.sessions_per_day, args.users, args.seed, args.start, args.text_scale
-    )
+    pii = write_sample(args.out, args.days, args.sessions_per_day, args.users, args.seed, args.start, args.text_scale)
     print(f"wrote {args.days} day(s) under {args.out}; {len(pii.all_values())} distinct synthetic PII values")
 
 

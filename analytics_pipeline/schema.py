@@ -143,7 +143,11 @@ ERASURE_LEDGER = Table(
     "analytics",
     "erasure_ledger",
     (
-        Column("anon_user_id", "VARCHAR", "Pseudonym of a user who asked to be forgotten; their events are never loaded again."),
+        Column(
+            "anon_user_id",
+            "VARCHAR",
+            "Pseudonym of a user who asked to be forgotten; their events are never loaded again.",
+        ),
         Column("erased_at", "TIMESTAMP", "When the erasure ran (UTC)."),
     ),
 )

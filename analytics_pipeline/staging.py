@@ -49,8 +49,7 @@ def stage_partition(
     work_dir.mkdir(parents=True, mode=0o700)
     stats = StageStats()
     writers = {
-        table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema)
-        for table in STAGED_TABLES
+        table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
     }
     try:
         for chunk in chunked(lines, chunk_lines):

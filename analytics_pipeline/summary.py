@@ -16,9 +16,12 @@ def print_summary(database: str, entities_replaced: Counter[str]) -> None:
         for table in ANALYTICS_TABLES:
             rows = conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
             print(f"  {table.qualified_name:<24} {rows:>8} rows")
-        built = {row[0] for row in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'training'"
-        ).fetchall()}
+        built = {
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'training'"
+            ).fetchall()
+        }
         for table in TRAINING_TABLES.values():
             if table.name in built:
                 counts = conn.execute(

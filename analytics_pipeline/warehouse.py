@@ -28,7 +28,6 @@ from analytics_pipeline.schema import (
 )
 from analytics_pipeline.staging import staged_file
 
-
 # DuckDB names a file's catalog after its stem, so with the default file analytics.duckdb,
 # "analytics.users" would be ambiguous (catalog or schema?). Attaching the file under
 # this alias keeps "analytics.users" and "training.*" meaning schema.table.
@@ -91,9 +90,7 @@ def _insert_staged(conn: duckdb.DuckDBPyConnection, table: Table, path: Path) ->
     )
 
 
-def _quarantine_cross_partition_duplicates(
-    conn: duckdb.DuckDBPyConnection, table: Table, path: Path
-) -> None:
+def _quarantine_cross_partition_duplicates(conn: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
     """Events already loaded from another day (a client retry after midnight) are quarantined, not loaded twice."""
     conn.execute(
         f"""
@@ -189,9 +186,7 @@ def rebuild_users(conn: duckdb.DuckDBPyConnection) -> int:
     ensure_tables(conn)
     with transaction(conn):
         conn.execute(f"DELETE FROM {USERS.qualified_name}")
-        conn.execute(
-            f"INSERT INTO {USERS.qualified_name} ({', '.join(USERS.column_names)}) {_USERS_SQL}"
-        )
+        conn.execute(f"INSERT INTO {USERS.qualified_name} ({', '.join(USERS.column_names)}) {_USERS_SQL}")
         total = conn.execute(f"SELECT count(*) FROM {USERS.qualified_name}").fetchone()[0]
     return total
 

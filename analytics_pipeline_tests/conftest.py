@@ -93,9 +93,7 @@ def build_pipeline(root: Path, **resource_overrides) -> Pipeline:
     resources = {**pipeline_resources(root), **resource_overrides}
     return Pipeline(
         root,
-        dg.Definitions(
-            assets=loaded.assets, asset_checks=loaded.asset_checks, jobs=loaded.jobs, resources=resources
-        ),
+        dg.Definitions(assets=loaded.assets, asset_checks=loaded.asset_checks, jobs=loaded.jobs, resources=resources),
     )
 
 
@@ -113,7 +111,5 @@ class SampleDays:
 @pytest.fixture
 def sample_days(pipeline) -> SampleDays:
     """Two small generated days in the pipeline's raw dir."""
-    pii = write_sample(
-        pipeline.raw_dir, days=2, sessions_per_day=12, users=20, seed=11, malformed_share=0.08
-    )
+    pii = write_sample(pipeline.raw_dir, days=2, sessions_per_day=12, users=20, seed=11, malformed_share=0.08)
     return SampleDays(sorted(p.name for p in pipeline.raw_dir.iterdir()), pii)

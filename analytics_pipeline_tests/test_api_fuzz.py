@@ -25,8 +25,21 @@ hostile_strings = st.sampled_from(
     ["", " ", "\x00", "\u202e", "😀" * 10, "a" * 300, "2026-13-45T99:00:00Z", "NaN", "-1", "1e309"]
 ) | st.text(max_size=40)
 event_fields = st.sampled_from(
-    ["event_id", "occurred_at", "received_at", "user_id", "event_type", "action", "element",
-     "page", "resume_id", "version", "ats_score", "resume_text", "is_refinement"]
+    [
+        "event_id",
+        "occurred_at",
+        "received_at",
+        "user_id",
+        "event_type",
+        "action",
+        "element",
+        "page",
+        "resume_id",
+        "version",
+        "ats_score",
+        "resume_text",
+        "is_refinement",
+    ]
 )
 
 
@@ -35,8 +48,7 @@ def mutated_events(draw) -> dict:
     """A valid event with some fields replaced by hostile values, or removed."""
     event = interaction()
     if draw(st.booleans()):
-        event |= {"event_type": draw(st.sampled_from(["resume.tailor", "resume.copy"])),
-                  "resume_id": "r", "version": 1}
+        event |= {"event_type": draw(st.sampled_from(["resume.tailor", "resume.copy"])), "resume_id": "r", "version": 1}
     for field in draw(st.lists(event_fields, max_size=3)):
         choice = draw(st.integers(0, 2))
         if choice == 0:
@@ -50,15 +62,17 @@ def batch_body(events: list) -> bytes:
     return json.dumps({"batch": events}).encode()
 
 
-raw_json_tricks = st.sampled_from([
-    b'{"batch": [{"user_id": "\\ud800"}]}',  # a lone surrogate
-    b'{"batch": [' + b"[" * 5000 + b"]" * 5000 + b"]}",  # deep nesting
-    b'{"batch": [1e999999]}',
-    b'{"batch": [Infinity, -Infinity, NaN]}',
-    b'{"batch": null}',
-    b"\xef\xbb\xbf{}",  # a UTF-8 byte-order mark
-    b'{"batch": ["' + b"x" * (LIMIT + 10) + b'"]}',  # over the request limit
-])
+raw_json_tricks = st.sampled_from(
+    [
+        b'{"batch": [{"user_id": "\\ud800"}]}',  # a lone surrogate
+        b'{"batch": [' + b"[" * 5000 + b"]" * 5000 + b"]}",  # deep nesting
+        b'{"batch": [1e999999]}',
+        b'{"batch": [Infinity, -Infinity, NaN]}',
+        b'{"batch": null}',
+        b"\xef\xbb\xbf{}",  # a UTF-8 byte-order mark
+        b'{"batch": ["' + b"x" * (LIMIT + 10) + b'"]}',  # over the request limit
+    ]
+)
 
 bodies = (
     st.binary(max_size=2000)
@@ -73,9 +87,10 @@ bodies = (
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory):
     limits = {"max_request_bytes": LIMIT, "max_event_bytes": 8 * 1024, "max_batch_events": 6}
-    with ingest_server(tmp_path_factory.mktemp("fuzz") / "raw", **limits) as server, httpx.Client(
-        base_url=server.url, timeout=30
-    ) as http:
+    with (
+        ingest_server(tmp_path_factory.mktemp("fuzz") / "raw", **limits) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
         yield server, http
 
 
@@ -85,9 +100,7 @@ def fuzz_server(tmp_path_factory):
     body=bodies,
     path=st.sampled_from(["/v1/batch", "/v1/event"]),
     # Mostly valid headers, so most bodies get as far as the parser and the validator.
-    content_type=st.sampled_from(
-        ["application/json"] * 4 + ["application/json; charset=utf-8", "text/plain", ""]
-    ),
+    content_type=st.sampled_from(["application/json"] * 4 + ["application/json; charset=utf-8", "text/plain", ""]),
     encoding=st.sampled_from(["identity"] * 3 + ["gzip"] * 3 + ["gzip-raw", "deflate"]),
     authorization=st.sampled_from([f"Bearer {TEST_WRITE_KEY}"] * 8 + ["Bearer x", ""]),
 )

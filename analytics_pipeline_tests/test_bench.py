@@ -26,7 +26,7 @@ def test_written_day_has_the_requested_events_and_mostly_ui_interactions(tmp_pat
     assert bench.write_day(tmp_path, DAY.isoformat(), lines, 500) == 500
     raw = list(iter_raw_lines(tmp_path, DAY.isoformat()))
     assert len(raw) == 500
-    types = [json.loads(line.content).get("event_type") for line in raw if line.content.startswith(b"{\"event_id")]
+    types = [json.loads(line.content).get("event_type") for line in raw if line.content.startswith(b'{"event_id')]
     assert types.count("interaction") > 0.8 * len(types)
 
 
@@ -58,7 +58,9 @@ def test_report_shows_ratios_runs_speed_up_and_recall_verdicts():
         bench.RunResult("2 partitions, one after the other (1 run each)", 1000, 100.0, 500.0, 900.0),
         bench.RunResult("2 partitions in parallel (2 runs)", 1000, 60.0, 520.0, 1500.0),
     ]
-    recall = bench.RecallComparison("committed evaluation set", 10, {"PERSON": (0.8, 0.9), "STREET_ADDRESS": (0.5, 0.4)})
+    recall = bench.RecallComparison(
+        "committed evaluation set", 10, {"PERSON": (0.8, 0.9), "STREET_ADDRESS": (0.5, 0.4)}
+    )
     report = bench.format_report(["one two", "one two three four"], timed, runs, [recall])
     assert "| (2) scrubber | 30.0 | 6.00x | 1.50x |" in report
     assert "Partition-parallel speed-up: 1.67x" in report

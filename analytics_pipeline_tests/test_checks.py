@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline import warehouse
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.defs.resources import QualityThresholdsResource
+from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.quality.pii import raw_identifiers
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import build_pipeline
@@ -132,8 +132,9 @@ def test_leaked_pii_stops_everything_downstream_in_the_run(loaded, tmp_path):
         raise_on_error=False,
     )
     assert not result.success
-    gate = {e.check_name: e for e in result.get_asset_check_evaluations()
-            if e.asset_key.to_user_string() == RESUME_EVENTS}["no_residual_pii"]
+    gate = {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.to_user_string() == RESUME_EVENTS
+    }["no_residual_pii"]
     assert not gate.passed and values(gate)["hits_by_type"] == {"email": 1}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert RESUME_EVENTS in materialized and USERS not in materialized, "nothing downstream runs on leaked PII"
@@ -162,8 +163,11 @@ def test_duplicate_event_ids_fail(copy):
 
 def test_malformed_pseudonyms_fail(copy):
     pipeline = copy
-    tamper(pipeline, "UPDATE analytics.resume_events SET anon_resume_id = 'res_1905c5b2e75a' "
-                     "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)")
+    tamper(
+        pipeline,
+        "UPDATE analytics.resume_events SET anon_resume_id = 'res_1905c5b2e75a' "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
+    )
     evaluation = run_checks(pipeline, RESUME_EVENTS)["pseudonyms_well_formed"]
     assert not evaluation.passed and values(evaluation)["malformed_by_column"] == {"anon_resume_id": 1}
 
@@ -190,35 +194,52 @@ def test_future_and_too_late_events_warn(copy):
     pipeline = copy
     assert run_checks(pipeline, INTERACTIONS)["occurred_at_plausible"].passed
     future = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
-    tamper(pipeline, "UPDATE analytics.interactions SET occurred_at = ? "
-                     "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)", params=[future])
-    tamper(pipeline, "UPDATE analytics.interactions SET occurred_at = partition_date - INTERVAL 30 DAY "
-                     "WHERE event_id = (SELECT max(event_id) FROM analytics.interactions)")
+    tamper(
+        pipeline,
+        "UPDATE analytics.interactions SET occurred_at = ? "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
+        params=[future],
+    )
+    tamper(
+        pipeline,
+        "UPDATE analytics.interactions SET occurred_at = partition_date - INTERVAL 30 DAY "
+        "WHERE event_id = (SELECT max(event_id) FROM analytics.interactions)",
+    )
     evaluation = run_checks(pipeline, INTERACTIONS)["occurred_at_plausible"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert values(evaluation)["violations_by_rule"] == {"in_future": 1, "too_late": 1}
     lenient = QualityThresholdsResource(lateness_days=60)
     assert values(run_checks(pipeline, INTERACTIONS, quality=lenient)["occurred_at_plausible"])[
-        "violations_by_rule"] == {"in_future": 1}
+        "violations_by_rule"
+    ] == {"in_future": 1}
 
 
 def test_stale_tables_warn_and_fresh_ones_pass(copy):
     pipeline = copy
     stale = run_checks(pipeline, RESUME_EVENTS)["latest_partition_fresh"]
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN, "the sample day is in the past"
-    tamper(pipeline, "UPDATE analytics.resume_events SET partition_date = current_date "
-                     "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)")
+    tamper(
+        pipeline,
+        "UPDATE analytics.resume_events SET partition_date = current_date "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
+    )
     assert run_checks(pipeline, RESUME_EVENTS)["latest_partition_fresh"].passed
 
 
 def test_lost_rows_and_stray_quarantine_rows_break_reconciliation(copy):
     pipeline = copy
     assert run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"].passed
-    tamper(pipeline, "DELETE FROM analytics.interactions WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)")
+    tamper(
+        pipeline,
+        "DELETE FROM analytics.interactions WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
+    )
     lost = values(run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"])
     assert lost["mismatched_event_types"] == ["interaction"]
-    tamper(pipeline, "INSERT INTO analytics.quarantine SELECT partition_date, 'elsewhere.jsonl', 1, 'invalid_json', 'x' "
-                     "FROM analytics.quarantine LIMIT 1")
+    tamper(
+        pipeline,
+        "INSERT INTO analytics.quarantine SELECT partition_date, 'elsewhere.jsonl', 1, 'invalid_json', 'x' "
+        "FROM analytics.quarantine LIMIT 1",
+    )
     stray = values(run_checks(pipeline, QUARANTINE)["raw_lines_reconcile"])
     assert stray["unmatched_quarantine_rows"] == 1
 
@@ -252,7 +273,10 @@ def test_users_integrity_failures(copy):
 def test_schema_change_fails(copy):
     pipeline = copy
     assert run_checks(pipeline, QUARANTINE)["matches_schema"].passed
-    tamper(pipeline, "ALTER TABLE analytics.quarantine ADD COLUMN raw_line VARCHAR",
-           "ALTER TABLE analytics.quarantine ALTER line_number TYPE BIGINT")
+    tamper(
+        pipeline,
+        "ALTER TABLE analytics.quarantine ADD COLUMN raw_line VARCHAR",
+        "ALTER TABLE analytics.quarantine ALTER line_number TYPE BIGINT",
+    )
     differences = values(run_checks(pipeline, QUARANTINE)["matches_schema"])["differences"]
     assert differences == ["unexpected column raw_line", "column line_number is BIGINT, expected INTEGER"]

@@ -28,7 +28,11 @@ def run_cli(tmp_path, salt: str | None) -> subprocess.CompletedProcess:
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "analytics_pipeline.cli", "run"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
     )
 
 

@@ -43,18 +43,31 @@ def test_valid_resume_event_is_normalised_to_utc_and_unknown_fields_dropped():
 
 def test_interaction_event_with_optional_page():
     event = parse_event_line(
-        json.dumps({"event_id": str(uuid.uuid4()), "event_type": "interaction",
-                    "occurred_at": "2026-11-02T10:00:00Z", "user_id": "u1",
-                    "action": "hover", "element": "ats-score-badge"})
+        json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "interaction",
+                "occurred_at": "2026-11-02T10:00:00Z",
+                "user_id": "u1",
+                "action": "hover",
+                "element": "ats-score-badge",
+            }
+        )
     )
     assert isinstance(event, InteractionEvent) and event.page is None
 
 
 def test_interaction_page_keeps_only_the_path():
     event = parse_event(
-        {"event_id": str(uuid.uuid4()), "event_type": "interaction", "occurred_at": "2026-11-02T10:00:00Z",
-         "user_id": "u1", "action": "click", "element": "refine-button",
-         "page": f"/tailor?email={SECRET}#top"}
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "interaction",
+            "occurred_at": "2026-11-02T10:00:00Z",
+            "user_id": "u1",
+            "action": "click",
+            "element": "refine-button",
+            "page": f"/tailor?email={SECRET}#top",
+        }
     )
     assert event.page == "/tailor"
 
@@ -63,8 +76,14 @@ def test_interaction_page_keeps_only_the_path():
 def test_interaction_element_must_be_an_identifier(element):
     with pytest.raises(InvalidEvent) as caught:
         parse_event(
-            {"event_id": str(uuid.uuid4()), "event_type": "interaction", "occurred_at": "2026-11-02T10:00:00Z",
-             "user_id": "u1", "action": "click", "element": element}
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "interaction",
+                "occurred_at": "2026-11-02T10:00:00Z",
+                "user_id": "u1",
+                "action": "click",
+                "element": element,
+            }
         )
     assert "element" in caught.value.detail and SECRET not in str(caught.value)
 

@@ -63,15 +63,21 @@ def test_webserver_loads_the_workspace(tmp_path):
     with log.open("w") as log_file:
         server = subprocess.Popen(
             [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 120
         entries = None
         while time.monotonic() < deadline:
             try:
-                data = _graphql(port, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                                      "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+                data = _graphql(
+                    port,
+                    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                    "locationOrLoadError { __typename ... on PythonError { message } } } } } }",
+                )
                 entries = data["workspaceOrError"]["locationEntries"]
                 if entries and all(e["loadStatus"] == "LOADED" for e in entries):
                     break

@@ -53,13 +53,17 @@ def test_two_partition_runs_at_once_never_use_duckdb_at_the_same_time(tmp_path):
         runs = instance.get_runs()
         assert sorted(run.tags["dagster/partition"] for run in runs) == sorted(days)
         windows = [
-            [(step.start_time, step.end_time) for step in instance.get_run_step_stats(run.run_id) if pools[step.step_key]]
+            [
+                (step.start_time, step.end_time)
+                for step in instance.get_run_step_stats(run.run_id)
+                if pools[step.step_key]
+            ]
             for run in runs
         ]
     assert all(len(run_windows) > 20 for run_windows in windows)  # loads and checks of each run
-    assert not [
-        (a, b) for a in windows[0] for b in windows[1] if a[0] < b[1] and b[0] < a[1]
-    ], "steps of the duckdb_writer pool overlapped across runs"
+    assert not [(a, b) for a in windows[0] for b in windows[1] if a[0] < b[1] and b[0] < a[1]], (
+        "steps of the duckdb_writer pool overlapped across runs"
+    )
 
 
 @pytest.mark.parametrize(

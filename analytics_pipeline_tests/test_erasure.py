@@ -29,15 +29,19 @@ def tables_mentioning(pipeline, value: str) -> list[str]:
         "SELECT table_schema, table_name, column_name FROM information_schema.columns "
         "WHERE table_catalog = 'warehouse' AND data_type = 'VARCHAR' AND table_name <> 'erasure_ledger'"
     )
-    return sorted({
-        f"{schema}.{table}" for schema, table, column in columns
-        if pipeline.query(f"SELECT count(*) FROM {schema}.{table} WHERE {column} = ?", [value])[0][0]
-    })
+    return sorted(
+        {
+            f"{schema}.{table}"
+            for schema, table, column in columns
+            if pipeline.query(f"SELECT count(*) FROM {schema}.{table} WHERE {column} = ?", [value])[0][0]
+        }
+    )
 
 
 def parquet_files_mentioning(root, value: str) -> list[str]:
     return [
-        str(path) for path in root.rglob("*.parquet")
+        str(path)
+        for path in root.rglob("*.parquet")
         if "anon_user_id" in pq.read_schema(path).names
         and value in pq.read_table(path, columns=["anon_user_id"]).column(0).to_pylist()
     ]
@@ -81,8 +85,12 @@ def loaded(pipeline, small_sample, monkeypatch):
 
 def returning_user(pipeline, sample) -> str:
     """A raw user ID active on both days, with resume events."""
-    anon_ids = {v for (v,) in pipeline.query(
-        "SELECT anon_user_id FROM analytics.users WHERE active_days > 1 AND resume_event_count > 0")}
+    anon_ids = {
+        v
+        for (v,) in pipeline.query(
+            "SELECT anon_user_id FROM analytics.users WHERE active_days > 1 AND resume_event_count > 0"
+        )
+    }
     return next(u for u in sorted(sample.pii.values["user_id"]) if pseudonym(u) in anon_ids)
 
 
@@ -94,7 +102,8 @@ def test_forget_removes_the_user_everywhere_and_replays_stay_out(loaded, capsys)
     assert parquet_files_mentioning(pipeline.root / "training", anon)
     assert parquet_files_mentioning(pipeline.root / "staging", anon)
     replayed = next(
-        line for line in (pipeline.raw_dir / sample.days[0] / "events-sample.jsonl").read_text().splitlines()
+        line
+        for line in (pipeline.raw_dir / sample.days[0] / "events-sample.jsonl").read_text().splitlines()
         if f'"{user_id}"' in line and '"resume.' in line
     )
     other_users_before = pipeline.query("SELECT count(*) FROM analytics.users")[0][0]
@@ -118,21 +127,24 @@ def test_forget_removes_the_user_everywhere_and_replays_stay_out(loaded, capsys)
     for day in sample.days:
         assert pipeline.run(day).success
     assert tables_mentioning(pipeline, anon) == []
-    assert pipeline.query(
-        "SELECT count(*) FROM analytics.quarantine WHERE reason_code = 'erased_user'")[0][0] == 1
+    assert pipeline.query("SELECT count(*) FROM analytics.quarantine WHERE reason_code = 'erased_user'")[0][0] == 1
     for day in sample.days:  # nothing lost: every line is loaded or quarantined
         (events,) = pipeline.query(
             "SELECT (SELECT count(*) FROM analytics.resume_events WHERE partition_date = ?) + "
             "(SELECT count(*) FROM analytics.interactions WHERE partition_date = ?) + "
-            "(SELECT count(*) FROM analytics.quarantine WHERE partition_date = ?)", [day, day, day])[0]
+            "(SELECT count(*) FROM analytics.quarantine WHERE partition_date = ?)",
+            [day, day, day],
+        )[0]
         assert events == raw_line_count(pipeline, day)
 
 
 def test_erasure_job_refuses_another_salt(loaded, tmp_path):
     pipeline, sample = loaded
     user_id = returning_user(pipeline, sample)
-    other_salt = build_pipeline(pipeline.root, pseudonymizer=type(
-        pipeline.definitions.resources["pseudonymizer"])(salt="another-salt-0123456789"))
+    other_salt = build_pipeline(
+        pipeline.root,
+        pseudonymizer=type(pipeline.definitions.resources["pseudonymizer"])(salt="another-salt-0123456789"),
+    )
     result = other_salt.definitions.resolve_job_def("erasure_job").execute_in_process(
         run_config={"ops": {"forget_user": {"config": {"anon_user_id": pseudonym(user_id)}}}},
         raise_on_error=False,

@@ -16,8 +16,12 @@ from analytics_pipeline.privacy.evaluate import (
 )
 
 RECALL_TARGETS = {
-    "EMAIL_ADDRESS": 0.99, "URL": 0.99, "US_SSN": 0.99, "PHONE_NUMBER": 0.99,
-    "PERSON": 0.97, "STREET_ADDRESS": 0.97,
+    "EMAIL_ADDRESS": 0.99,
+    "URL": 0.99,
+    "US_SSN": 0.99,
+    "PHONE_NUMBER": 0.99,
+    "PERSON": 0.97,
+    "STREET_ADDRESS": 0.97,
 }
 KEEP_TARGET = 0.98
 
@@ -65,7 +69,11 @@ def _doc(text: str, pii: list[tuple[str, str]], keep: list[str]) -> dict:
 
 
 def test_a_leftover_surname_is_a_leak_and_a_touched_keep_word_is_lost():
-    doc = _doc("Ada Obi, Rust dev at Stripe. Call 555-123-4567.", [("PERSON", "Ada Obi"), ("PHONE_NUMBER", "555-123-4567")], ["Rust", "Stripe"])
+    doc = _doc(
+        "Ada Obi, Rust dev at Stripe. Call 555-123-4567.",
+        [("PERSON", "Ada Obi"), ("PHONE_NUMBER", "555-123-4567")],
+        ["Rust", "Stripe"],
+    )
     report = evaluate_outputs([doc], ["<PERSON> Obi, Rust dev at <PERSON>. Call <PHONE_NUMBER>."], record_leaks=True)
     assert report.score("PERSON").recall == 0.0
     assert report.score("PERSON").precision == 0.5

@@ -35,22 +35,25 @@ def stored_events(raw_dir):
 def test_every_hook_logs_a_contract_valid_event(local_client, tmp_path):
     before = datetime.now(UTC)
     ids = {
-        "resume.upload": hooks.log_resume_upload_event(
-            user_id="u1", resume_id="r1", resume_text="Synthetic resume"
-        ),
+        "resume.upload": hooks.log_resume_upload_event(user_id="u1", resume_id="r1", resume_text="Synthetic resume"),
         "resume.tailor": hooks.log_resume_tailoring_event(
-            user_id="u1", resume_id="r1", is_refinement=False, resume_text="Synthetic resume",
-            job_description="Synthetic job", tailored_text="Tailored", ats_score=81.5, jd_score=70,
-            tailoring_mode="concise", version=2,
+            user_id="u1",
+            resume_id="r1",
+            is_refinement=False,
+            resume_text="Synthetic resume",
+            job_description="Synthetic job",
+            tailored_text="Tailored",
+            ats_score=81.5,
+            jd_score=70,
+            tailoring_mode="concise",
+            version=2,
         ),
         "resume.refine": hooks.log_resume_tailoring_event(
             user_id="u1", resume_id="r1", is_refinement=True, tailored_text="Refined", version=3
         ),
         "resume.copy": hooks.log_resume_copy_event(user_id="u1", resume_id="r1", version=3),
         "resume.download": hooks.log_resume_download_event(user_id="u1", resume_id="r1", version=3),
-        "interaction": hooks.log_interaction_event(
-            user_id="u1", action="hover", element="score-badge", page="editor"
-        ),
+        "interaction": hooks.log_interaction_event(user_id="u1", action="hover", element="score-badge", page="editor"),
     }
     stored = stored_events(tmp_path)
     assert set(stored) == set(ids.values())
@@ -95,9 +98,7 @@ def test_wrong_arguments_raise_value_error_without_the_value(local_client, hook,
 
 def test_transport_problems_never_raise(tmp_path):
     # Nothing listens on port 1 of loopback.
-    unreachable = AnalyticsClient(
-        HttpTransport("http://127.0.0.1:1", "k"), sync=True, max_retries=1, backoff_base=0.01
-    )
+    unreachable = AnalyticsClient(HttpTransport("http://127.0.0.1:1", "k"), sync=True, max_retries=1, backoff_base=0.01)
     previous = hooks.set_client(unreachable)
     try:
         event_id = hooks.log_interaction_event(user_id="u", action="click", element="b")

@@ -148,9 +148,7 @@ def test_flushes_the_queue_at_interpreter_exit(tmp_path):
     )
     with ingest_server(tmp_path) as server:
         env = {"ANALYTICS_ENDPOINT": server.url, "ANALYTICS_WRITE_KEY": TEST_WRITE_KEY}
-        result = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
-        )
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
     assert len(raw_event_ids(tmp_path)) == 50
 

@@ -28,9 +28,16 @@ def log_a_session(user: int) -> list[str]:
         hooks.log_resume_upload_event(user_id=user_id, resume_id=resume_id, resume_text=resume),
         hooks.log_interaction_event(user_id=user_id, action="click", element="tailor-button"),
         hooks.log_resume_tailoring_event(
-            user_id=user_id, resume_id=resume_id, is_refinement=False, resume_text=resume,
-            job_description="Data engineer, Python and SQL.", tailored_text=resume, ats_score=77,
-            jd_score=64.5, tailoring_mode="balanced", version=2,
+            user_id=user_id,
+            resume_id=resume_id,
+            is_refinement=False,
+            resume_text=resume,
+            job_description="Data engineer, Python and SQL.",
+            tailored_text=resume,
+            ats_score=77,
+            jd_score=64.5,
+            tailoring_mode="balanced",
+            version=2,
         ),
         hooks.log_resume_tailoring_event(
             user_id=user_id, resume_id=resume_id, is_refinement=True, tailored_text=resume, version=3

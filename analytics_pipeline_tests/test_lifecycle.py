@@ -75,8 +75,11 @@ def test_retention_purges_loaded_days_and_refuses_to_restage_them(one_day):
     assert result.success
     assert not list((pipeline.raw_dir / DAY).glob("*.jsonl"))
     assert not (pipeline.root / "staging" / DAY).exists()
-    (observation,) = [e.asset_observation_data.asset_observation for e in result.all_events
-                      if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+    (observation,) = [
+        e.asset_observation_data.asset_observation
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    ]
     assert observation.partition == DAY and observation.metadata["purged_lines"].value == lines
     assert observation.metadata["purged_files"].value == [{"file": f"{DAY}/events-sample.jsonl", "lines": lines}]
 
@@ -92,8 +95,11 @@ def test_another_salt_is_blocked_and_its_day_is_kept(one_day):
     stored = pipeline.query("SELECT value FROM analytics.pipeline_metadata WHERE key = 'salt_fingerprint'")
     assert stored == [(pipeline.definitions.resources["pseudonymizer"].fingerprint(),)]
     rows_before = pipeline.query("SELECT count(*), min(anon_user_id) FROM analytics.resume_events")
-    resalted = build_pipeline(pipeline.root, pseudonymizer=PseudonymizerResource(salt="rotated-salt-0123456789"),
-                              lifecycle=LifecycleResource(retention_days=1))
+    resalted = build_pipeline(
+        pipeline.root,
+        pseudonymizer=PseudonymizerResource(salt="rotated-salt-0123456789"),
+        lifecycle=LifecycleResource(retention_days=1),
+    )
 
     result = run(resalted, "daily_events_job", instance, partition_key=DAY)
     assert not result.success

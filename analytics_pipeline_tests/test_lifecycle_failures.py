@@ -29,15 +29,26 @@ DAY = date(2026, 11, 2)
 def stage_rows(partition_dir, resume_events: int, interactions: int) -> None:
     partition_dir.mkdir(parents=True, exist_ok=True)
     for table, count in ((RESUME_EVENTS, resume_events), (INTERACTIONS, interactions), (QUARANTINE, 1)):
-        rows = [{"event_id": str(uuid.uuid4()), "partition_date": DAY, "anon_user_id": "a" * 64,
-                 "source_file": "f.jsonl", "line_number": n, "reason_code": "invalid_json"} for n in range(count)]
+        rows = [
+            {
+                "event_id": str(uuid.uuid4()),
+                "partition_date": DAY,
+                "anon_user_id": "a" * 64,
+                "source_file": "f.jsonl",
+                "line_number": n,
+                "reason_code": "invalid_json",
+            }
+            for n in range(count)
+        ]
         pq.write_table(pa.Table.from_pylist(rows, schema=table.arrow_schema), staged_file(partition_dir, table))
 
 
 def partition_state(database) -> list:
     with warehouse.connect(database, read_only=True) as conn:
-        return [sorted(conn.execute(f"SELECT * FROM {t.qualified_name}").fetchall(), key=str)
-                for t in (RESUME_EVENTS, INTERACTIONS, QUARANTINE)]
+        return [
+            sorted(conn.execute(f"SELECT * FROM {t.qualified_name}").fetchall(), key=str)
+            for t in (RESUME_EVENTS, INTERACTIONS, QUARANTINE)
+        ]
 
 
 def wait_until_blocked_on_fifo(process, timeout=30.0) -> None:
@@ -81,8 +92,9 @@ def test_a_load_killed_mid_transaction_leaves_the_old_partition(tmp_path):
     fifo = staged_file(new, INTERACTIONS)
     fifo.rename(tmp_path / "interactions.parquet")
     os.mkfifo(fifo)
-    with subprocess.Popen([sys.executable, "-c", LOAD_SCRIPT, str(database), DAY.isoformat(), str(new)],
-                          stdout=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", LOAD_SCRIPT, str(database), DAY.isoformat(), str(new)], stdout=subprocess.PIPE
+    ) as child:
         wait_until_blocked_on_fifo(child)
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=30) == -signal.SIGKILL and child.stdout.read() == b""
@@ -130,7 +142,9 @@ def test_staging_killed_half_way_leaves_the_old_partition(tmp_path, scrubber):
     stage_partition(iter_raw_lines(raw_dir, DAY.isoformat()), cleaner(), partition_dir, chunk_lines=4)
     before = file_digests(partition_dir)
     write_sample(raw_dir / "later", days=1, sessions_per_day=2, users=2, seed=9, start=DAY)
-    (raw_dir / "later" / DAY.isoformat() / "events-sample.jsonl").rename(raw_dir / DAY.isoformat() / "events-late.jsonl")
+    (raw_dir / "later" / DAY.isoformat() / "events-sample.jsonl").rename(
+        raw_dir / DAY.isoformat() / "events-late.jsonl"
+    )
 
     with subprocess.Popen(
         [sys.executable, "-c", STAGE_SCRIPT, str(raw_dir), DAY.isoformat(), str(partition_dir), TEST_SALT],
@@ -146,6 +160,8 @@ def test_staging_killed_half_way_leaves_the_old_partition(tmp_path, scrubber):
 
     stats = stage_partition(iter_raw_lines(raw_dir, DAY.isoformat()), cleaner(), partition_dir, chunk_lines=4)
     assert stats.reconciles and file_digests(partition_dir) != before
-    assert pq.read_table(staged_file(partition_dir, QUARANTINE)).num_rows + sum(
-        pq.read_table(staged_file(partition_dir, t)).num_rows for t in (RESUME_EVENTS, INTERACTIONS)
-    ) == stats.lines_read
+    assert (
+        pq.read_table(staged_file(partition_dir, QUARANTINE)).num_rows
+        + sum(pq.read_table(staged_file(partition_dir, t)).num_rows for t in (RESUME_EVENTS, INTERACTIONS))
+        == stats.lines_read
+    )

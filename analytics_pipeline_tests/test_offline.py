@@ -31,9 +31,7 @@ SCRIPT = textwrap.dedent(
 def test_scrubber_makes_no_network_attempt_and_logs_no_traceback(tmp_path):
     # An empty tldextract cache, as on a fresh machine: a cached fallback would hide the fetch.
     env = {**os.environ, "TLDEXTRACT_CACHE": str(tmp_path / "tldextract-cache")}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, env=env
-    )
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "connection attempts: 0" in done.stdout
     assert "Traceback" not in done.stderr

@@ -222,7 +222,8 @@ def test_short_digit_runs_are_never_parsed(monkeypatch):
     parsed: list[str] = []
     original = phonenumbers.PhoneNumberMatcher._extract_match
     monkeypatch.setattr(
-        phonenumbers.PhoneNumberMatcher, "_extract_match",
+        phonenumbers.PhoneNumberMatcher,
+        "_extract_match",
         lambda self, candidate, offset: parsed.append(candidate) or original(self, candidate, offset),
     )
     assert list(_ShortCandidateSkippingMatcher("Since 2019, 35% faster, 3 teams", "US", 1)) == []

@@ -34,11 +34,16 @@ def loaded(pipeline, sample_days):
 def test_every_raw_line_is_loaded_or_quarantined(loaded):
     pipeline, sample = loaded
     for day in sample.days:
-        (events,) = pipeline.query(
-            "SELECT (SELECT count(*) FROM analytics.resume_events WHERE partition_date = ?) + "
-            "(SELECT count(*) FROM analytics.interactions WHERE partition_date = ?)", [day, day])[0],
-        (quarantined,) = pipeline.query(
-            "SELECT count(*) FROM analytics.quarantine WHERE partition_date = ?", [day])[0],
+        (events,) = (
+            pipeline.query(
+                "SELECT (SELECT count(*) FROM analytics.resume_events WHERE partition_date = ?) + "
+                "(SELECT count(*) FROM analytics.interactions WHERE partition_date = ?)",
+                [day, day],
+            )[0],
+        )
+        (quarantined,) = (
+            pipeline.query("SELECT count(*) FROM analytics.quarantine WHERE partition_date = ?", [day])[0],
+        )
         assert events[0] + quarantined[0] == raw_line_count(pipeline.raw_dir, day)
         assert quarantined[0] > 0, "the generator plants malformed lines"
 
@@ -49,8 +54,12 @@ def test_ids_are_pseudonymized(loaded):
     assert anon_ids and all(PSEUDONYM_PATTERN.match(v) for v in anon_ids)
     expected = {pseudonymize(u, TEST_SALT.encode(), USER_DOMAIN) for u in sample.pii.values["user_id"]}
     assert anon_ids <= expected
-    event_ids = {v for (v,) in pipeline.query(
-        "SELECT anon_user_id FROM analytics.resume_events UNION SELECT anon_user_id FROM analytics.interactions")}
+    event_ids = {
+        v
+        for (v,) in pipeline.query(
+            "SELECT anon_user_id FROM analytics.resume_events UNION SELECT anon_user_id FROM analytics.interactions"
+        )
+    }
     assert event_ids == anon_ids, "every event's user is in analytics.users and vice versa"
 
 
@@ -69,8 +78,7 @@ def test_rematerializing_a_partition_replaces_it(loaded):
     assert pipeline.run(sample.days[0]).success
     after = [pipeline.query(f"SELECT count(*) FROM {t.qualified_name}")[0][0] for t in ANALYTICS_TABLES]
     assert after == before
-    (dupes,) = pipeline.query(
-        "SELECT count(*) - count(DISTINCT event_id) FROM analytics.resume_events")[0]
+    (dupes,) = pipeline.query("SELECT count(*) - count(DISTINCT event_id) FROM analytics.resume_events")[0]
     assert dupes == 0
 
 
@@ -81,7 +89,8 @@ def test_users_aggregate_across_partitions(loaded):
                SELECT anon_user_id, count(*) AS n FROM (
                    SELECT anon_user_id FROM analytics.resume_events
                    UNION ALL SELECT anon_user_id FROM analytics.interactions) GROUP BY 1) e
-           USING (anon_user_id) WHERE u.event_count <> e.n""")[0]
+           USING (anon_user_id) WHERE u.event_count <> e.n"""
+    )[0]
     assert mismatch == 0
     (multi_day,) = pipeline.query("SELECT count(*) FROM analytics.users WHERE active_days > 1")[0]
     assert multi_day > 0, "with 20 users over 2 days some users come back"
@@ -89,8 +98,9 @@ def test_users_aggregate_across_partitions(loaded):
 
 def test_missing_salt_fails_with_instructions(tmp_path, scrubber, sample_days):
     unsalted = build_pipeline(tmp_path / "unsalted")
-    unsalted = build_pipeline(tmp_path / "unsalted", pseudonymizer=type(
-        unsalted.definitions.resources["pseudonymizer"])(salt=""))
+    unsalted = build_pipeline(
+        tmp_path / "unsalted", pseudonymizer=type(unsalted.definitions.resources["pseudonymizer"])(salt="")
+    )
     result = unsalted.run(sample_days.days[0])
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error

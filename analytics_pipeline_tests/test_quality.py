@@ -74,12 +74,14 @@ def raw(lines: list[str], file: str = "2026-11-02/a.jsonl") -> list[RawLine]:
 
 
 def test_raw_identifiers_come_from_user_and_resume_ids():
-    lines = raw([
-        json.dumps({"user_id": "u-one", "resume_id": "r-one", "event_type": "resume.upload"}),
-        json.dumps({"user_id": "u-two", "event_type": "interaction"}),
-        "{not json",
-        json.dumps(["u-three"]),
-    ])
+    lines = raw(
+        [
+            json.dumps({"user_id": "u-one", "resume_id": "r-one", "event_type": "resume.upload"}),
+            json.dumps({"user_id": "u-two", "event_type": "interaction"}),
+            "{not json",
+            json.dumps(["u-three"]),
+        ]
+    )
     assert raw_identifiers(lines) == {"u-one", "r-one", "u-two"}
 
 
@@ -94,12 +96,18 @@ def test_canaries_are_deterministic_per_seed_and_planted_whole():
 
 def test_text_sample_is_bounded_deterministic_and_from_valid_resume_events():
     event = {
-        "event_id": "3a828159-c9d2-4950-ab25-f8a1fc2e6a59", "event_type": "resume.upload",
-        "occurred_at": "2026-11-02T03:56:12Z", "user_id": "u1", "resume_id": "r1", "version": 1,
+        "event_id": "3a828159-c9d2-4950-ab25-f8a1fc2e6a59",
+        "event_type": "resume.upload",
+        "occurred_at": "2026-11-02T03:56:12Z",
+        "user_id": "u1",
+        "resume_id": "r1",
+        "version": 1,
     }
     lines = raw(
-        [json.dumps({**event, "event_id": f"3a828159-c9d2-4950-ab25-{n:012d}", "resume_text": f"text {n}"})
-         for n in range(50)]
+        [
+            json.dumps({**event, "event_id": f"3a828159-c9d2-4950-ab25-{n:012d}", "resume_text": f"text {n}"})
+            for n in range(50)
+        ]
         + [json.dumps({**event, "version": 0, "resume_text": "invalid event"}), "{broken"]
     )
     sample = sample_texts(lines, 10, "2026-11-02")
@@ -130,22 +138,22 @@ def test_canary_recall_fails_when_canaries_survive_and_passes_when_removed():
 
 
 def test_canary_recall_of_the_real_scrubber_on_machine_shaped_pii(scrubber):
-    report = measure_canary_recall(
-        ["Senior engineer with ten years of Python."], scrubber.scrub_batch, "2026-11-02"
-    )
+    report = measure_canary_recall(["Senior engineer with ten years of Python."], scrubber.scrub_batch, "2026-11-02")
     recall = report.recall()
     assert recall["email"] == recall["phone"] == recall["ssn"] == 1.0
     assert report.metadata()["canaries_planted"] == len(CANARY_TYPES)
 
 
 def test_reconciliation_balances_per_event_type():
-    lines = raw([
-        json.dumps({"event_type": "resume.upload"}),
-        json.dumps({"event_type": "resume.upload"}),
-        json.dumps({"event_type": "interaction"}),
-        "{broken",
-        json.dumps({"event_type": "resume.unknown"}),
-    ])
+    lines = raw(
+        [
+            json.dumps({"event_type": "resume.upload"}),
+            json.dumps({"event_type": "resume.upload"}),
+            json.dumps({"event_type": "interaction"}),
+            "{broken",
+            json.dumps({"event_type": "resume.unknown"}),
+        ]
+    )
     quarantined = [("2026-11-02/a.jsonl", 2), ("2026-11-02/a.jsonl", 4), ("2026-11-02/a.jsonl", 5)]
     good = reconcile(lines, {"resume.upload": 1, "interaction": 1}, quarantined)
     assert good.balanced and good.lines_read == 5

@@ -3,10 +3,10 @@
 import re
 
 import pytest
+from presidio_analyzer import RecognizerResult
 
 from analytics_pipeline.privacy import DetectedSpan
 from analytics_pipeline.privacy.scrubber import merge_overlaps
-from presidio_analyzer import RecognizerResult
 
 
 def assert_gone(scrubbed: str, *values: str) -> None:
@@ -73,9 +73,20 @@ def test_every_other_mention_of_a_detected_name_is_removed_too(scrubber):
 @pytest.mark.parametrize(
     "phone",
     [
-        "(555) 123-4567", "555-123-4567", "555.123.4567", "+1 555 123 4567", "555 123 4567",
-        "1-555-123-4567", "+1 (555) 123-4567", "555-123-4567 ext. 204", "(555) 123-4567 x89",
-        "+44 20 7946 0958", "+49 30 9018200", "+91 98765 43210", "+33 1 42 68 53 00", "+81 3-1234-5678",
+        "(555) 123-4567",
+        "555-123-4567",
+        "555.123.4567",
+        "+1 555 123 4567",
+        "555 123 4567",
+        "1-555-123-4567",
+        "+1 (555) 123-4567",
+        "555-123-4567 ext. 204",
+        "(555) 123-4567 x89",
+        "+44 20 7946 0958",
+        "+49 30 9018200",
+        "+91 98765 43210",
+        "+33 1 42 68 53 00",
+        "+81 3-1234-5678",
     ],
 )
 def test_phone_formats_are_removed_with_their_extensions(scrubber, phone):
@@ -86,8 +97,12 @@ def test_phone_formats_are_removed_with_their_extensions(scrubber, phone):
 @pytest.mark.parametrize(
     "url",
     [
-        "linkedin.com/in/ada-obi-42", "https://www.linkedin.com/in/adaobi/", "github.com/adaobi",
-        "www.adaobi.dev", "https://adaobi.io/projects/search", "adaobi.github.io",
+        "linkedin.com/in/ada-obi-42",
+        "https://www.linkedin.com/in/adaobi/",
+        "github.com/adaobi",
+        "www.adaobi.dev",
+        "https://adaobi.io/projects/search",
+        "adaobi.github.io",
     ],
 )
 def test_urls_with_and_without_scheme_are_removed_with_their_path(scrubber, url):
@@ -102,9 +117,15 @@ def test_ssn_with_dashes_or_spaces_is_removed(scrubber, ssn):
 @pytest.mark.parametrize(
     "address",
     [
-        "1600 Pennsylvania Ave", "350 W. 5th Street, Apt 12B", "77 Massachusetts Avenue Suite 200",
-        "4021 N Lincoln Blvd #7", "9 Old Mill Rd.", "12 Harbor View Ct, Unit 3", "PO Box 4417",
-        "P.O. Box 88", "221B Baker Street",
+        "1600 Pennsylvania Ave",
+        "350 W. 5th Street, Apt 12B",
+        "77 Massachusetts Avenue Suite 200",
+        "4021 N Lincoln Blvd #7",
+        "9 Old Mill Rd.",
+        "12 Harbor View Ct, Unit 3",
+        "PO Box 4417",
+        "P.O. Box 88",
+        "221B Baker Street",
     ],
 )
 def test_street_addresses_and_po_boxes_are_removed_city_is_kept(scrubber, address):

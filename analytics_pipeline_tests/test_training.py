@@ -39,30 +39,58 @@ class Events:
         self.conn = conn
         warehouse.ensure_tables(conn)
 
-    def resume(self, event_type: str, user: str, at: datetime, resume: str = "r1", version: int = 1,
-               partition: date | None = None, **fields) -> str:
+    def resume(
+        self,
+        event_type: str,
+        user: str,
+        at: datetime,
+        resume: str = "r1",
+        version: int = 1,
+        partition: date | None = None,
+        **fields,
+    ) -> str:
         event_id = str(uuid.uuid4())
         is_output = event_type in ("resume.tailor", "resume.refine")
         row = {
-            "event_id": event_id, "partition_date": partition or at.date(), "occurred_at": at,
-            "received_at": None, "anon_user_id": user, "event_type": event_type, "anon_resume_id": resume,
-            "version": version, "is_refinement": event_type == "resume.refine",
-            "ats_score": 60.0 + version if is_output else None, "jd_score": 50.0 + version if is_output else None,
+            "event_id": event_id,
+            "partition_date": partition or at.date(),
+            "occurred_at": at,
+            "received_at": None,
+            "anon_user_id": user,
+            "event_type": event_type,
+            "anon_resume_id": resume,
+            "version": version,
+            "is_refinement": event_type == "resume.refine",
+            "ats_score": 60.0 + version if is_output else None,
+            "jd_score": 50.0 + version if is_output else None,
             "tailoring_mode": "concise" if is_output else None,
-            "resume_text": RESUME if is_output else None, "job_description": JD if is_output else None,
+            "resume_text": RESUME if is_output else None,
+            "job_description": JD if is_output else None,
             "tailored_text": tailored(f"{user}/{resume}/v{version}") if is_output else None,
-            "scrubber_version": "test-scrubber/1", "source_file": "f.jsonl", "line_number": 1,
+            "scrubber_version": "test-scrubber/1",
+            "source_file": "f.jsonl",
+            "line_number": 1,
         }
         row.update(fields)
         self._insert(RESUME_EVENTS, row)
         return event_id
 
     def interaction(self, user: str, at: datetime, element: str, action: str = "click") -> None:
-        self._insert(INTERACTIONS, {
-            "event_id": str(uuid.uuid4()), "partition_date": at.date(), "occurred_at": at, "received_at": None,
-            "anon_user_id": user, "action": action, "element": element, "page": "/tailor",
-            "source_file": "f.jsonl", "line_number": 1,
-        })
+        self._insert(
+            INTERACTIONS,
+            {
+                "event_id": str(uuid.uuid4()),
+                "partition_date": at.date(),
+                "occurred_at": at,
+                "received_at": None,
+                "anon_user_id": user,
+                "action": action,
+                "element": element,
+                "page": "/tailor",
+                "source_file": "f.jsonl",
+                "line_number": 1,
+            },
+        )
 
     def _insert(self, table, row: dict) -> None:
         columns = table.column_names
@@ -97,12 +125,12 @@ def rows_by(conn, name: str, key: str) -> dict:
 
 def test_outcome_labels_follow_what_the_user_did_next_with_that_output(conn, events):
     tailor = events.resume("resume.tailor", "u1", T0)
-    events.resume("resume.download", "u1", T0 + timedelta(minutes=5))           # downloads v1
+    events.resume("resume.download", "u1", T0 + timedelta(minutes=5))  # downloads v1
     refine = events.resume("resume.refine", "u1", T0 + timedelta(minutes=10), version=2)
-    events.resume("resume.copy", "u1", T0 + timedelta(minutes=12), version=2)   # copies v2
+    events.resume("resume.copy", "u1", T0 + timedelta(minutes=12), version=2)  # copies v2
     untouched = events.resume("resume.tailor", "u2", T0, resume="r2")
     events.resume("resume.download", "u3", T0 + timedelta(minutes=1), resume="r2")  # another user's action
-    events.resume("resume.copy", "u2", T0 + timedelta(days=3), resume="r3")         # newest event in the data
+    events.resume("resume.copy", "u2", T0 + timedelta(days=3), resume="r3")  # newest event in the data
 
     result = build(conn, "tailoring_examples")
     rows = rows_by(conn, "tailoring_examples", "event_id")
@@ -149,8 +177,14 @@ def test_refinement_pairs_link_consecutive_versions_for_the_same_job_description
     v3 = events.resume("resume.refine", "u1", T0 + timedelta(minutes=20), version=3)
     events.resume("resume.download", "u1", T0 + timedelta(minutes=25), version=3)
     events.resume("resume.tailor", "u2", T0, resume="r2")
-    events.resume("resume.refine", "u2", T0 + timedelta(minutes=5), resume="r2", version=2,
-                  job_description="A different job entirely.")
+    events.resume(
+        "resume.refine",
+        "u2",
+        T0 + timedelta(minutes=5),
+        resume="r2",
+        version=2,
+        job_description="A different job entirely.",
+    )
 
     result = build(conn, "refinement_pairs")
     pairs = rows_by(conn, "refinement_pairs", "after_event_id")
@@ -231,8 +265,13 @@ def test_split_ratios_are_validated():
 def test_quality_filters_remove_what_they_should_and_report_counts(conn, events):
     keep = events.resume("resume.tailor", "u1", T0)
     events.resume("resume.tailor", "u2", T0, resume="r2", tailored_text="   ")
-    events.resume("resume.tailor", "u3", T0, resume="r3",
-                  tailored_text="<PERSON>\n<STREET_ADDRESS>, <LOCATION> <EMAIL_ADDRESS> | <PHONE_NUMBER> Engineer")
+    events.resume(
+        "resume.tailor",
+        "u3",
+        T0,
+        resume="r3",
+        tailored_text="<PERSON>\n<STREET_ADDRESS>, <LOCATION> <EMAIL_ADDRESS> | <PHONE_NUMBER> Engineer",
+    )
     original = events.resume("resume.tailor", "u4", T0, resume="r4", tailored_text="Same output, twice.")
     events.resume("resume.tailor", "u5", T0 + timedelta(hours=1), resume="r5", tailored_text="Same output, twice.")
     failed_day = date(2026, 11, 3)
@@ -268,7 +307,12 @@ def test_snapshot_and_card_are_written_and_loadable(conn, events, tmp_path, monk
     path2, _ = write_snapshot(out, result.table, data, {"removed_by_filter": result.removed})
 
     assert list_versions("tailoring_examples", out) == [path.name, path2.name]
-    assert sorted(p.name for p in path.iterdir()) == ["dataset_card.json", "test.parquet", "train.parquet", "validation.parquet"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "dataset_card.json",
+        "test.parquet",
+        "train.parquet",
+        "validation.parquet",
+    ]
     assert card["row_count"] == 30 == sum(card["rows_per_split"].values())
     assert card["scrubber_versions"] == ["test-scrubber/1"]
     assert card["date_range"]["first"].startswith("2026-11-02 09:00")

@@ -50,8 +50,14 @@ def test_training_job_after_the_daily_job_builds_loadable_leak_free_sets(pipelin
     result = pipeline.run(None, job="training_job")
     assert result.success
 
-    materializations = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
-    assert set(materializations) == {"training/tailoring_examples", "training/refinement_pairs", "training/engagement_features"}
+    materializations = {
+        e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()
+    }
+    assert set(materializations) == {
+        "training/tailoring_examples",
+        "training/refinement_pairs",
+        "training/engagement_features",
+    }
     monkeypatch.setenv("ANALYTICS_TRAINING_DIR", str(pipeline.root / "training"))
     for key, materialization in materializations.items():
         name = key.split("/")[1]

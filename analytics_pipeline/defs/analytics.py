@@ -20,10 +20,7 @@ DUCKDB_WRITER_POOL = "duckdb_writer"
 
 def table_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(
-        columns=[
-            dg.TableColumn(c.name, c.duckdb_type.lower(), description=c.description)
-            for c in table.columns
-        ]
+        columns=[dg.TableColumn(c.name, c.duckdb_type.lower(), description=c.description) for c in table.columns]
     )
 
 
@@ -61,13 +58,23 @@ PREVIEW_COLUMNS = {
 
 @dg.multi_asset(
     specs=[
-        table_spec(RESUME_EVENTS, "One row per valid resume event (upload, tailor, refine, copy, download): "
-                   "pseudonymous IDs, scores, and resume / job-description / tailored texts with PII "
-                   "replaced by typed placeholders.", [scrubbed_events]),
-        table_spec(INTERACTIONS, "One row per valid UI interaction (click, hover, ...), with pseudonymous "
-                   "user IDs.", [scrubbed_events]),
-        table_spec(QUARANTINE, "Raw lines that broke the event contract: file, line number and reason. "
-                   "Never the line's content.", [scrubbed_events]),
+        table_spec(
+            RESUME_EVENTS,
+            "One row per valid resume event (upload, tailor, refine, copy, download): "
+            "pseudonymous IDs, scores, and resume / job-description / tailored texts with PII "
+            "replaced by typed placeholders.",
+            [scrubbed_events],
+        ),
+        table_spec(
+            INTERACTIONS,
+            "One row per valid UI interaction (click, hover, ...), with pseudonymous user IDs.",
+            [scrubbed_events],
+        ),
+        table_spec(
+            QUARANTINE,
+            "Raw lines that broke the event contract: file, line number and reason. Never the line's content.",
+            [scrubbed_events],
+        ),
     ],
     partitions_def=daily_partitions,
     pool=DUCKDB_WRITER_POOL,
@@ -120,5 +127,9 @@ def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) ->
             conn, USERS, ["anon_user_id", "first_seen_at", "event_count", "resume_count"]
         )
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": total, "users_active_in_partition": active, "preview": dg.MetadataValue.md(preview)}
+        metadata={
+            "dagster/row_count": total,
+            "users_active_in_partition": active,
+            "preview": dg.MetadataValue.md(preview),
+        }
     )

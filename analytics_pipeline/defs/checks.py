@@ -83,9 +83,7 @@ def canary_pii_removed(
     report = measure_canary_recall(texts, scrubber.get_scrubber().scrub_batch, day)
     # WARN: it measures the scrubber on synthetic values; no_residual_pii gates the real data,
     # and an ERROR here would also hold back the raw-log retention of the day.
-    return dg.AssetCheckResult(
-        passed=report.passed, severity=dg.AssetCheckSeverity.WARN, metadata=report.metadata()
-    )
+    return dg.AssetCheckResult(passed=report.passed, severity=dg.AssetCheckSeverity.WARN, metadata=report.metadata())
 
 
 # --- event tables --------------------------------------------------------------------------
@@ -120,9 +118,7 @@ def event_table_checks(table: Table) -> list[dg.AssetChecksDefinition]:
             id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
             rows = integrity.iter_rows(conn, table, ["event_id", *text_columns, *id_columns], day)
             findings = detector.scan_rows(rows, text_columns, id_columns)
-        return dg.AssetCheckResult(
-            passed=findings.clean, metadata={"partition": partition, **findings.metadata()}
-        )
+        return dg.AssetCheckResult(passed=findings.clean, metadata={"partition": partition, **findings.metadata()})
 
     @dg.asset_check(
         asset=key,

@@ -33,9 +33,7 @@ LOADED_FROM_RAW = (scrubbed_events.key, *event_tables.keys, users.key)
     description="The salt in use has the fingerprint stored with the DuckDB tables. A different salt "
     "would give every user a second pseudonym; blocking, so nothing is loaded with it.",
 )
-def salt_matches_tables(
-    duckdb: AnalyticsDuckDBResource, pseudonymizer: PseudonymizerResource
-) -> dg.AssetCheckResult:
+def salt_matches_tables(duckdb: AnalyticsDuckDBResource, pseudonymizer: PseudonymizerResource) -> dg.AssetCheckResult:
     running = pseudonymizer.fingerprint()
     stored = None
     if Path(duckdb.database).exists():
@@ -77,8 +75,10 @@ def retention_blocker(instance: dg.DagsterInstance, raw_dir: Path, day: str) -> 
     return None
 
 
-@dg.op(description="Deletes raw log files (PII) older than the retention period, only for days that "
-       "were fully materialized with no failed check; records file, day and line count, never content.")
+@dg.op(
+    description="Deletes raw log files (PII) older than the retention period, only for days that "
+    "were fully materialized with no failed check; records file, day and line count, never content."
+)
 def purge_expired_raw_logs(
     context: dg.OpExecutionContext,
     raw_log: RawEventLogResource,
@@ -152,7 +152,9 @@ def forget_user(
         table_rows = erasure.erase_from_tables(conn, anon_user_id)
     parquet_rows = {
         **{f"staging/{k}": v for k, v in erasure.erase_from_parquet(Path(staging.staging_dir), anon_user_id).items()},
-        **{f"training/{k}": v for k, v in erasure.erase_from_parquet(Path(training.training_dir), anon_user_id).items()},
+        **{
+            f"training/{k}": v for k, v in erasure.erase_from_parquet(Path(training.training_dir), anon_user_id).items()
+        },
     }
     raw_lines = erasure.erase_from_raw_log(Path(raw_log.raw_dir), anon_user_id, pseudonymizer.salt_bytes())
     context.log.info(
@@ -169,7 +171,9 @@ def forget_user(
     )
 
 
-@dg.job(description="Right to erasure: forget one user everywhere and keep them out of later loads. "
-        "Config: ops.forget_user.config.anon_user_id (the pseudonym).")
+@dg.job(
+    description="Right to erasure: forget one user everywhere and keep them out of later loads. "
+    "Config: ops.forget_user.config.anon_user_id (the pseudonym)."
+)
 def erasure_job():
     forget_user()

@@ -175,21 +175,15 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             n_process=dg.EnvVar.int("ANALYTICS_SCRUB_PROCESSES") if os.getenv("ANALYTICS_SCRUB_PROCESSES") else 1
         ),
         "raw_log": RawEventLogResource(raw_dir=env_or_default("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
-        "staging": StagingAreaResource(
-            staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)
-        ),
+        "staging": StagingAreaResource(staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)),
         "lifecycle": LifecycleResource(
             retention_days=int_env_or_default("ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         ),
-        "duckdb": AnalyticsDuckDBResource(
-            database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
-        ),
+        "duckdb": AnalyticsDuckDBResource(database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
         "training": TrainingSetsResource(
             training_dir=env_or_default("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
             split_ratios=env_or_default("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
-            label_window_hours=int_env_or_default(
-                "ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS
-            ),
+            label_window_hours=int_env_or_default("ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS),
         ),
         "quality": quality_thresholds_from_env(),
     }

@@ -40,6 +40,8 @@ def raw_log_sensor(context: dg.SensorEvaluationContext, raw_log: RawEventLogReso
             continue  # already materialized after its last change (e.g. by the schedule)
         sizes = sorted((name, size) for name, size in current.items() if name.startswith(f"{day}/"))
         run_requests.append(
-            dg.RunRequest(partition_key=day, run_key=f"{day}:{hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]}")
+            dg.RunRequest(
+                partition_key=day, run_key=f"{day}:{hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]}"
+            )
         )
     return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(current, sort_keys=True))

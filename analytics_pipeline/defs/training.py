@@ -25,9 +25,34 @@ RESUME_EVENTS_KEY = table_asset_key(RESUME_EVENTS)
 INTERACTIONS_KEY = table_asset_key(INTERACTIONS)
 PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = {
-    TAILORING_EXAMPLES.name: ["split", "event_type", "version", "ats_score", "tailored_text", "copied", "downloaded", "refined_again"],
-    REFINEMENT_PAIRS.name: ["split", "before_version", "after_version", "ats_score_delta", "after_text", "after_accepted"],
-    ENGAGEMENT_FEATURES.name: ["split", "activity_date", "events", "uploads", "tailors", "downloads", "funnel_depth", "seconds_to_first_download"],
+    TAILORING_EXAMPLES.name: [
+        "split",
+        "event_type",
+        "version",
+        "ats_score",
+        "tailored_text",
+        "copied",
+        "downloaded",
+        "refined_again",
+    ],
+    REFINEMENT_PAIRS.name: [
+        "split",
+        "before_version",
+        "after_version",
+        "ats_score_delta",
+        "after_text",
+        "after_accepted",
+    ],
+    ENGAGEMENT_FEATURES.name: [
+        "split",
+        "activity_date",
+        "events",
+        "uploads",
+        "tailors",
+        "downloads",
+        "funnel_depth",
+        "seconds_to_first_download",
+    ],
 }
 
 
@@ -60,10 +85,7 @@ def gate_failures(
     latest: dict[tuple[dg.AssetCheckKey, str], object] = {}
     for check_key in check_keys:
         records = storage.get_asset_check_execution_history(check_key, limit=50 * len(partitions) + 100)
-        runs = {
-            run.run_id: run
-            for run in instance.get_runs(dg.RunsFilter(run_ids=list({r.run_id for r in records})))
-        }
+        runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list({r.run_id for r in records})))}
         for record in records:  # newest first
             run = runs.get(record.run_id)
             partition = record.partition or (run.tags.get("dagster/partition") if run else None)
@@ -161,7 +183,9 @@ def materialize_training_set(
             "code_version": card["code_version"],
             "dataset_card": dg.MetadataValue.md(_card_markdown(card)),
             "preview": dg.MetadataValue.md(
-                preview.map(lambda v: v[:77] + "..." if isinstance(v, str) and len(v) > 80 else v).to_markdown(index=False)
+                preview.map(lambda v: v[:77] + "..." if isinstance(v, str) and len(v) > 80 else v).to_markdown(
+                    index=False
+                )
             ),
         },
         data_version=dg.DataVersion(card["version"]),

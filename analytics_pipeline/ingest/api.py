@@ -72,9 +72,7 @@ class EventError:
     detail: str
 
 
-def validate_items(
-    items: list, max_event_bytes: int
-) -> tuple[list[ResumeEvent | InteractionEvent], list[EventError]]:
+def validate_items(items: list, max_event_bytes: int) -> tuple[list[ResumeEvent | InteractionEvent], list[EventError]]:
     """Split decoded events into contract-valid events and value-free per-index errors."""
     valid, errors = [], []
     for index, item in enumerate(items):
@@ -83,9 +81,7 @@ def validate_items(
             continue
         text = json.dumps(item, ensure_ascii=False)
         if len(text.encode("utf-8", "surrogatepass")) > max_event_bytes:
-            errors.append(
-                EventError(index, "event_too_large", f"an event is at most {max_event_bytes} bytes")
-            )
+            errors.append(EventError(index, "event_too_large", f"an event is at most {max_event_bytes} bytes"))
             continue
         try:
             valid.append(parse_event_line(text))
@@ -129,10 +125,7 @@ def _check_auth(request: Request, write_key: str | None) -> None:
         return
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     # compare_digest on bytes: constant time whatever the token holds.
-    if not (
-        scheme.lower() == "bearer"
-        and hmac.compare_digest(token.strip().encode(), write_key.encode())
-    ):
+    if not (scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), write_key.encode())):
         raise RequestError(401, "unauthorized", "a valid Bearer write key is required")
 
 
@@ -164,9 +157,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _error_response(error: RequestError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return JSONResponse(
-        {"error": error.code, "detail": error.detail}, status_code=error.status, headers=headers
-    )
+    return JSONResponse({"error": error.code, "detail": error.detail}, status_code=error.status, headers=headers)
 
 
 def _status_for(accepted: int, errors: Iterable[EventError]) -> int:
@@ -191,9 +182,7 @@ def create_app(settings: IngestSettings) -> Starlette:
             else:
                 raise RequestError(400, "bad_request", 'the body must be {"batch": [event, ...]}')
             if len(items) > settings.max_batch_events:
-                raise RequestError(
-                    413, "batch_too_large", f"a batch holds at most {settings.max_batch_events} events"
-                )
+                raise RequestError(413, "batch_too_large", f"a batch holds at most {settings.max_batch_events} events")
         except RequestError as error:
             return _error_response(error)
         valid, errors = validate_items(items, settings.max_event_bytes)

@@ -91,9 +91,7 @@ class HttpTransport:
         url = urlsplit(endpoint)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("the endpoint must be an http(s) URL such as http://127.0.0.1:8000")
-        self._connection_class = (
-            http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
-        )
+        self._connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
         self._address = (url.hostname, url.port)
         self._path = url.path.rstrip("/") + "/v1/batch"
         self._timeout = timeout
@@ -136,9 +134,7 @@ class HttpTransport:
                 if attempt == attempts - 1:
                     raise RetryableSendError(f"connection error ({type(error).__name__})") from None
         if response.status == 429 or response.status >= 500:
-            raise RetryableSendError(
-                f"HTTP {response.status}", _retry_after(response.getheader("Retry-After"))
-            )
+            raise RetryableSendError(f"HTTP {response.status}", _retry_after(response.getheader("Retry-After")))
         try:
             result = json.loads(body)
         except ValueError:
@@ -150,7 +146,9 @@ class HttpTransport:
             return accepted, payload.count - accepted
         log.error(
             "ingestion API refused a batch of %d events: HTTP %d %s",
-            payload.count, response.status, result.get("error", ""),
+            payload.count,
+            response.status,
+            result.get("error", ""),
         )
         return 0, payload.count
 
@@ -205,9 +203,7 @@ class AnalyticsClient:
         sync: bool = False,
     ):
         if batch_size < 1 or max_queue_size < 1 or max_retries < 0 or flush_interval <= 0:
-            raise ValueError(
-                "batch_size and max_queue_size must be >= 1, max_retries >= 0, flush_interval > 0"
-            )
+            raise ValueError("batch_size and max_queue_size must be >= 1, max_retries >= 0, flush_interval > 0")
         self._transport = transport
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -346,9 +342,7 @@ class AnalyticsClient:
                 accepted, rejected = self._transport.send(payload)
             except RetryableSendError as error:
                 if attempt == self.max_retries:
-                    log.warning(
-                        "dropping %d events after %d attempts (%s)", payload.count, attempt + 1, error
-                    )
+                    log.warning("dropping %d events after %d attempts (%s)", payload.count, attempt + 1, error)
                     self._settle(dropped=payload.count)
                     return
                 self._settle(retried=payload.count)

@@ -176,27 +176,38 @@ def main(argv: list[str] | None = None) -> int:
         env = os.environ | {"ANALYTICS_WRITE_KEY": key, "ANALYTICS_RAW_DIR": str(raw_dir)}
         env.pop("ANALYTICS_INGEST_DEV_MODE", None)
         server = subprocess.Popen(
-            [sys.executable, "-m", "analytics_pipeline.ingest.serve",
-             "--port", str(port), "--workers", str(args.workers)],
+            [
+                sys.executable,
+                "-m",
+                "analytics_pipeline.ingest.serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
             env=env,
             stderr=subprocess.DEVNULL,
         )
         try:
             wait_healthy(port, server)
-            accepted, latencies, failed, seconds = run_clients(
-                port, key, batches, args.clients, args.max_seconds
-            )
+            accepted, latencies, failed, seconds = run_clients(port, key, batches, args.clients, args.max_seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
         report = reconcile(raw_dir, accepted)
 
-    print(f"server workers {args.workers}, clients {args.clients}, batch size {args.batch_size}, "
-          f"resume events {args.resume_share:.0%}")
-    print(f"accepted {len(accepted)} events in {seconds:.2f} s: {len(accepted) / seconds:,.0f} events/s "
-          f"({len(latencies) / seconds:,.0f} requests/s, {failed} failed requests)")
-    print(f"latency per request: p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms")
+    print(
+        f"server workers {args.workers}, clients {args.clients}, batch size {args.batch_size}, "
+        f"resume events {args.resume_share:.0%}"
+    )
+    print(
+        f"accepted {len(accepted)} events in {seconds:.2f} s: {len(accepted) / seconds:,.0f} events/s "
+        f"({len(latencies) / seconds:,.0f} requests/s, {failed} failed requests)"
+    )
+    print(
+        f"latency per request: p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+    )
     print("reconciliation: " + ", ".join(f"{name} {count}" for name, count in report.items()))
     lossless = report["exactly_once"] == len(accepted) and not any(
         report[k] for k in ("missing", "duplicated", "unexpected", "unparsable")

@@ -38,9 +38,7 @@ def available_days(raw_dir: Path) -> list[str]:
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         return []
-    return sorted(
-        d.name for d in raw_dir.iterdir() if DAY_PATTERN.match(d.name) and any(d.glob("*.jsonl"))
-    )
+    return sorted(d.name for d in raw_dir.iterdir() if DAY_PATTERN.match(d.name) and any(d.glob("*.jsonl")))
 
 
 def iter_raw_lines(raw_dir: Path, day: str) -> Iterator[RawLine]:

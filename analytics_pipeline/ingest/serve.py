@@ -71,7 +71,10 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     log.info(
         "serving on http://%s:%d with %d worker(s); raw log in %s",
-        args.host, args.port, args.workers, settings.raw_dir,
+        args.host,
+        args.port,
+        args.workers,
+        settings.raw_dir,
     )
     uvicorn.run(
         APP_FACTORY,

@@ -29,9 +29,7 @@ def raw_dir_from_env() -> Path:
     return Path(os.environ.get("ANALYTICS_RAW_DIR") or DEFAULT_RAW_DIR)
 
 
-def stamp_received(
-    events: Sequence[ResumeEvent | InteractionEvent], received_at: datetime
-) -> list[str]:
+def stamp_received(events: Sequence[ResumeEvent | InteractionEvent], received_at: datetime) -> list[str]:
     """Raw-log lines for events that arrived at ``received_at`` (the server's clock wins)."""
     return [event_to_json(e.model_copy(update={"received_at": received_at})) for e in events]
 

@@ -63,9 +63,7 @@ def erase_from_tables(conn: duckdb.DuckDBPyConnection, anon_user_id: str) -> dic
         )
         deleted = {}
         for table in user_tables(conn):
-            (deleted[table],) = conn.execute(
-                f"DELETE FROM {table} WHERE {USER_COLUMN} = ?", [anon_user_id]
-            ).fetchone()
+            (deleted[table],) = conn.execute(f"DELETE FROM {table} WHERE {USER_COLUMN} = ?", [anon_user_id]).fetchone()
     # Write the deletions into the file now rather than leaving them in the WAL.
     conn.execute("CHECKPOINT")
     return deleted
@@ -100,7 +98,7 @@ def erase_from_parquet(root: Path, anon_user_id: str) -> dict[str, int]:
         table = pq.read_table(path)
         kept = table.filter(pc.invert(pc.fill_null(pc.equal(table[USER_COLUMN], anon_user_id), False)))
         if kept.num_rows < table.num_rows:
-            _replace_atomically(path, lambda tmp: pq.write_table(kept, tmp))
+            _replace_atomically(path, lambda tmp, kept=kept: pq.write_table(kept, tmp))
             removed[str(path.relative_to(root))] = table.num_rows - kept.num_rows
     return removed
 

@@ -41,9 +41,7 @@ def _count_lines(path: Path) -> int:
 
 def purge_raw_day(raw_dir: Path, day: str) -> list[PurgedFile]:
     """Delete a day's raw files and write its tombstone; returns what was deleted."""
-    purged = [
-        PurgedFile(f"{day}/{path.name}", day, _count_lines(path)) for path in day_files(raw_dir, day)
-    ]
+    purged = [PurgedFile(f"{day}/{path.name}", day, _count_lines(path)) for path in day_files(raw_dir, day)]
     tombstone = day_dir(raw_dir, day) / TOMBSTONE
     earlier = json.loads(tombstone.read_text())["files"] if tombstone.exists() else []
     tombstone.write_text(

@@ -23,68 +23,340 @@ DEFAULT_DOCS_PER_KIND = 70
 
 # Names from many cultures, including particles, hyphens, apostrophes and diacritics.
 FIRST_NAMES = (
-    "Emily", "Marcus", "Priya", "Venkatesh", "Wei", "Xiaoming", "Fatima", "Omar", "Chinedu",
-    "Amara", "Kwame", "Thandiwe", "Haruto", "Yui", "Min-jun", "Ji-woo", "Thi Lan", "Łukasz",
-    "Agnieszka", "Dmitri", "Svetlana", "Ayşe", "Mehmet", "Nikos", "Eleni", "Siobhán", "Ciarán",
-    "Astrid", "Björn", "João", "Inês", "Noa", "Yosef", "Dariush", "Shirin", "Maricel", "Rodrigo",
-    "Guadalupe", "José", "Zoë", "Kenji", "Aiko", "Olusegun", "Ngozi", "Rahul", "Ananya", "Hamza",
-    "Layla", "Mateo", "Valentina", "Tomasz", "Ingrid", "Kofi", "Abena", "Tariq", "Soo-ah",
-    "Bogdan", "Oksana", "Declan", "Mei", "Arjun", "Lucía", "Pieter", "Anneke", "Tiago", "Beatriz",
+    "Emily",
+    "Marcus",
+    "Priya",
+    "Venkatesh",
+    "Wei",
+    "Xiaoming",
+    "Fatima",
+    "Omar",
+    "Chinedu",
+    "Amara",
+    "Kwame",
+    "Thandiwe",
+    "Haruto",
+    "Yui",
+    "Min-jun",
+    "Ji-woo",
+    "Thi Lan",
+    "Łukasz",
+    "Agnieszka",
+    "Dmitri",
+    "Svetlana",
+    "Ayşe",
+    "Mehmet",
+    "Nikos",
+    "Eleni",
+    "Siobhán",
+    "Ciarán",
+    "Astrid",
+    "Björn",
+    "João",
+    "Inês",
+    "Noa",
+    "Yosef",
+    "Dariush",
+    "Shirin",
+    "Maricel",
+    "Rodrigo",
+    "Guadalupe",
+    "José",
+    "Zoë",
+    "Kenji",
+    "Aiko",
+    "Olusegun",
+    "Ngozi",
+    "Rahul",
+    "Ananya",
+    "Hamza",
+    "Layla",
+    "Mateo",
+    "Valentina",
+    "Tomasz",
+    "Ingrid",
+    "Kofi",
+    "Abena",
+    "Tariq",
+    "Soo-ah",
+    "Bogdan",
+    "Oksana",
+    "Declan",
+    "Mei",
+    "Arjun",
+    "Lucía",
+    "Pieter",
+    "Anneke",
+    "Tiago",
+    "Beatriz",
 )
 LAST_NAMES = (
-    "Hartley", "Okafor", "Raghunathan", "Subramanian", "Zhang", "Li", "Al-Sayed", "Haddad",
-    "Nwosu", "Mensah", "Dlamini", "Sato", "Takahashi", "Park", "Kim", "Nguyen", "Kowalczyk",
-    "Wiśniewska", "Volkov", "Ivanova", "Yılmaz", "Demir", "Papadopoulos", "Georgiou", "O'Brien",
-    "Mac Giolla", "Lindqvist", "Åkesson", "Pereira", "Gonçalves", "Levi", "Mizrahi", "Farahani",
-    "Tehrani", "Dela Cruz", "Bautista", "Hernández", "de la Fuente", "van der Berg", "Müller",
-    "Nakamura", "Adeyemi", "Eze", "Sharma", "Iyer", "Qureshi", "Mansour", "Gutiérrez", "Rossi",
-    "Nowak", "Johansson", "Boateng", "Asante", "Rahman", "Choi", "Kovalenko", "Shevchenko",
-    "Fitzgerald", "Chen", "Mehta", "Ortega", "Jansen", "Visser", "Carvalho", "Nguyen-Tran", "D'Souza",
+    "Hartley",
+    "Okafor",
+    "Raghunathan",
+    "Subramanian",
+    "Zhang",
+    "Li",
+    "Al-Sayed",
+    "Haddad",
+    "Nwosu",
+    "Mensah",
+    "Dlamini",
+    "Sato",
+    "Takahashi",
+    "Park",
+    "Kim",
+    "Nguyen",
+    "Kowalczyk",
+    "Wiśniewska",
+    "Volkov",
+    "Ivanova",
+    "Yılmaz",
+    "Demir",
+    "Papadopoulos",
+    "Georgiou",
+    "O'Brien",
+    "Mac Giolla",
+    "Lindqvist",
+    "Åkesson",
+    "Pereira",
+    "Gonçalves",
+    "Levi",
+    "Mizrahi",
+    "Farahani",
+    "Tehrani",
+    "Dela Cruz",
+    "Bautista",
+    "Hernández",
+    "de la Fuente",
+    "van der Berg",
+    "Müller",
+    "Nakamura",
+    "Adeyemi",
+    "Eze",
+    "Sharma",
+    "Iyer",
+    "Qureshi",
+    "Mansour",
+    "Gutiérrez",
+    "Rossi",
+    "Nowak",
+    "Johansson",
+    "Boateng",
+    "Asante",
+    "Rahman",
+    "Choi",
+    "Kovalenko",
+    "Shevchenko",
+    "Fitzgerald",
+    "Chen",
+    "Mehta",
+    "Ortega",
+    "Jansen",
+    "Visser",
+    "Carvalho",
+    "Nguyen-Tran",
+    "D'Souza",
 )
 MIDDLE_INITIALS = "ABCDEFGHJKLMNPRSTW"
 HONORIFICS = ("Mr.", "Ms.", "Dr.", "Mrs.")
 
 JOB_TITLES = (
-    "Software Engineer", "Senior Data Scientist", "Machine Learning Engineer", "Product Manager",
-    "DevOps Engineer", "Site Reliability Engineer", "Data Analyst", "Engineering Manager",
-    "Frontend Developer", "Backend Developer", "QA Engineer", "Technical Writer", "UX Designer",
-    "Solutions Architect", "Data Engineer", "Security Analyst", "Staff Engineer", "Scrum Master",
+    "Software Engineer",
+    "Senior Data Scientist",
+    "Machine Learning Engineer",
+    "Product Manager",
+    "DevOps Engineer",
+    "Site Reliability Engineer",
+    "Data Analyst",
+    "Engineering Manager",
+    "Frontend Developer",
+    "Backend Developer",
+    "QA Engineer",
+    "Technical Writer",
+    "UX Designer",
+    "Solutions Architect",
+    "Data Engineer",
+    "Security Analyst",
+    "Staff Engineer",
+    "Scrum Master",
 )
 EMPLOYERS = (
-    "Stripe", "Shopify", "Goldman Sachs", "Morgan Stanley", "Wells Fargo", "Deloitte", "Accenture",
-    "Johnson & Johnson", "Procter & Gamble", "Capital One", "Salesforce", "Adobe", "Spotify",
-    "Airbnb", "Siemens", "SAP", "Infosys", "Wipro", "Booz Allen Hamilton", "Lockheed Martin",
-    "Boeing", "Pfizer", "Intuit", "Datadog", "Atlassian", "Zalando", "Rakuten", "Mercado Libre",
-    "Ernst & Young", "Tata Consultancy Services", "Cisco", "Oracle",
+    "Stripe",
+    "Shopify",
+    "Goldman Sachs",
+    "Morgan Stanley",
+    "Wells Fargo",
+    "Deloitte",
+    "Accenture",
+    "Johnson & Johnson",
+    "Procter & Gamble",
+    "Capital One",
+    "Salesforce",
+    "Adobe",
+    "Spotify",
+    "Airbnb",
+    "Siemens",
+    "SAP",
+    "Infosys",
+    "Wipro",
+    "Booz Allen Hamilton",
+    "Lockheed Martin",
+    "Boeing",
+    "Pfizer",
+    "Intuit",
+    "Datadog",
+    "Atlassian",
+    "Zalando",
+    "Rakuten",
+    "Mercado Libre",
+    "Ernst & Young",
+    "Tata Consultancy Services",
+    "Cisco",
+    "Oracle",
 )
 # Technology words that NER models often mistake for names or places.
 SKILLS = (
-    "Python", "Go", "Rust", "Java", "Scala", "Spark", "Flask", "Django", "Kubernetes", "Docker",
-    "Terraform", "Kafka", "Airflow", "PostgreSQL", "MongoDB", "Redis", "React", "Angular",
-    "TypeScript", "PyTorch", "TensorFlow", "Pandas", "Snowflake", "Tableau", "Looker", "Jenkins",
-    "Ansible", "Elixir", "Ruby", "Swift", "Kotlin", "Hadoop", "Grafana", "Prometheus", "FastAPI",
-    "GraphQL", "Elasticsearch", "Figma", "Jira", "Excel", "AWS", "Azure", "GCP", "dbt", "Dagster",
-    "Node.js", "Vue.js", "C++", "Haskell", "Perl", "Clojure", "Heroku", "Vercel", "Celery",
+    "Python",
+    "Go",
+    "Rust",
+    "Java",
+    "Scala",
+    "Spark",
+    "Flask",
+    "Django",
+    "Kubernetes",
+    "Docker",
+    "Terraform",
+    "Kafka",
+    "Airflow",
+    "PostgreSQL",
+    "MongoDB",
+    "Redis",
+    "React",
+    "Angular",
+    "TypeScript",
+    "PyTorch",
+    "TensorFlow",
+    "Pandas",
+    "Snowflake",
+    "Tableau",
+    "Looker",
+    "Jenkins",
+    "Ansible",
+    "Elixir",
+    "Ruby",
+    "Swift",
+    "Kotlin",
+    "Hadoop",
+    "Grafana",
+    "Prometheus",
+    "FastAPI",
+    "GraphQL",
+    "Elasticsearch",
+    "Figma",
+    "Jira",
+    "Excel",
+    "AWS",
+    "Azure",
+    "GCP",
+    "dbt",
+    "Dagster",
+    "Node.js",
+    "Vue.js",
+    "C++",
+    "Haskell",
+    "Perl",
+    "Clojure",
+    "Heroku",
+    "Vercel",
+    "Celery",
 )
 CITIES = (
-    "Austin, TX", "Seattle, WA", "Chicago, IL", "Denver, CO", "Boston, MA", "Atlanta, GA",
-    "Portland, OR", "Raleigh, NC", "Columbus, OH", "Phoenix, AZ", "Madison, WI", "Pittsburgh, PA",
+    "Austin, TX",
+    "Seattle, WA",
+    "Chicago, IL",
+    "Denver, CO",
+    "Boston, MA",
+    "Atlanta, GA",
+    "Portland, OR",
+    "Raleigh, NC",
+    "Columbus, OH",
+    "Phoenix, AZ",
+    "Madison, WI",
+    "Pittsburgh, PA",
 )
 STREET_NAMES = (
-    "Maple", "Oak", "Cedar", "Willow", "Lincoln", "Washington", "Highland", "Lakeview", "Sunset",
-    "Chestnut", "Magnolia", "Riverside", "Elm", "Hawthorne", "Juniper", "Birch", "Franklin",
-    "Prospect", "Meadowbrook", "Orchard", "Spring Valley", "Martin Luther King Jr", "Old Mill",
-    "Park", "Hillcrest", "Granite", "Pine", "Bayview",
+    "Maple",
+    "Oak",
+    "Cedar",
+    "Willow",
+    "Lincoln",
+    "Washington",
+    "Highland",
+    "Lakeview",
+    "Sunset",
+    "Chestnut",
+    "Magnolia",
+    "Riverside",
+    "Elm",
+    "Hawthorne",
+    "Juniper",
+    "Birch",
+    "Franklin",
+    "Prospect",
+    "Meadowbrook",
+    "Orchard",
+    "Spring Valley",
+    "Martin Luther King Jr",
+    "Old Mill",
+    "Park",
+    "Hillcrest",
+    "Granite",
+    "Pine",
+    "Bayview",
 )
 STREET_SUFFIXES = (
-    "Street", "St", "St.", "Avenue", "Ave", "Ave.", "Road", "Rd", "Boulevard", "Blvd", "Lane",
-    "Ln", "Drive", "Dr", "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Circle", "Parkway",
-    "Pkwy", "Highway", "Trail", "Square",
+    "Street",
+    "St",
+    "St.",
+    "Avenue",
+    "Ave",
+    "Ave.",
+    "Road",
+    "Rd",
+    "Boulevard",
+    "Blvd",
+    "Lane",
+    "Ln",
+    "Drive",
+    "Dr",
+    "Court",
+    "Ct",
+    "Way",
+    "Place",
+    "Pl",
+    "Terrace",
+    "Circle",
+    "Parkway",
+    "Pkwy",
+    "Highway",
+    "Trail",
+    "Square",
 )
 DIRECTIONS = ("N", "S", "E", "W", "N.", "NE", "SW")
 UNITS = ("Apt", "Apt.", "Apartment", "Suite", "Ste", "Unit", "#")
 EMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "proton.me", "fastmail.fm", "icloud.com", "hey.com")
-SIGN_OFFS = ("Sincerely", "Best regards", "Kind regards", "Regards", "Warm regards", "Thank you", "Best", "Respectfully")
+SIGN_OFFS = (
+    "Sincerely",
+    "Best regards",
+    "Kind regards",
+    "Regards",
+    "Warm regards",
+    "Thank you",
+    "Best",
+    "Respectfully",
+)
 PII_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "US_SSN", "STREET_ADDRESS")
 KINDS = ("resume", "tailored_resume", "job_description", "cover_letter", "no_pii")
 
@@ -138,21 +410,35 @@ class _Generator:
         return _Person(self.pick(FIRST_NAMES), self.pick(LAST_NAMES), middle)
 
     def _slug(self, person: _Person, sep: str) -> str:
-        ascii_name = "".join(c for c in f"{person.first}{sep}{person.last}".lower() if c.isascii() and (c.isalnum() or c in sep))
+        ascii_name = "".join(
+            c for c in f"{person.first}{sep}{person.last}".lower() if c.isascii() and (c.isalnum() or c in sep)
+        )
         return ascii_name.replace(" ", "").replace("'", "")
 
     def email(self, person: _Person) -> str:
         first, last = self._slug(_Person(person.first, ""), ""), self._slug(_Person("", person.last), "")
-        local = self.pick((f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}{self.rng.randint(1, 99)}", f"{last}.{first}"))
+        local = self.pick(
+            (f"{first}.{last}", f"{first[0]}{last}", f"{first}_{last}{self.rng.randint(1, 99)}", f"{last}.{first}")
+        )
         return f"{local}@{self.pick(EMAIL_DOMAINS)}"
 
     def phone(self) -> str:
-        area, exchange, line = self.pick(("555", "212", "415", "617", "312", "206", "512", "303")), self.rng.randint(200, 989), self.rng.randint(0, 9999)
+        area, exchange, line = (
+            self.pick(("555", "212", "415", "617", "312", "206", "512", "303")),
+            self.rng.randint(200, 989),
+            self.rng.randint(0, 9999),
+        )
         ext = self.rng.randint(10, 9999)
         formats = (
-            f"({area}) {exchange}-{line:04d}", f"{area}-{exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}",
-            f"+1 {area} {exchange} {line:04d}", f"{area} {exchange} {line:04d}", f"+1-{area}-{exchange}-{line:04d}",
-            f"1-{area}-{exchange}-{line:04d}", f"{area}-{exchange}-{line:04d} ext. {ext}", f"({area}) {exchange}-{line:04d} x{ext}",
+            f"({area}) {exchange}-{line:04d}",
+            f"{area}-{exchange}-{line:04d}",
+            f"{area}.{exchange}.{line:04d}",
+            f"+1 {area} {exchange} {line:04d}",
+            f"{area} {exchange} {line:04d}",
+            f"+1-{area}-{exchange}-{line:04d}",
+            f"1-{area}-{exchange}-{line:04d}",
+            f"{area}-{exchange}-{line:04d} ext. {ext}",
+            f"({area}) {exchange}-{line:04d} x{ext}",
             f"+1 ({area}) {exchange}-{line:04d}",
             f"+44 20 {self.rng.randint(7000, 8999)} {self.rng.randint(1000, 9999)}",
             f"+44 7{self.rng.randint(100, 999)} {self.rng.randint(100000, 999999)}",
@@ -168,13 +454,22 @@ class _Generator:
     def url(self, person: _Person) -> str:
         slug = self._slug(person, "-")
         handle = self._slug(person, "")
-        return self.pick((
-            f"https://www.linkedin.com/in/{slug}-{self.rng.randint(100, 9999)}", f"linkedin.com/in/{handle}",
-            f"www.linkedin.com/in/{slug}/", f"github.com/{handle}", f"https://github.com/{slug}",
-            f"www.{handle}.dev", f"https://{handle}.io", f"http://portfolio.{handle}.com/projects",
-            f"gitlab.com/{handle}", f"https://stackoverflow.com/users/{self.rng.randint(10000, 999999)}/{slug}",
-            f"{handle}.github.io", f"https://medium.com/@{handle}",
-        ))
+        return self.pick(
+            (
+                f"https://www.linkedin.com/in/{slug}-{self.rng.randint(100, 9999)}",
+                f"linkedin.com/in/{handle}",
+                f"www.linkedin.com/in/{slug}/",
+                f"github.com/{handle}",
+                f"https://github.com/{slug}",
+                f"www.{handle}.dev",
+                f"https://{handle}.io",
+                f"http://portfolio.{handle}.com/projects",
+                f"gitlab.com/{handle}",
+                f"https://stackoverflow.com/users/{self.rng.randint(10000, 999999)}/{slug}",
+                f"{handle}.github.io",
+                f"https://medium.com/@{handle}",
+            )
+        )
 
     def ssn(self) -> str:
         # Structurally valid per SSA rules (area not 000/666/9xx, group and serial not zero).
@@ -192,7 +487,9 @@ class _Generator:
             street = self.pick(("1st", "2nd", "3rd", "5th", "12th", "42nd", "101st"))
         address = f"{number} {direction}{street} {self.pick(STREET_SUFFIXES)}"
         if self.rng.random() < 0.35:
-            address += f"{self.pick((', ', ' '))}{self.pick(UNITS)} {self.rng.randint(1, 999)}{self.pick(('', '', 'B', 'C'))}"
+            address += (
+                f"{self.pick((', ', ' '))}{self.pick(UNITS)} {self.rng.randint(1, 999)}{self.pick(('', '', 'B', 'C'))}"
+            )
         return address
 
     def name_styled(self, person: _Person) -> str:
@@ -207,9 +504,11 @@ class _Generator:
     # --- document kinds ---
 
     def contact_block(self, doc: _DocBuilder, person: _Person) -> None:
-        lines = [("EMAIL_ADDRESS", self.email(person), self.pick(("Email: ", "E-mail: ", "", "✉ "))),
-                 ("PHONE_NUMBER", self.phone(), self.pick(("Phone: ", "Tel: ", "Mobile: ", "", "Cell: "))),
-                 ("URL", self.url(person), self.pick(("LinkedIn: ", "", "Web: ", "Portfolio: ")))]
+        lines = [
+            ("EMAIL_ADDRESS", self.email(person), self.pick(("Email: ", "E-mail: ", "", "✉ "))),
+            ("PHONE_NUMBER", self.phone(), self.pick(("Phone: ", "Tel: ", "Mobile: ", "", "Cell: "))),
+            ("URL", self.url(person), self.pick(("LinkedIn: ", "", "Web: ", "Portfolio: "))),
+        ]
         if self.rng.random() < 0.8:
             lines.append(("STREET_ADDRESS", self.street_address(), self.pick(("Address: ", "", "Home: "))))
         if self.rng.random() < 0.45:
@@ -227,10 +526,14 @@ class _Generator:
     def experience(self, doc: _DocBuilder) -> None:
         for _ in range(self.rng.randint(1, 3)):
             doc.keep_word(self.pick(JOB_TITLES)).text(self.pick((" at ", " — ", ", ", " | ")))
-            doc.keep_word(self.pick(EMPLOYERS)).text(f", {self.pick(CITIES)} ({self.rng.randint(2008, 2019)}–{self.pick(('Present', '2023', '2024'))})\n")
+            doc.keep_word(self.pick(EMPLOYERS)).text(
+                f", {self.pick(CITIES)} ({self.rng.randint(2008, 2019)}–{self.pick(('Present', '2023', '2024'))})\n"
+            )
             doc.text("- Built data services in ")
             self.skills(doc, 2)
-            doc.text(f" serving {self.rng.randint(2, 90)} million requests a day; cut latency by {self.rng.randint(10, 70)}%.\n- Led a team of {self.rng.randint(2, 12)} engineers using ")
+            doc.text(
+                f" serving {self.rng.randint(2, 90)} million requests a day; cut latency by {self.rng.randint(10, 70)}%.\n- Led a team of {self.rng.randint(2, 12)} engineers using "
+            )
             self.skills(doc, 2)
             doc.text(".\n")
 
@@ -238,7 +541,9 @@ class _Generator:
         doc.text(self.pick(("\nReferences\n", "\nREFERENCES\n", "\nReferences:\n")))
         for _ in range(self.rng.randint(1, 2)):
             ref = self.person()
-            doc.pii_value("PERSON", self.name_styled(ref)).text(", ").keep_word(self.pick(JOB_TITLES)).text(" at ").keep_word(self.pick(EMPLOYERS))
+            doc.pii_value("PERSON", self.name_styled(ref)).text(", ").keep_word(self.pick(JOB_TITLES)).text(
+                " at "
+            ).keep_word(self.pick(EMPLOYERS))
             doc.text(self.pick((" — ", ", ", " | "))).pii_value("PHONE_NUMBER", self.phone()).text("\n")
 
     def resume(self, doc: _DocBuilder) -> None:
@@ -268,21 +573,27 @@ class _Generator:
         person = self.person()
         title, employer = self.pick(JOB_TITLES), self.pick(EMPLOYERS)
         doc.pii_value("PERSON", self.name_styled(person)).text(" | ").pii_value("EMAIL_ADDRESS", self.email(person))
-        doc.text(" | ").pii_value("PHONE_NUMBER", self.phone()).text(" | ").pii_value("URL", self.url(person)).text("\n")
+        doc.text(" | ").pii_value("PHONE_NUMBER", self.phone()).text(" | ").pii_value("URL", self.url(person)).text(
+            "\n"
+        )
         doc.text("Tailored for the ").keep_word(title).text(" role at ").keep_word(employer).text("\n\n")
         doc.text("Results-driven engineer who shipped ")
         self.skills(doc, 2)
         doc.text(" platforms. Highlights relevant to ").keep_word(employer).text(":\n")
         self.experience(doc)
         if self.rng.random() < 0.5:
-            doc.text("Mailing address: ").pii_value("STREET_ADDRESS", self.street_address()).text(f", {self.pick(CITIES)}\n")
+            doc.text("Mailing address: ").pii_value("STREET_ADDRESS", self.street_address()).text(
+                f", {self.pick(CITIES)}\n"
+            )
         if self.rng.random() < 0.5:
             self.references(doc)
 
     def job_description(self, doc: _DocBuilder) -> None:
         employer, title = self.pick(EMPLOYERS), self.pick(JOB_TITLES)
         recruiter = self.person()
-        doc.keep_word(employer).text(" is hiring a ").keep_word(title).text(f" in {self.pick(CITIES)}.\n\nWhat you'll do:\n- Design pipelines in ")
+        doc.keep_word(employer).text(" is hiring a ").keep_word(title).text(
+            f" in {self.pick(CITIES)}.\n\nWhat you'll do:\n- Design pipelines in "
+        )
         self.skills(doc, 3)
         doc.text(".\n- Partner with the ").keep_word(self.pick(JOB_TITLES)).text(" team.\n\nRequirements:\n- ")
         doc.text(f"{self.rng.randint(2, 10)}+ years with ")
@@ -294,16 +605,25 @@ class _Generator:
         elif style < 0.55:
             doc.text("Recruiter: ").pii_value("PERSON", recruiter.full).text(" (")
         elif style < 0.8:
-            doc.text("Contact ").pii_value("PERSON", f"{recruiter.first} {recruiter.last}").text(" from our talent team: ")
+            doc.text("Contact ").pii_value("PERSON", f"{recruiter.first} {recruiter.last}").text(
+                " from our talent team: "
+            )
         else:
             doc.text("Hiring manager ").pii_value("PERSON", recruiter.full).text(" will review applications; email ")
         doc.pii_value("EMAIL_ADDRESS", self.email(recruiter))
         doc.text(" or call ").pii_value("PHONE_NUMBER", self.phone()).text(".\n")
         if self.rng.random() < 0.6:
-            doc.text("Apply at ").pii_value("URL", self.pick((
-                f"https://careers.example-jobs.com/{self.rng.randint(1000, 99999)}", f"www.jobs-board.io/apply/{self.rng.randint(100, 9999)}",
-                f"https://boards.greenhouse.io/acme/jobs/{self.rng.randint(10000, 99999)}", f"jobs.lever.co/acme/{self.rng.randint(1000, 9999)}",
-            ))).text(".\n")
+            doc.text("Apply at ").pii_value(
+                "URL",
+                self.pick(
+                    (
+                        f"https://careers.example-jobs.com/{self.rng.randint(1000, 99999)}",
+                        f"www.jobs-board.io/apply/{self.rng.randint(100, 9999)}",
+                        f"https://boards.greenhouse.io/acme/jobs/{self.rng.randint(10000, 99999)}",
+                        f"jobs.lever.co/acme/{self.rng.randint(1000, 9999)}",
+                    )
+                ),
+            ).text(".\n")
         if self.rng.random() < 0.5:
             doc.text("Office: ").pii_value("STREET_ADDRESS", self.street_address()).text(f", {self.pick(CITIES)}.\n")
 
@@ -320,7 +640,9 @@ class _Generator:
             doc.text(",\n\n")
         else:
             doc.text(self.pick(("Dear Hiring Manager,\n\n", "To the hiring team,\n\n")))
-        doc.text("I am excited to apply for the ").keep_word(self.pick(JOB_TITLES)).text(" position at ").keep_word(self.pick(EMPLOYERS))
+        doc.text("I am excited to apply for the ").keep_word(self.pick(JOB_TITLES)).text(" position at ").keep_word(
+            self.pick(EMPLOYERS)
+        )
         doc.text(". At ").keep_word(self.pick(EMPLOYERS)).text(" I built systems in ")
         self.skills(doc, 3)
         doc.text(f" and mentored {self.rng.randint(2, 8)} junior engineers.")
@@ -329,15 +651,21 @@ class _Generator:
             doc.text(" My former manager, ").pii_value("PERSON", colleague.full).text(", can speak to my work on ")
             self.skills(doc, 1)
             doc.text(".")
-        doc.text("\n\nI would welcome the chance to talk. You can reach me at ").pii_value("EMAIL_ADDRESS", self.email(person))
+        doc.text("\n\nI would welcome the chance to talk. You can reach me at ").pii_value(
+            "EMAIL_ADDRESS", self.email(person)
+        )
         doc.text(" or ").pii_value("PHONE_NUMBER", self.phone()).text(".\n\n")
-        doc.text(f"{self.pick(SIGN_OFFS)},\n").pii_value("PERSON", self.pick((person.full, f"{person.first} {person.last}", person.first)))
+        doc.text(f"{self.pick(SIGN_OFFS)},\n").pii_value(
+            "PERSON", self.pick((person.full, f"{person.first} {person.last}", person.first))
+        )
         doc.text("\n")
 
     def no_pii(self, doc: _DocBuilder) -> None:
         doc.text("Key skills for a ").keep_word(self.pick(JOB_TITLES)).text(": ")
         self.skills(doc, 4)
-        doc.text(f". Worked {self.rng.randint(2, 12)} years at ").keep_word(self.pick(EMPLOYERS)).text(" and ").keep_word(self.pick(EMPLOYERS))
+        doc.text(f". Worked {self.rng.randint(2, 12)} years at ").keep_word(self.pick(EMPLOYERS)).text(
+            " and "
+        ).keep_word(self.pick(EMPLOYERS))
         doc.text(f" on teams of {self.rng.randint(3, 40)}, migrating from ")
         self.skills(doc, 1)
         doc.text(" to ")
@@ -372,4 +700,6 @@ def load_jsonl(path: Path = EVAL_SET_PATH) -> list[dict]:
 if __name__ == "__main__":
     generated = generate()
     write_jsonl(generated, EVAL_SET_PATH)
-    print(f"wrote {len(generated)} documents, {sum(len(d['pii']) for d in generated)} labeled PII values to {EVAL_SET_PATH}")
+    print(
+        f"wrote {len(generated)} documents, {sum(len(d['pii']) for d in generated)} labeled PII values to {EVAL_SET_PATH}"
+    )

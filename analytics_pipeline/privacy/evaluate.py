@@ -34,9 +34,15 @@ SHARED_SET_PATH = PROJECT_ROOT.parent / "shared" / "pii_eval" / "synth_dataset_v
 # presidio-research labels -> this project's types; other labels are not scrubbed, except
 # titles and organizations, which are words a data scientist needs kept.
 SHARED_TYPE_MAP = {
-    "PERSON": "PERSON", "EMAIL_ADDRESS": "EMAIL_ADDRESS", "PHONE_NUMBER": "PHONE_NUMBER",
-    "DOMAIN_NAME": "URL", "US_SSN": "US_SSN", "STREET_ADDRESS": "STREET_ADDRESS",
-    "CREDIT_CARD": "CREDIT_CARD", "IBAN_CODE": "IBAN_CODE", "IP_ADDRESS": "IP_ADDRESS",
+    "PERSON": "PERSON",
+    "EMAIL_ADDRESS": "EMAIL_ADDRESS",
+    "PHONE_NUMBER": "PHONE_NUMBER",
+    "DOMAIN_NAME": "URL",
+    "US_SSN": "US_SSN",
+    "STREET_ADDRESS": "STREET_ADDRESS",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN_CODE",
+    "IP_ADDRESS": "IP_ADDRESS",
 }
 SHARED_KEEP_TYPES = {"TITLE", "ORGANIZATION"}
 
@@ -103,27 +109,17 @@ def align_replacements(original: str, scrubbed: str) -> list[Replacement] | None
     aligned = re.fullmatch("".join(pattern), original, flags=re.DOTALL)
     if aligned is None:
         return None
-    return [
-        Replacement(match.group(1), aligned.start(i), aligned.end(i))
-        for i, match in enumerate(matches, start=1)
-    ]
+    return [Replacement(match.group(1), aligned.start(i), aligned.end(i)) for i, match in enumerate(matches, start=1)]
 
 
 def _covered(text: str, start: int, end: int, replacements: list[Replacement]) -> bool:
     """Whether every letter and digit of text[start:end] lies inside a replaced region."""
-    return all(
-        any(r.start <= i < r.end for r in replacements)
-        for i in range(start, end)
-        if text[i].isalnum()
-    )
+    return all(any(r.start <= i < r.end for r in replacements) for i in range(start, end) if text[i].isalnum())
 
 
 def _trace_left(value: str, scrubbed: str) -> bool:
     # Fallback when positions cannot be aligned: any word of the value still in the output.
-    return any(
-        re.search(rf"(?<!\w){re.escape(word)}(?!\w)", scrubbed)
-        for word in re.findall(r"\w{2,}", value)
-    )
+    return any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", scrubbed) for word in re.findall(r"\w{2,}", value))
 
 
 def score_document(report: EvalReport, doc: dict, scrubbed: str, record_leaks: bool = False) -> None:
@@ -157,9 +153,7 @@ def score_document(report: EvalReport, doc: dict, scrubbed: str, record_leaks: b
         if replacements is None:
             report.keep_preserved += word["value"] in scrubbed
         else:
-            report.keep_preserved += not any(
-                r.start < word["end"] and word["start"] < r.end for r in replacements
-            )
+            report.keep_preserved += not any(r.start < word["end"] and word["start"] < r.end for r in replacements)
 
 
 def evaluate_outputs(docs: Sequence[dict], scrubbed: Sequence[str | None], record_leaks: bool = False) -> EvalReport:
@@ -192,7 +186,15 @@ def load_presidio_research_set(path: Path = SHARED_SET_PATH) -> list[dict]:
                 pii.append({"type": SHARED_TYPE_MAP[span["entity_type"]], **entry})
             elif span["entity_type"] in SHARED_KEEP_TYPES:
                 keep.append(entry)
-        docs.append({"id": f"shared-{index}", "kind": "presidio_research", "text": record["full_text"], "pii": pii, "keep": keep})
+        docs.append(
+            {
+                "id": f"shared-{index}",
+                "kind": "presidio_research",
+                "text": record["full_text"],
+                "pii": pii,
+                "keep": keep,
+            }
+        )
     return docs
 
 
@@ -237,11 +239,15 @@ def format_comparison(reports: dict[str, EvalReport], title: str) -> str:
         )
         lines.append(f"| {entity_type} | {labeled} | {cells} |")
     keep_total = max(r.keep_total for r in reports.values())
-    lines.append(f"| keep-words preserved | {keep_total} | " + " | ".join(f"{_fmt(r.keep_rate)} | " for r in reports.values()) + " |")
-    lines.append("| documents / second | — | " + " | ".join(f"{_fmt(r.docs_per_second, 1)} | " for r in reports.values()) + " |")
-    others = {
-        name: sum(s.placeholders for t, s in r.per_type.items() if not s.labeled) for name, r in reports.items()
-    }
+    lines.append(
+        f"| keep-words preserved | {keep_total} | "
+        + " | ".join(f"{_fmt(r.keep_rate)} | " for r in reports.values())
+        + " |"
+    )
+    lines.append(
+        "| documents / second | — | " + " | ".join(f"{_fmt(r.docs_per_second, 1)} | " for r in reports.values()) + " |"
+    )
+    others = {name: sum(s.placeholders for t, s in r.per_type.items() if not s.labeled) for name, r in reports.items()}
     lines.append("| other placeholders (unlabeled types) | — | " + " | ".join(f"{others[n]} | " for n in names) + " |")
     return "\n".join(lines)
 
@@ -250,9 +256,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shared-set", type=Path, default=SHARED_SET_PATH, help="presidio-research synth_dataset_v2.json")
+    parser.add_argument(
+        "--shared-set", type=Path, default=SHARED_SET_PATH, help="presidio-research synth_dataset_v2.json"
+    )
     parser.add_argument("--no-stock", action="store_true", help="skip stock Presidio (it is slow)")
-    parser.add_argument("--leaks", action="store_true", help="list the values the project scrubber left (synthetic data only)")
+    parser.add_argument(
+        "--leaks", action="store_true", help="list the values the project scrubber left (synthetic data only)"
+    )
     args = parser.parse_args(argv)
 
     scrubbers: dict[str, ScrubBatch] = {"project": PiiScrubber().scrub_batch}

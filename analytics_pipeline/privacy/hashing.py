@@ -14,7 +14,7 @@ import re
 MIN_SALT_CHARS = 16
 SALT_HELP = (
     "Set ANALYTICS_SALT to a long random secret before materializing, e.g. "
-    '`export ANALYTICS_SALT="$(python -c \'import secrets; print(secrets.token_hex(32))\')"`. '
+    "`export ANALYTICS_SALT=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"`. "
     "Keep it stable: a different salt gives every user a different pseudonym."
 )
 PSEUDONYM_PATTERN = re.compile(r"^[0-9a-f]{64}$")

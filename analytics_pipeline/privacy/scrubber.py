@@ -136,7 +136,9 @@ def _is_not_a_name(text: str, result: RecognizerResult) -> bool:
     """A PERSON span that is only technology or role words, or an NER guess sitting where employers and cities go."""
     value = text[result.start : result.end]
     words = [w.strip(".,;:()'\"•") for w in value.split()]
-    if all(w.lower() in TECH_ALLOW_LIST or w.lower() in NOT_NAME_WORDS for w in words if w) or not any(c.isalpha() for c in value):
+    if all(w.lower() in TECH_ALLOW_LIST or w.lower() in NOT_NAME_WORDS for w in words if w) or not any(
+        c.isalpha() for c in value
+    ):
         return True
     if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
         return False
@@ -169,7 +171,10 @@ def propagate_names(text: str, results: list[RecognizerResult]) -> list[Recogniz
     )
     return [
         RecognizerResult(
-            "PERSON", m.start(), m.end(), _PROPAGATED_SCORE,
+            "PERSON",
+            m.start(),
+            m.end(),
+            _PROPAGATED_SCORE,
             recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NamePropagation"},
         )
         for m in pattern.finditer(text)
@@ -180,9 +185,14 @@ def propagate_names(text: str, results: list[RecognizerResult]) -> list[Recogniz
 def _trim_ner_span(text: str, result: RecognizerResult) -> RecognizerResult:
     # spaCy runs names across line breaks ("Jane Doe\nlinkedin.com/in/..."); a name never spans lines.
     newline = text.find("\n", result.start, result.end)
-    if newline == -1 or (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+    if (
+        newline == -1
+        or (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER
+    ):
         return result
-    return RecognizerResult(result.entity_type, result.start, newline, result.score, recognition_metadata=result.recognition_metadata)
+    return RecognizerResult(
+        result.entity_type, result.start, newline, result.score, recognition_metadata=result.recognition_metadata
+    )
 
 
 def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
@@ -275,7 +285,10 @@ class PiiScrubber:
         self._analyzer.registry.remove_recognizer("PhoneRecognizer")  # Presidio's, replaced by the faster equivalent
         self._phone_recognizer = FastPhoneRecognizer(cache_size)
         for recognizer in (
-            self._phone_recognizer, StreetAddressRecognizer(), PhoneNumberPatternRecognizer(), ContextualNameRecognizer()
+            self._phone_recognizer,
+            StreetAddressRecognizer(),
+            PhoneNumberPatternRecognizer(),
+            ContextualNameRecognizer(),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
@@ -324,7 +337,10 @@ class PiiScrubber:
         for (key, positions), text, results in zip(pending.items(), distinct, self._presidio_results(distinct)):
             final = tuple(
                 DetectedSpan(
-                    entity_type=r.entity_type, start=r.start, end=r.end, score=r.score,
+                    entity_type=r.entity_type,
+                    start=r.start,
+                    end=r.end,
+                    score=r.score,
                     recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
                 )
                 for r in merge_overlaps(refine_results(text, results))
@@ -344,7 +360,10 @@ class PiiScrubber:
         entities = self._paragraph_entities([text[s:e] for text in texts for s, e in paragraphs(text)])
         return [
             self._analyzer.analyze(
-                text, language="en", entities=self.entities, score_threshold=self.score_threshold,
+                text,
+                language="en",
+                entities=self.entities,
+                score_threshold=self.score_threshold,
                 nlp_artifacts=self._artifacts(text, entities),
             )
             for text in texts
@@ -416,9 +435,7 @@ class PiiScrubber:
         numbers.update(dict.fromkeys(keys, number))
         return number
 
-    def scrub_batch_with_counts(
-        self, texts: Iterable[str | None]
-    ) -> tuple[list[str | None], Counter[str]]:
+    def scrub_batch_with_counts(self, texts: Iterable[str | None]) -> tuple[list[str | None], Counter[str]]:
         """Scrubbed texts (same order and length; None and "" pass through) and entities replaced per type."""
         texts = list(texts)
         scrubbed: list[str | None] = list(texts)

@@ -34,10 +34,7 @@ class CanarySet:
 
     def sentence(self) -> str:
         v = self.values
-        return (
-            f"Contact {v['name']} at {v['email']} or {v['phone']}. "
-            f"Mail: {v['street_address']}. SSN: {v['ssn']}."
-        )
+        return f"Contact {v['name']} at {v['email']} or {v['phone']}. Mail: {v['street_address']}. SSN: {v['ssn']}."
 
 
 def make_canaries(seed: str, count: int) -> list[CanarySet]:
@@ -103,9 +100,7 @@ class CanaryReport:
 
     def recall(self) -> dict[str, float]:
         return {
-            kind: round(1 - self.survived[kind] / self.planted[kind], 4)
-            for kind in CANARY_TYPES
-            if self.planted[kind]
+            kind: round(1 - self.survived[kind] / self.planted[kind], 4) for kind in CANARY_TYPES if self.planted[kind]
         }
 
     def metadata(self) -> dict:

@@ -58,9 +58,7 @@ def iter_rows(
     conn: duckdb.DuckDBPyConnection, table: Table, columns: list[str], day: date, batch_rows: int = 1000
 ) -> Iterator[dict]:
     """A partition's rows as dicts, fetched in batches so memory stays bounded."""
-    cursor = conn.execute(
-        f"SELECT {', '.join(columns)} FROM {table.qualified_name} WHERE partition_date = ?", [day]
-    )
+    cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table.qualified_name} WHERE partition_date = ?", [day])
     while batch := cursor.fetchmany(batch_rows):
         for values in batch:
             yield dict(zip(columns, values))
@@ -78,9 +76,7 @@ def duplicate_event_ids(conn: duckdb.DuckDBPyConnection, table: Table) -> list[s
     ]
 
 
-def malformed_pseudonyms(
-    conn: duckdb.DuckDBPyConnection, table: Table, day: date | None = None
-) -> dict[str, int]:
+def malformed_pseudonyms(conn: duckdb.DuckDBPyConnection, table: Table, day: date | None = None) -> dict[str, int]:
     """Per pseudonym column, rows whose value is missing or not 64 lowercase hex digits."""
     where, params = _partition_filter(day)
     counts = {}

@@ -21,9 +21,7 @@ from analytics_pipeline.ingest.raw_log import RawLine
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     # North American numbers: (617) 396-5537, 617-396-5537, 617.396.5537, +1 617 396 5537.
-    "phone": re.compile(
-        r"(?<![\w-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
-    ),
+    "phone": re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"),
     "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
     # A scheme, a www. host, or a host with a path (linkedin.com/in/x): bare "Node.js" is no URL.
     "url": re.compile(

@@ -79,7 +79,7 @@ def reconcile(
     for line in lines:
         event_type = declared_type(line.content)
         raw[event_type] += 1
-        if (hits := pending.pop((line.source_file, line.line_number), 0)):
+        if hits := pending.pop((line.source_file, line.line_number), 0):
             quarantined_types[event_type] += hits
     return Reconciliation(
         raw=raw,

@@ -16,7 +16,6 @@ from datetime import date, timedelta
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.warehouse import ensure_tables, transaction
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS, Table
 from analytics_pipeline.training.splits import SplitRatios, assign_split
 from analytics_pipeline.training.tables import (
@@ -24,7 +23,7 @@ from analytics_pipeline.training.tables import (
     REFINEMENT_PAIRS,
     TAILORING_EXAMPLES,
 )
-
+from analytics_pipeline.warehouse import ensure_tables, transaction
 
 DEFAULT_LABEL_WINDOW_HOURS = 24
 DEFAULT_MAX_PLACEHOLDER_SHARE = 0.5
@@ -160,8 +159,10 @@ def _register_splits(conn: duckdb.DuckDBPyConnection, ratios: SplitRatios) -> No
     """``_user_splits``: the split of every user left in ``_kept``."""
     users = [row[0] for row in conn.execute("SELECT DISTINCT anon_user_id FROM _kept").fetchall()]
     splits = pa.table(
-        {"anon_user_id": pa.array(users, pa.string()),
-         "split": pa.array([assign_split(u, ratios) for u in users], pa.string())}
+        {
+            "anon_user_id": pa.array(users, pa.string()),
+            "split": pa.array([assign_split(u, ratios) for u in users], pa.string()),
+        }
     )
     conn.register("_user_splits_arrow", splits)
     conn.execute("CREATE OR REPLACE TEMP TABLE _user_splits AS SELECT * FROM _user_splits_arrow")
@@ -218,7 +219,9 @@ def _refinement_pairs(config: TrainingConfig) -> tuple[str, list[Filter], str]:
         WHERE r.event_type = 'resume.refine'
     """
     filters = [
-        Filter("failed_checks", f"NOT {_in_excluded('partition_date')} AND NOT {_in_excluded('before_partition_date')}"),
+        Filter(
+            "failed_checks", f"NOT {_in_excluded('partition_date')} AND NOT {_in_excluded('before_partition_date')}"
+        ),
         Filter("job_description_changed", "job_description IS NOT DISTINCT FROM before_job_description"),
         *_text_filters(texts, "after_event_id", config.max_placeholder_share),
         Filter("unchanged_text", "before_text <> after_text"),
@@ -237,8 +240,14 @@ def _engagement_features(config: TrainingConfig) -> tuple[str, list[Filter], str
     """
     per_action = ", ".join(
         f"count(*) FILTER (WHERE k.action = '{action}') AS {column}"
-        for action, column in (("click", "clicks"), ("hover", "hovers"), ("focus", "focuses"),
-                               ("scroll", "scrolls"), ("view", "views"), ("submit", "submits"))
+        for action, column in (
+            ("click", "clicks"),
+            ("hover", "hovers"),
+            ("focus", "focuses"),
+            ("scroll", "scrolls"),
+            ("view", "views"),
+            ("submit", "submits"),
+        )
     )
     aggregate = f"""
         WITH days AS (

@@ -76,7 +76,8 @@ def write_snapshot(directory: Path, table: Table, data: pa.Table, details: dict)
         version = f"{created:%Y%m%dT%H%M%S.%f}Z-{digest.hexdigest()[:8]}"
         scrubber_versions = (
             sorted(v for v in pc.unique(data.column("scrubber_version")).to_pylist() if v)
-            if "scrubber_version" in data.column_names else []
+            if "scrubber_version" in data.column_names
+            else []
         )
         card = {
             "name": table.name,
@@ -109,7 +110,9 @@ def list_versions(name: str, directory: str | Path | None = None) -> list[str]:
     set_dir = training_dir(directory) / name
     if not set_dir.is_dir():
         return []
-    return sorted(p.name for p in set_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / CARD_FILE).exists())
+    return sorted(
+        p.name for p in set_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / CARD_FILE).exists()
+    )
 
 
 def _snapshot_dir(name: str, version: str, directory: str | Path | None) -> Path:

@@ -102,10 +102,16 @@ ENGAGEMENT_FEATURES = Table(
         Column("did_upload", "BOOLEAN", "Funnel step 1: uploaded a resume."),
         Column("did_tailor", "BOOLEAN", "Funnel step 2: tailored or refined a resume."),
         Column("did_export", "BOOLEAN", "Funnel step 3: copied or downloaded a resume."),
-        Column("funnel_depth", "INTEGER", "Deepest funnel step reached that day: 0 none, 1 upload, 2 tailor, 3 export."),
+        Column(
+            "funnel_depth", "INTEGER", "Deepest funnel step reached that day: 0 none, 1 upload, 2 tailor, 3 export."
+        ),
         Column("first_event_at", "TIMESTAMP", "First event of the day (UTC)."),
         Column("first_download_at", "TIMESTAMP", "First download of the day (UTC), if any."),
-        Column("seconds_to_first_download", "DOUBLE", "Seconds from the first event of the day to the first download; NULL without one."),
+        Column(
+            "seconds_to_first_download",
+            "DOUBLE",
+            "Seconds from the first event of the day to the first download; NULL without one.",
+        ),
     ),
 )
 
