@@ -30,7 +30,7 @@ test: setup
 # Scrubber and pipeline throughput, peak memory, partition-parallel speed-up, recall vs stock Presidio
 # (~30 min on 2 cores; see README "Performance"). Pass options with BENCH_ARGS="--events 20000".
 bench: setup
-	$(BIN)/python -m analytics_pipeline.bench $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
 dev: setup
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml

@@ -14,9 +14,9 @@ from datetime import date
 import pyarrow as pa
 
 from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_line
-from analytics_pipeline.ingest.raw_log import RawLine
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.scrubber import PiiScrubber
+from analytics_pipeline.raw_log import RawLine
 from analytics_pipeline.schema import (
     INTERACTIONS,
     QUARANTINE,

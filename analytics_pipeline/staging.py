@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from analytics_pipeline.cleaning import EventCleaner
-from analytics_pipeline.ingest.raw_log import RawLine, chunked
+from analytics_pipeline.raw_log import RawLine, chunked
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, Table
 
 STAGED_TABLES = (RESUME_EVENTS, INTERACTIONS, QUARANTINE)

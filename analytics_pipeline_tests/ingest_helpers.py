@@ -18,8 +18,8 @@ import anyio
 
 from analytics_pipeline.contract import parse_event_line
 from analytics_pipeline.ingest.api import IngestSettings, create_app
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.ingest.serve import running_server
+from analytics_pipeline.raw_log import available_days, iter_raw_lines
 
 TEST_WRITE_KEY = "test-write-key-not-secret"
 

@@ -14,13 +14,13 @@ import pytest
 
 from analytics_pipeline.contract import MAX_TEXT_CHARS
 from analytics_pipeline.ingest.api import DEV_MODE_ENV, settings_from_env
-from analytics_pipeline.ingest.load_bench import free_port, wait_healthy
 from analytics_pipeline_tests.ingest_helpers import (
     TEST_WRITE_KEY,
     ingest_server,
     interaction,
     raw_event_ids,
 )
+from tools.load_bench import free_port, wait_healthy
 
 AUTH = {"Authorization": f"Bearer {TEST_WRITE_KEY}"}
 SECRET = "jane.doe@example.com"  # a PII-looking value that must never be echoed back

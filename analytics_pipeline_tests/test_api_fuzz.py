@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics_pipeline.contract import parse_event_line
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
+from analytics_pipeline.raw_log import available_days, iter_raw_lines
 from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, ingest_server, interaction
 
 LIMIT = 64 * 1024

@@ -7,8 +7,8 @@ import os
 from datetime import date
 from itertools import islice
 
-from analytics_pipeline import bench
-from analytics_pipeline.ingest.raw_log import iter_raw_lines
+from analytics_pipeline.raw_log import iter_raw_lines
+from tools import bench
 
 DAY = date(2026, 11, 2)
 

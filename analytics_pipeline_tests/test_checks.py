@@ -14,8 +14,8 @@ import pytest
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.defs.resources import QualityThresholdsResource
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.quality.pii import raw_identifiers
+from analytics_pipeline.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import build_pipeline
 

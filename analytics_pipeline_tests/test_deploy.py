@@ -14,9 +14,9 @@ from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_k8s import K8sRunLauncher
 from dagster_postgres import DagsterPostgresStorage
 
-from analytics_pipeline import bench
 from analytics_pipeline.definitions import defs
 from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
+from tools import bench
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_INSTANCE = PROJECT_ROOT / "data" / "dagster_home"

@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
-from analytics_pipeline.privacy.eval_set import EVAL_SET_PATH, KINDS, PII_TYPES, generate, load_jsonl, write_jsonl
-from analytics_pipeline.privacy.evaluate import (
+from tools.eval_set import EVAL_SET_PATH, KINDS, PII_TYPES, generate, load_jsonl, write_jsonl
+from tools.evaluate import (
     Replacement,
     align_replacements,
     evaluate_outputs,

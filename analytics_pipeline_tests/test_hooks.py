@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics_pipeline import analytics_hooks as hooks
 from analytics_pipeline.contract import parse_event_line
+from analytics_pipeline.ingest import analytics_hooks as hooks
 from analytics_pipeline.ingest.client import AnalyticsClient, HttpTransport, LocalTransport
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
+from analytics_pipeline.raw_log import available_days, iter_raw_lines
 
 SECRET = "jane.doe@example.com"
 

@@ -139,7 +139,7 @@ def test_flushes_the_queue_at_interpreter_exit(tmp_path):
     """The app never calls flush() or shutdown(): the tail must still arrive."""
     script = textwrap.dedent(
         """
-        from analytics_pipeline.analytics_hooks import log_interaction_event, set_client
+        from analytics_pipeline.ingest.analytics_hooks import log_interaction_event, set_client
         from analytics_pipeline.ingest.client import AnalyticsClient
         set_client(AnalyticsClient.from_env(flush_interval=60, batch_size=1000))
         for _ in range(50):

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from analytics_pipeline import analytics_hooks as hooks
+from analytics_pipeline.ingest import analytics_hooks as hooks
 from analytics_pipeline.ingest.client import AnalyticsClient, ClientStats
-from analytics_pipeline.ingest.raw_log import available_days
+from analytics_pipeline.raw_log import available_days
 from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, ingest_server, raw_event_ids
 
 # Synthetic PII that the pipeline must scrub before DuckDB.

@@ -14,8 +14,8 @@ import pytest
 
 from analytics_pipeline.contract import parse_event, parse_event_line
 from analytics_pipeline.ingest import writer as writer_module
-from analytics_pipeline.ingest.raw_log import iter_raw_lines
 from analytics_pipeline.ingest.writer import RawLogWriter, stamp_received
+from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline_tests.ingest_helpers import interaction, raw_event_ids
 
 # 00:30 in UTC+02:00 is still the previous day in UTC: the partition is the UTC arrival day.

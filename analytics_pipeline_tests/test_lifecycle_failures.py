@@ -17,7 +17,7 @@ import pytest
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.cleaning import EventCleaner
-from analytics_pipeline.ingest.raw_log import iter_raw_lines
+from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS
 from analytics_pipeline.staging import stage_partition, staged_file
@@ -113,7 +113,7 @@ from pathlib import Path
 from pathlib import Path
 from analytics_pipeline.cleaning import EventCleaner
 from analytics_pipeline.defs.resources import ScrubberResource
-from analytics_pipeline.ingest.raw_log import iter_raw_lines
+from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.staging import stage_partition
 
 raw_dir, day, partition_dir, salt = sys.argv[1:]

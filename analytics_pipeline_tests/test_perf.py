@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics_pipeline.cleaning import EventCleaner
-from analytics_pipeline.ingest.raw_log import iter_raw_lines
 from analytics_pipeline.privacy.scrubber import can_hold_name, paragraphs
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
+from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.sample_data import NAME_LOCALES, SampleGenerator, write_sample
 from analytics_pipeline.staging import STAGED_TABLES, stage_partition, staged_file
 from analytics_pipeline.warehouse import connect
@@ -179,8 +179,8 @@ PHONE_EDGE_CASES = [
 def test_fast_phone_recognizer_finds_exactly_what_presidios_finds(chain_texts):
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-    from analytics_pipeline.privacy.eval_set import load_jsonl
     from analytics_pipeline.privacy.recognizers import FastPhoneRecognizer
+    from tools.eval_set import load_jsonl
 
     stock, fast = PhoneRecognizer(), FastPhoneRecognizer()
     texts = [t for t in chain_texts if t] + [doc["text"] for doc in load_jsonl()] + PHONE_EDGE_CASES

@@ -5,7 +5,6 @@ import random
 
 import pytest
 
-from analytics_pipeline.ingest.raw_log import RawLine
 from analytics_pipeline.quality.canary import (
     CANARY_TYPES,
     make_canaries,
@@ -15,6 +14,7 @@ from analytics_pipeline.quality.canary import (
 )
 from analytics_pipeline.quality.pii import CANARY, RAW_IDENTIFIER, ResidualPiiDetector, raw_identifiers
 from analytics_pipeline.quality.reconcile import UNKNOWN_TYPE, reconcile
+from analytics_pipeline.raw_log import RawLine
 
 SCRUBBED = (
     "<PERSON>\n<STREET_ADDRESS>, Karaville, AR\n<EMAIL_ADDRESS> | <PHONE_NUMBER> | <URL>\n"

@@ -14,9 +14,9 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from analytics_pipeline import warehouse
-from analytics_pipeline.ingest.raw_log import RawLine, available_days, day_files, iter_raw_lines
 from analytics_pipeline.privacy.hashing import salt_fingerprint, validate_salt
 from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+from analytics_pipeline.raw_log import RawLine, available_days, day_files, iter_raw_lines
 from analytics_pipeline.training import SplitRatios, TrainingConfig
 from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAULT_MAX_PLACEHOLDER_SHARE
 from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics_pipeline.contract import InteractionEvent, ResumeEvent, event_to_json
-from analytics_pipeline.ingest.raw_log import day_dir
+from analytics_pipeline.raw_log import day_dir
 
 DEFAULT_RAW_DIR = "data/raw/events"
 FILE_MODE = 0o600

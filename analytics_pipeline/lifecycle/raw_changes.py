@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from analytics_pipeline.ingest.raw_log import day_files
+from analytics_pipeline.raw_log import day_files
 
 
 def file_sizes(raw_dir: Path, days: Iterable[str]) -> dict[str, int]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from analytics_pipeline.ingest.raw_log import available_days, day_dir, day_files
+from analytics_pipeline.raw_log import available_days, day_dir, day_files
 
 DEFAULT_RETENTION_DAYS = 30
 TOMBSTONE = "PURGED.json"

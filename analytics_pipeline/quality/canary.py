@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from faker import Faker
 
 from analytics_pipeline.contract import RESUME_TEXT_FIELDS, InvalidEvent, ResumeEvent, parse_event_line
-from analytics_pipeline.ingest.raw_log import RawLine
+from analytics_pipeline.raw_log import RawLine
 
 CANARY_TYPES = ("name", "email", "phone", "ssn", "street_address")
 # Real area codes: an invalid number (e.g. area code 311) is not what users type, and

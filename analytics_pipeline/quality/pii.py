@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from analytics_pipeline.ingest.raw_log import RawLine
+from analytics_pipeline.raw_log import RawLine
 
 # Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
 PII_PATTERNS: dict[str, re.Pattern[str]] = {

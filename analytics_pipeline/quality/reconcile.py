@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from analytics_pipeline.contract import EVENT_TYPES
-from analytics_pipeline.ingest.raw_log import RawLine
+from analytics_pipeline.raw_log import RawLine
 
 UNKNOWN_TYPE = "unknown"
 LineKey = tuple[str, int]  # (source_file, line_number)

@@ -11,7 +11,7 @@ number or the last digits of a phone number is a leak). A placeholder is correct
 keep-word (skill, tool, job title, employer) is preserved if no replaced region
 touches it.
 
-``python -m analytics_pipeline.privacy.evaluate`` prints the project scrubber and
+``python -m tools.evaluate`` prints the project scrubber and
 stock Presidio side by side on the committed set and, if present, on the public
 presidio-research set in ``../shared/pii_eval/``.
 """
@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics_pipeline.privacy.eval_set import EVAL_SET_PATH, load_jsonl
+from tools.eval_set import EVAL_SET_PATH, load_jsonl
 
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SET_PATH = PROJECT_ROOT.parent / "shared" / "pii_eval" / "synth_dataset_v2.json"
 # presidio-research labels -> this project's types; other labels are not scrubbed, except
 # titles and organizations, which are words a data scientist needs kept.

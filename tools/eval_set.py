@@ -6,7 +6,7 @@ labeled with its exact character offsets. The templates and word lists here are
 deliberately separate from the sample-data generator (``sample_data.py``) so the
 scrubber is never measured on the text it was demoed on.
 
-Regenerate with ``python -m analytics_pipeline.privacy.eval_set`` (writes
+Regenerate with ``python -m tools.eval_set`` (writes
 ``eval_data/labeled_docs.jsonl``); the output is byte-identical for a given seed.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark the scrubber and the pipeline: ``python -m analytics_pipeline.bench`` (or ``make bench``).
+"""Benchmark the scrubber and the pipeline: ``python -m tools.bench`` (or ``make bench``).
 
 Generates a workload with ``analytics_pipeline.sample_data`` (resumes and job
 descriptions of 300-800 words, tailoring chains that repeat the resume text across
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from analytics_pipeline.privacy.evaluate import PROJECT_ROOT, SHARED_SET_PATH
+from tools.evaluate import PROJECT_ROOT, SHARED_SET_PATH
 
 INSTANCE_CONFIG = PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml"
 TEXT_FIELDS = ("resume_text", "job_description", "tailored_text")
@@ -128,8 +128,8 @@ def time_interleaved(contenders: list[Timed], texts: list[str], rounds: int) -> 
 def text_benchmarks(texts: list[str]) -> list[Timed]:
     import spacy
 
-    from analytics_pipeline.privacy.evaluate import stock_presidio_scrub_batch
     from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from tools.evaluate import stock_presidio_scrub_batch
 
     single = PiiScrubber()
     dual = PiiScrubber(n_process=2)
@@ -172,13 +172,13 @@ class RecallComparison:
 
 
 def recall_check(shared_set: Path | None) -> list[RecallComparison]:
-    from analytics_pipeline.privacy.eval_set import EVAL_SET_PATH, load_jsonl
-    from analytics_pipeline.privacy.evaluate import (
+    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from tools.eval_set import EVAL_SET_PATH, load_jsonl
+    from tools.evaluate import (
         evaluate_scrubber,
         load_presidio_research_set,
         stock_presidio_scrub_batch,
     )
-    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
 
     sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
     if shared_set and shared_set.exists():
@@ -282,6 +282,8 @@ class Workspace:
             "ANALYTICS_RAW_DIR": str(self.raw_dir),
             "ANALYTICS_STAGING_DIR": str(self.root / "staging"),
             "ANALYTICS_DUCKDB_PATH": str(self.root / "analytics.duckdb"),
+            # The workers run in the scratch folder; `tools` is found from the project root.
+            "PYTHONPATH": str(PROJECT_ROOT),
         }
 
     def log(self, days: list[str]) -> Path:
@@ -292,7 +294,7 @@ class Workspace:
         command = [
             sys.executable,
             "-m",
-            "analytics_pipeline.bench",
+            "tools.bench",
             "materialize",
             *days,
             "--n-process",
@@ -463,7 +465,7 @@ def end_to_end_runs(scratch: Path, args: argparse.Namespace) -> list[RunResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analytics_pipeline.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=240, help="texts for (1)-(3)")
     parser.add_argument("--events", type=int, default=100_000, help="events in the end-to-end partition (0: skip (4))")
     parser.add_argument("--memory-events", type=int, default=1_000_000, help="events in the memory run (0: skip)")
@@ -484,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["materialize"]:  # internal: one worker of (4), run by the benchmark itself
-        worker = argparse.ArgumentParser(prog="python -m analytics_pipeline.bench materialize")
+        worker = argparse.ArgumentParser(prog="python -m tools.bench materialize")
         worker.add_argument("days", nargs="+")
         worker.add_argument("--n-process", type=int, default=1)
         worker_args = worker.parse_args(argv[1:])

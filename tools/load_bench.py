@@ -1,6 +1,6 @@
 """Load benchmark of the ingestion API on loopback, with a zero-loss reconciliation.
 
-    python -m analytics_pipeline.ingest.load_bench --clients 4 --events 200000 --workers 2
+    python -m tools.load_bench --clients 4 --events 200000 --workers 2
 
 Starts ``analytics-pipeline serve`` (as ``python -m analytics_pipeline.ingest.serve``) with a
 throwaway write key and raw dir, sends pre-built gzip batches of synthetic events from
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics_pipeline.contract import InvalidEvent, parse_event_line
-from analytics_pipeline.ingest.raw_log import available_days, iter_raw_lines
+from analytics_pipeline.raw_log import available_days, iter_raw_lines
 
 
 def synthetic_event(index: int, resume_share: float) -> dict:
