@@ -23,7 +23,7 @@ def _instance() -> dg.DagsterInstance:
 def run_pipeline(days: list[str] | None = None) -> int:
     """Materialize every asset for each day partition (default: every day in the raw log)."""
     from analytics_pipeline.definitions import defs
-    from analytics_pipeline.defs.privacy import scrubbed_events
+    from analytics_pipeline.defs.privacy.assets import scrubbed_events
     from analytics_pipeline.summary import print_summary
 
     definitions = defs()

@@ -250,7 +250,7 @@ def test_quarantine_rate_above_threshold_warns(copy):
     evaluation = run_checks(pipeline, QUARANTINE)["quarantine_rate_below_threshold"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert values(evaluation)["quarantine_rate"] > 0.01
-    lenient = QualityThresholdsResource(max_quarantine_rate=0.5)
+    lenient = QualityThresholdsResource(max_quarantine_rate="0.5")
     assert run_checks(pipeline, QUARANTINE, quality=lenient)["quarantine_rate_below_threshold"].passed
 
 

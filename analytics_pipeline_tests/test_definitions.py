@@ -93,3 +93,32 @@ def test_webserver_loads_the_workspace(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_dg_check_defs_passes_without_name_warnings(tmp_path):
+    """`dg check defs` (the dg CLI) loads the project as pyproject.toml declares it, under its own name."""
+    dg_cli = Path(sys.executable).with_name("dg")
+    (tmp_path / "dagster.yaml").write_text("")  # an instance of its own, configured (no warning about it)
+    result = subprocess.run(
+        [str(dg_cli), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])},
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "All definitions loaded successfully" in output
+    assert "warning" not in output.lower(), output
+
+
+def test_every_defs_module_has_a_docstring():
+    for module in (PROJECT_ROOT / "analytics_pipeline" / "defs").rglob("*.py"):
+        text = module.read_text()
+        assert text.lstrip().startswith('"""'), f"{module.relative_to(PROJECT_ROOT)} has no module docstring"
+
+
+def test_runtime_code_uses_no_private_dagster_modules():
+    for module in (PROJECT_ROOT / "analytics_pipeline").rglob("*.py"):
+        assert "dagster._" not in module.read_text(), module.relative_to(PROJECT_ROOT)

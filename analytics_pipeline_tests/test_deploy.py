@@ -15,7 +15,7 @@ from dagster_k8s import K8sRunLauncher
 from dagster_postgres import DagsterPostgresStorage
 
 from analytics_pipeline.definitions import defs
-from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL
 from tools import bench
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from analytics_pipeline.defs.lifecycle import retention_blocker
+from analytics_pipeline.defs.lifecycle.retention import retention_blocker
 from analytics_pipeline.defs.resources import LifecycleResource, PseudonymizerResource
 from analytics_pipeline.lifecycle import retention
 from analytics_pipeline.sample_data import write_sample

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from analytics_pipeline.defs.partitions import daily_partitions
-from analytics_pipeline.defs.privacy import scrubbed_events
+from analytics_pipeline.defs.ingestion.sensors import raw_log_sensor
+from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import RawEventLogResource
-from analytics_pipeline.defs.sensors import raw_log_sensor
+from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.raw_changes import changed_days, file_sizes
 
 TODAY = datetime.now(UTC).date()

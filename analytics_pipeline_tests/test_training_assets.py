@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from analytics_pipeline.defs.training import gate_failures
+from analytics_pipeline.defs.training.assets import gate_failures
 from analytics_pipeline.training import list_versions, load_training_set, read_card
 
 GATED = dg.AssetKey(["gated", "events"])

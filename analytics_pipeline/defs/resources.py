@@ -27,13 +27,14 @@ DEFAULT_STAGING_DIR = "data/staging"
 DEFAULT_RETENTION_DAYS = 30
 
 
-def env_or_default(name: str, default: str) -> str | dg.EnvVar:
-    """An EnvVar when the variable is set (the UI then shows where the value came from), else the default."""
-    return dg.EnvVar(name) if os.getenv(name) else default
+def setting(name: str, default: str | int) -> str | int | dg.EnvVar:
+    """A setting from its environment variable when that is set, else the default.
 
-
-def int_env_or_default(name: str, default: int) -> int | dg.EnvVar:
-    return dg.EnvVar.int(name) if os.getenv(name) else default
+    The one way settings are read: as a ``dg.EnvVar`` the UI shows where the value came from.
+    """
+    if not os.getenv(name):
+        return default
+    return dg.EnvVar.int(name) if isinstance(default, int) else dg.EnvVar(name)
 
 
 class PseudonymizerResource(dg.ConfigurableResource):
@@ -105,14 +106,19 @@ class LifecycleResource(dg.ConfigurableResource):
 
 
 class AnalyticsDuckDBResource(DuckDBResource):
-    """The analytics DuckDB file, attached so that ``analytics.users`` means schema.table."""
+    """The analytics DuckDB file, attached so that ``analytics.users`` means schema.table.
+
+    The one way into the file for assets, checks, jobs and the CLI. Read-only connections
+    still run in the writers' pool: a reader in another process collides with a writer's
+    file lock all the same.
+    """
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = warehouse.connect(self.database)
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = warehouse.connect(self.database, read_only=read_only)
         try:
             yield conn
         finally:
@@ -139,53 +145,46 @@ class TrainingSetsResource(dg.ConfigurableResource):
 
 
 class QualityThresholdsResource(dg.ConfigurableResource):
-    """Thresholds of the data-quality checks (defs/checks.py)."""
+    """Thresholds of the data-quality checks (defs/analytics/checks.py, defs/privacy/checks.py)."""
 
-    max_quarantine_rate: float = 0.01  # share of a day's raw lines; above it the check warns
+    # Share of a day's raw lines that may be quarantined before the check warns. A string so that
+    # it can come from ANALYTICS_MAX_QUARANTINE_RATE (Dagster's EnvVar has no float form).
+    max_quarantine_rate: str = "0.01"
     lateness_days: int = 7  # how long before its arrival day an event may have occurred
     freshness_max_age_days: int = 2  # how old the newest loaded partition may be
     canary_texts: int = 20  # texts per partition that get canaries planted and scrubbed
 
-
-QUALITY_ENV_VARS = {
-    "max_quarantine_rate": ("ANALYTICS_MAX_QUARANTINE_RATE", float),
-    "lateness_days": ("ANALYTICS_LATENESS_DAYS", int),
-    "freshness_max_age_days": ("ANALYTICS_FRESHNESS_MAX_AGE_DAYS", int),
-    "canary_texts": ("ANALYTICS_CANARY_TEXTS", int),
-}
-
-
-def quality_thresholds_from_env() -> QualityThresholdsResource:
-    """The thresholds, each from its environment variable when set, else the default."""
-    settings = {}
-    for field_name, (variable, kind) in QUALITY_ENV_VARS.items():
-        if value := os.getenv(variable):
-            try:
-                settings[field_name] = kind(value)
-            except ValueError:
-                raise ValueError(f"{variable} must be a {kind.__name__}, got {value!r}") from None
-    return QualityThresholdsResource(**settings)
+    @property
+    def max_rate(self) -> float:
+        try:
+            rate = float(self.max_quarantine_rate)
+        except ValueError:
+            raise ValueError(f"max_quarantine_rate must be a number, got {self.max_quarantine_rate!r}") from None
+        if not 0 <= rate <= 1:
+            raise ValueError(f"max_quarantine_rate must be between 0 and 1, got {rate}")
+        return rate
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         # Unset, the salt is "" and materialization fails with instructions (SaltError), not a config error.
-        "pseudonymizer": PseudonymizerResource(salt=env_or_default("ANALYTICS_SALT", "")),
-        "scrubber": ScrubberResource(
-            n_process=dg.EnvVar.int("ANALYTICS_SCRUB_PROCESSES") if os.getenv("ANALYTICS_SCRUB_PROCESSES") else 1
-        ),
-        "raw_log": RawEventLogResource(raw_dir=env_or_default("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
-        "staging": StagingAreaResource(staging_dir=env_or_default("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)),
-        "lifecycle": LifecycleResource(
-            retention_days=int_env_or_default("ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
-        ),
-        "duckdb": AnalyticsDuckDBResource(database=env_or_default("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
+        "pseudonymizer": PseudonymizerResource(salt=setting("ANALYTICS_SALT", "")),
+        "scrubber": ScrubberResource(n_process=setting("ANALYTICS_SCRUB_PROCESSES", 1)),
+        "raw_log": RawEventLogResource(raw_dir=setting("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
+        "staging": StagingAreaResource(staging_dir=setting("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)),
+        "lifecycle": LifecycleResource(retention_days=setting("ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+        "duckdb": AnalyticsDuckDBResource(database=setting("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
         "training": TrainingSetsResource(
-            training_dir=env_or_default("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
-            split_ratios=env_or_default("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
-            label_window_hours=int_env_or_default("ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS),
+            training_dir=setting("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
+            split_ratios=setting("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
+            label_window_hours=setting("ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS),
         ),
-        "quality": quality_thresholds_from_env(),
+        "quality": QualityThresholdsResource(
+            max_quarantine_rate=setting("ANALYTICS_MAX_QUARANTINE_RATE", "0.01"),
+            lateness_days=setting("ANALYTICS_LATENESS_DAYS", 7),
+            freshness_max_age_days=setting("ANALYTICS_FRESHNESS_MAX_AGE_DAYS", 2),
+            canary_texts=setting("ANALYTICS_CANARY_TEXTS", 20),
+        ),
     }
 
 

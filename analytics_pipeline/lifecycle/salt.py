@@ -42,16 +42,21 @@ def mismatch_message(stored: str, running: str) -> str:
     )
 
 
+def salt_mismatch(conn: duckdb.DuckDBPyConnection, running: str) -> str | None:
+    """Why the running salt must not touch these tables, or None when it is theirs (or they have none yet)."""
+    stored = stored_salt_fingerprint(conn)
+    return None if stored is None or stored == running else mismatch_message(stored, running)
+
+
 def ensure_salt_fingerprint(conn: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     """Record the fingerprint on the first load; raise SaltMismatch if another one is recorded.
 
     Expects the lifecycle tables to exist (``warehouse.ensure_tables``).
     """
-    stored = stored_salt_fingerprint(conn)
-    if stored is None:
+    if problem := salt_mismatch(conn, fingerprint):
+        raise SaltMismatch(problem)
+    if stored_salt_fingerprint(conn) is None:
         conn.execute(
             f"INSERT INTO {PIPELINE_METADATA.qualified_name} VALUES (?, ?, now() AT TIME ZONE 'UTC')",
             [SALT_FINGERPRINT_KEY, fingerprint],
         )
-    elif stored != fingerprint:
-        raise SaltMismatch(mismatch_message(stored, fingerprint))

@@ -1,2 +1,2 @@
 """Data-quality logic, independent of Dagster: residual-PII detection, canaries,
-reconciliation, integrity and schema comparisons. The checks in ``defs/checks.py`` call these."""
+reconciliation, integrity and schema comparisons. The checks in ``defs/*/checks.py`` call these."""

@@ -1,32 +1,21 @@
+"""The analytics tables in DuckDB: the day's events loaded from staging, and users over all days."""
+
 from datetime import date
 
 import dagster as dg
 
 from analytics_pipeline import warehouse
-from analytics_pipeline.defs.partitions import daily_partitions
-from analytics_pipeline.defs.privacy import scrubbed_events
+from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     PseudonymizerResource,
     StagingAreaResource,
 )
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, table_asset_key, table_schema
 from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 OWNERS = ["team:data-platform"]
-# DuckDB allows one writer: every asset that writes the file runs in this pool (limit 1).
-DUCKDB_WRITER_POOL = "duckdb_writer"
-
-
-def table_schema(table: Table) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(c.name, c.duckdb_type.lower(), description=c.description) for c in table.columns]
-    )
-
-
-def table_asset_key(table: Table) -> dg.AssetKey:
-    """Asset key prefix = DuckDB schema: analytics/users is the table analytics.users."""
-    return dg.AssetKey([table.schema, table.name])
 
 
 def table_asset_fields(table: Table) -> dict:

@@ -1,3 +1,5 @@
+"""Watches the raw event log for late or replayed files of days already closed."""
+
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -5,18 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics_pipeline.defs.partitions import daily_partitions
-from analytics_pipeline.defs.privacy import scrubbed_events
+from analytics_pipeline.defs.analytics.jobs import daily_events_job
+from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import RawEventLogResource
-from analytics_pipeline.defs.schedules import daily_events_job
+from analytics_pipeline.defs.shared import daily_partitions, latest_materialization_time
 from analytics_pipeline.lifecycle.raw_changes import changed_days, file_sizes, last_modified
-
-
-def latest_materialization_time(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> float | None:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-    ).records
-    return records[0].timestamp if records else None
 
 
 @dg.sensor(

@@ -1,3 +1,5 @@
+"""The daily job that scrubs and loads one day, and the schedule that runs it after midnight."""
+
 import dagster as dg
 
 daily_events_job = dg.define_asset_job(

@@ -7,14 +7,13 @@ rebuilds every set from every loaded partition. They therefore have their own jo
 """
 
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from analytics_pipeline.defs.analytics import DUCKDB_WRITER_POOL, table_asset_key, table_schema
+from analytics_pipeline.defs.analytics.checks import check_keys_on
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, table_asset_key, table_schema
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.training import build_training_set, write_snapshot
 from analytics_pipeline.training.snapshot import TRAINING_CODE_VERSION
@@ -56,19 +55,6 @@ PREVIEW_COLUMNS = {
 }
 
 
-@lru_cache(maxsize=1)
-def _code_location_asset_graph():
-    # A job run in process (CLI, tests) has no repository on its context, and a job's own
-    # asset graph omits the checks of upstream assets, so read them from the code location.
-    from analytics_pipeline.definitions import defs
-
-    return defs().resolve_asset_graph()
-
-
-def source_check_keys(sources: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
-    return set(_code_location_asset_graph().get_check_keys_for_assets(sources))
-
-
 def gate_failures(
     instance: dg.DagsterInstance, check_keys: set[dg.AssetCheckKey], partitions: list[str]
 ) -> dict[str, str]:
@@ -97,11 +83,11 @@ def gate_failures(
             name = check_key.to_user_string()
             if record is None:
                 failures[partition] = f"{name} never evaluated"
-            elif record.status == AssetCheckExecutionRecordStatus.PLANNED:
-                failures[partition] = f"{name} did not complete"
-            elif record.status == AssetCheckExecutionRecordStatus.FAILED:
+            elif record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                failures[partition] = f"{name} did not complete"  # planned, never evaluated (crash, skip)
+            else:
                 evaluation = record.event.dagster_event.event_specific_data
-                if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
                     failures[partition] = f"{name} failed"
             if partition in failures:
                 break
@@ -146,7 +132,7 @@ def materialize_training_set(
 ) -> dg.MaterializeResult:
     """Gate, build into DuckDB, snapshot to Parquet with a dataset card, and report it all as metadata."""
     config = training.config()
-    check_keys = source_check_keys(sources)
+    check_keys = check_keys_on(sources)
     with duckdb.get_connection() as conn:
         failures = gate_failures(context.instance, check_keys, _source_partitions(conn))
         for partition, reason in failures.items():
@@ -233,16 +219,4 @@ engagement_features = training_asset(
     {RESUME_EVENTS_KEY, INTERACTIONS_KEY},
     "Per pseudonymous user and UTC day: counts per event type, action and UI element, funnel "
     "steps (upload -> tailor -> copy/download) and time to first download. Split by user.",
-)
-
-training_job = dg.define_asset_job(
-    "training_job",
-    selection=dg.AssetSelection.groups("training"),
-    description="Rebuild every training set from all analytics data and snapshot it.",
-)
-
-# After daily_partition_schedule (00:15 UTC) has loaded yesterday; a failed or late day is
-# simply left out (or picked up) by the next rebuild, since every rebuild reads all data.
-training_schedule = dg.ScheduleDefinition(
-    name="training_schedule", job=training_job, cron_schedule="0 2 * * *", execution_timezone="UTC"
 )

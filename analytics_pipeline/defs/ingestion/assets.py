@@ -1,6 +1,8 @@
+"""The raw event log, an external asset: written by the ingestion API, read by the scrubbing step."""
+
 import dagster as dg
 
-from analytics_pipeline.defs.partitions import daily_partitions
+from analytics_pipeline.defs.shared import daily_partitions
 
 raw_events = dg.AssetSpec(
     key=["raw", "events"],

@@ -1,17 +1,19 @@
+"""The scrubbing step: a day of raw events validated, pseudonymized, scrubbed and staged as Parquet."""
+
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
 from analytics_pipeline.cleaning import EventCleaner
-from analytics_pipeline.defs.ingestion import raw_events
-from analytics_pipeline.defs.partitions import daily_partitions
+from analytics_pipeline.defs.ingestion.assets import raw_events
 from analytics_pipeline.defs.resources import (
     PseudonymizerResource,
     RawEventLogResource,
     ScrubberResource,
     StagingAreaResource,
 )
+from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.retention import was_purged
 from analytics_pipeline.privacy.hashing import SaltError
 from analytics_pipeline.staging import stage_partition

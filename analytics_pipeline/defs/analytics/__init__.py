@@ -1,0 +1,1 @@
+"""The analytics tables in DuckDB, their checks, and the daily job that fills them."""

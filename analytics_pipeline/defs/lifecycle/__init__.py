@@ -1,0 +1,1 @@
+"""Privacy lifecycle: raw-data retention and the right to erasure."""

@@ -1,0 +1,72 @@
+"""Right to erasure: one pseudonymous user forgotten in every table, Parquet file and raw log."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from analytics_pipeline.defs.resources import (
+    AnalyticsDuckDBResource,
+    PseudonymizerResource,
+    RawEventLogResource,
+    StagingAreaResource,
+    TrainingSetsResource,
+)
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL
+from analytics_pipeline.lifecycle import erasure
+from analytics_pipeline.lifecycle.salt import salt_mismatch
+
+
+class ForgetUserConfig(dg.Config):
+    """The user's pseudonym, not their ID: run config is stored in Dagster's run history.
+    Get it with ``analytics-pipeline pseudonym USER_ID`` (or use ``analytics-pipeline forget``)."""
+
+    anon_user_id: str
+
+
+@dg.op(pool=DUCKDB_WRITER_POOL, description="Right to erasure for one pseudonymous user.")
+def forget_user(
+    context: dg.OpExecutionContext,
+    config: ForgetUserConfig,
+    duckdb: AnalyticsDuckDBResource,
+    raw_log: RawEventLogResource,
+    staging: StagingAreaResource,
+    training: TrainingSetsResource,
+    pseudonymizer: PseudonymizerResource,
+) -> dg.Output:
+    """Ledger + every user table (one transaction), then staged and training Parquet, then raw logs."""
+    try:
+        anon_user_id = erasure.validate_pseudonym(config.anon_user_id)
+    except ValueError as error:
+        raise dg.Failure(description=str(error)) from None
+    with duckdb.get_connection() as conn:
+        # Under another salt the pseudonym would match nothing and the erasure would silently do nothing.
+        if problem := salt_mismatch(conn, pseudonymizer.fingerprint()):
+            raise dg.Failure(description=problem)
+        table_rows = erasure.erase_from_tables(conn, anon_user_id)
+    parquet_rows = {
+        **{f"staging/{k}": v for k, v in erasure.erase_from_parquet(Path(staging.staging_dir), anon_user_id).items()},
+        **{
+            f"training/{k}": v for k, v in erasure.erase_from_parquet(Path(training.training_dir), anon_user_id).items()
+        },
+    }
+    raw_lines = erasure.erase_from_raw_log(Path(raw_log.raw_dir), anon_user_id, pseudonymizer.salt_bytes())
+    context.log.info(
+        f"erased {sum(table_rows.values())} table rows, {sum(parquet_rows.values())} Parquet rows, "
+        f"{sum(raw_lines.values())} raw lines"
+    )
+    return dg.Output(
+        None,
+        metadata={
+            "table_rows_deleted": dg.MetadataValue.json(table_rows),
+            "parquet_rows_deleted": dg.MetadataValue.json(parquet_rows),
+            "raw_lines_blanked": dg.MetadataValue.json(raw_lines),
+        },
+    )
+
+
+@dg.job(
+    description="Right to erasure: forget one user everywhere and keep them out of later loads. "
+    "Config: ops.forget_user.config.anon_user_id (the pseudonym)."
+)
+def erasure_job():
+    forget_user()
