@@ -2,7 +2,8 @@
 
 - ``POST /v1/batch`` with ``{"batch": [event, ...]}``, ``POST /v1/event`` with one event;
   JSON bodies, optionally gzip-encoded; ``GET /healthz``.
-- Auth: ``Authorization: Bearer <ANALYTICS_WRITE_KEY>``, compared in constant time.
+- Auth: ``Authorization: Bearer <ANALYTICS_WRITE_KEY>``, compared in constant time. From web pages:
+  CORS, a public browser key and ``text/plain`` beacon bodies (see :mod:`.browser`).
 - An accepted event is on disk (fdatasync'd) before the 2xx goes out. Invalid events of a
   batch are reported by index and reason; the valid ones are still accepted.
 - Error bodies never echo input values: events carry PII.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -33,6 +35,18 @@ from analytics_pipeline.contract import (
     InvalidEvent,
     ResumeEvent,
     parse_event_line,
+)
+from analytics_pipeline.ingest.browser import (
+    ALLOWED_ORIGINS_ENV,
+    BEACON_KEY_FIELD,
+    BROWSER_RATE_LIMIT_ENV,
+    BROWSER_WRITE_KEY_ENV,
+    DEFAULT_BROWSER_RATE_LIMIT,
+    MAX_BEACON_BYTES,
+    CorsMiddleware,
+    RateLimiter,
+    is_beacon,
+    parse_origins,
 )
 from analytics_pipeline.ingest.writer import RawLogWriter, raw_dir_from_env, stamp_received
 
@@ -51,9 +65,9 @@ DEV_MODE_ENV = "ANALYTICS_INGEST_DEV_MODE"
 class RequestError(Exception):
     """A request-level problem: the whole request is refused with ``status``."""
 
-    def __init__(self, status: int, code: str, detail: str):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(f"{code}: {detail}")
-        self.status, self.code, self.detail = status, code, detail
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,9 @@ class IngestSettings:
     max_request_bytes: int = MAX_REQUEST_BYTES
     max_event_bytes: int = MAX_EVENT_BYTES
     max_batch_events: int = MAX_BATCH_EVENTS
+    browser_write_key: str | None = None  # public: only with an allowed Origin, rate-limited
+    allowed_origins: frozenset[str] = frozenset()
+    browser_rate_limit: int = DEFAULT_BROWSER_RATE_LIMIT  # requests a minute per client address
 
 
 @dataclass(frozen=True)
@@ -120,19 +137,40 @@ def gunzip(body: bytes, limit: int) -> bytes:
     return data
 
 
-def _check_auth(request: Request, write_key: str | None) -> None:
-    if write_key is None:
-        return
+def _bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _beacon_key(payload: object) -> str | None:
+    """Take the write key out of a beacon body, so that it is never mistaken for event data."""
+    key = payload.pop(BEACON_KEY_FIELD, None) if isinstance(payload, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def _same_key(token: str | None, key: str | None) -> bool:
     # compare_digest on bytes: constant time whatever the token holds.
-    if not (scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), write_key.encode())):
-        raise RequestError(401, "unauthorized", "a valid Bearer write key is required")
+    return token is not None and key is not None and hmac.compare_digest(token.encode(), key.encode())
+
+
+def _check_auth(request: Request, settings: IngestSettings, token: str | None, limiter: RateLimiter) -> None:
+    if settings.write_key is None or _same_key(token, settings.write_key):
+        return
+    if not _same_key(token, settings.browser_write_key):
+        raise RequestError(401, "unauthorized", "a valid write key is required")
+    if request.headers.get("origin") not in settings.allowed_origins:
+        raise RequestError(403, "origin_not_allowed", "the browser write key needs an allowed Origin")
+    wait = limiter.retry_after(request.client.host if request.client else "")
+    if wait:
+        raise RequestError(429, "rate_limited", "too many requests", headers={"Retry-After": str(wait)})
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise RequestError(400, "unsupported_content_type", "the body must be application/json")
+    if media_type == "text/plain":
+        limit = min(limit, MAX_BEACON_BYTES)
+    elif media_type != "application/json":
+        raise RequestError(400, "unsupported_content_type", "the body must be application/json or a text/plain beacon")
     too_large = RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -156,7 +194,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _error_response(error: RequestError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else error.headers
     return JSONResponse({"error": error.code, "detail": error.detail}, status_code=error.status, headers=headers)
 
 
@@ -169,12 +207,17 @@ def _status_for(accepted: int, errors: Iterable[EventError]) -> int:
 
 def create_app(settings: IngestSettings) -> Starlette:
     writer = RawLogWriter(settings.raw_dir)
+    limiter = RateLimiter(settings.browser_rate_limit)
 
     async def ingest(request: Request, single: bool) -> JSONResponse:
         received_at = datetime.now(UTC)
         try:
-            _check_auth(request, settings.write_key)
+            beacon = is_beacon(request.headers)
+            if not beacon:  # a beacon's key is in its body
+                _check_auth(request, settings, _bearer_token(request), limiter)
             payload = decode_json(await _read_body(request, settings.max_request_bytes))
+            if beacon:
+                _check_auth(request, settings, _beacon_key(payload), limiter)
             if single:
                 items = [payload]
             elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
@@ -231,6 +274,7 @@ def create_app(settings: IngestSettings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)],
     )
 
 
@@ -242,7 +286,17 @@ def settings_from_env() -> IngestSettings:
             f"{WRITE_KEY_ENV} is not set: refusing to accept events without authentication "
             "(use --dev for an insecure local server)"
         )
-    return IngestSettings(raw_dir=raw_dir_from_env(), write_key=write_key)
+    browser_key = os.environ.get(BROWSER_WRITE_KEY_ENV) or None
+    origins = parse_origins(os.environ.get(ALLOWED_ORIGINS_ENV))
+    if browser_key is not None and not origins:
+        raise RuntimeError(f"{BROWSER_WRITE_KEY_ENV} is set but {ALLOWED_ORIGINS_ENV} is empty: no page could use it")
+    return IngestSettings(
+        raw_dir=raw_dir_from_env(),
+        write_key=write_key,
+        browser_write_key=browser_key,
+        allowed_origins=origins,
+        browser_rate_limit=int(os.environ.get(BROWSER_RATE_LIMIT_ENV) or DEFAULT_BROWSER_RATE_LIMIT),
+    )
 
 
 def app_from_env() -> Starlette:
