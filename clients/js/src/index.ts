@@ -6,8 +6,8 @@
 // exponential backoff and jitter. When the page is hidden or closed, whatever is still queued goes out
 // through navigator.sendBeacon (fallback: fetch with keepalive). Transport problems never reach the app:
 // they end up in stats().
-import { contractSchema } from "./contract.schema.generated.js";
-import { Validator } from "./validate.js";
+import { contractSchema } from "./contract-schema.generated.js";
+import { validate } from "./validate.js";
 
 export interface InitOptions {
   /** Base URL of the ingestion API, e.g. "https://events.example.com". */
@@ -92,7 +92,6 @@ type Outcome = { retry: false } | { retry: true; afterMs?: number };
 
 // Browsers allow 64 KiB of keepalive/beacon bodies in flight per page: stay under it.
 const BEACON_BYTES = 60_000;
-const validator = new Validator(contractSchema);
 const encoder = new TextEncoder();
 
 class Logger {
@@ -330,7 +329,7 @@ async function log(eventType: string, userId: string, fields: Record<string, unk
   for (const [name, value] of Object.entries({ user_id: userId, ...fields })) {
     if (value !== undefined && value !== null) event[name] = value;
   }
-  const problems = validator.errors(event);
+  const problems = validate(contractSchema, event);
   if (problems.length) throw new InvalidEventError(problems);
   logger.enqueue(event);
   return eventId;
