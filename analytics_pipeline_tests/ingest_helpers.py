@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,9 +75,10 @@ def ingest_server(
     """A real uvicorn server on 127.0.0.1:<free port> writing to ``raw_dir``.
 
     Keyword arguments go to :class:`Misbehaviour` (``fail_first=3`` ...) or, if they are
-    limits, to :class:`IngestSettings` (``max_request_bytes=...``).
+    settings, to :class:`IngestSettings` (``max_request_bytes=...``, ``allowed_origins=...``).
     """
-    limits = {k: v for k, v in settings_and_behaviour.items() if k.startswith("max_")}
+    setting_names = {f.name for f in fields(IngestSettings)}
+    limits = {k: v for k, v in settings_and_behaviour.items() if k in setting_names}
     behaviour = Misbehaviour(**{k: v for k, v in settings_and_behaviour.items() if k not in limits})
     app = create_app(IngestSettings(raw_dir=raw_dir, write_key=write_key, **limits))
     with running_server(MisbehavingMiddleware(app, behaviour)) as url:
