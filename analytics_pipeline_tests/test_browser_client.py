@@ -1,0 +1,130 @@
+"""End to end from a real browser: a page imports the built JS client (clients/js/dist) in headless
+Chromium, calls the app's hooks, is clicked and closed; the events reach the real API over CORS fetch
+and sendBeacon, land in the raw log exactly once, and after the pipeline in DuckDB, scrubbed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics_pipeline.raw_log import available_days
+from analytics_pipeline_tests.browser import chromium, static_server
+from analytics_pipeline_tests.ingest_helpers import ingest_server, raw_event_ids
+from analytics_pipeline_tests.js_client import require_built_client
+
+BROWSER_KEY = "browser-key-not-secret"
+EMAIL = "jane.synthetic@example.com"  # synthetic PII the pipeline must scrub
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>resume app</title></head>
+<body>
+<button id="refine" style="width:200px;height:60px">Refine</button>
+<script type="module">
+import * as analytics from "./dist/index.js";
+const config = window.config = CONFIG;
+analytics.init({ ...config, batchSize: 100, flushIntervalMs: 600000, maxRetries: 1, backoffBaseMs: 10 });
+window.analytics = analytics;
+window.logged = [];
+const user = { userId: "synthetic-user-7" };
+document.getElementById("refine").addEventListener("click", async () => {
+  window.logged.push(await analytics.logInteractionEvent({ ...user, action: "click", element: "refine-button",
+    page: location.pathname + "?email=" + encodeURIComponent(config.email) }));
+});
+window.ready = true;
+</script>
+</body></html>
+"""
+
+# Run in the page: the documented calls, then an explicit flush (CORS fetch with the key in a header).
+FETCH_PHASE = """(async () => {
+  const user = { userId: "synthetic-user-7", resumeId: "synthetic-resume-7" };
+  const resume = `Jane Synthetic, data engineer. Contact ${config.email}.`;
+  window.logged.push(await analytics.logResumeUploadEvent({ ...user, resumeText: resume }));
+  window.logged.push(await analytics.logResumeTailoringEvent({ ...user, isRefinement: false, resumeText: resume,
+    jobDescription: "Data engineer, Python and SQL.", tailoredText: resume, atsScore: 85, jdScore: 90,
+    tailoringMode: "personalized", version: 1 }));
+  await analytics.flush();
+  return analytics.stats();
+})()"""
+
+# Queued but not flushed: these leave with the page (sendBeacon on pagehide / visibilitychange).
+BEACON_PHASE = """(async () => {
+  const user = { userId: "synthetic-user-7", resumeId: "synthetic-resume-7" };
+  window.logged.push(await analytics.logResumeTailoringEvent({ ...user, isRefinement: true, tailoredText: "v2",
+    version: 2 }));
+  window.logged.push(await analytics.logResumeCopyEvent({ ...user, version: 2 }));
+  const invalid = await analytics.logInteractionEvent({ userId: "u", action: "poke", element: "x" })
+    .then(() => "accepted", (error) => error.name);
+  return { invalid, stats: analytics.stats() };
+})()"""
+
+
+def write_site(root: Path, config: dict) -> Path:
+    root.mkdir()
+    shutil.copytree(require_built_client(), root / "dist")
+    (root / "index.html").write_text(PAGE.replace("CONFIG", json.dumps(config)), encoding="utf-8")
+    return root
+
+
+def wait_for_raw_events(raw_dir: Path, count: int, timeout: float = 20.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ids = raw_event_ids(raw_dir) if raw_dir.exists() else []
+        if len(ids) >= count:
+            return ids
+        time.sleep(0.1)
+    raise AssertionError(f"{count} events expected in the raw log, found {len(ids)}")
+
+
+def log_from_the_browser(tmp_path: Path, raw_dir: Path) -> tuple[list[str], list[dict]]:
+    """Open the page, log through fetch and beacon, close it; returns the logged IDs and the POSTs' headers."""
+    site = tmp_path / "site"
+    with static_server(site) as origin:
+        settings = {"allowed_origins": frozenset({origin}), "browser_write_key": BROWSER_KEY}
+        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
+            write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
+            page = browser.open(origin + "/index.html")
+            page.wait_for("window.ready === true")
+            fetched = page.evaluate(FETCH_PHASE)
+            assert (fetched["sent"], fetched["dropped"], fetched["rejected"]) == (2, 0, 0)
+            queued = page.evaluate(BEACON_PHASE)
+            assert queued["invalid"] == "InvalidEventError"
+            page.click("#refine")
+            page.wait_for("window.logged.length === 5")
+            assert page.evaluate("analytics.stats().queued") == 3
+            logged = page.evaluate("window.logged")
+            page.close()
+            stored = wait_for_raw_events(raw_dir, len(logged))
+            time.sleep(0.5)  # a late duplicate beacon would show up here
+            stored = raw_event_ids(raw_dir)
+            seen = list(api.behaviour.seen)
+    assert Counter(stored) == Counter(logged)
+    return logged, seen
+
+
+@pytest.mark.slow
+def test_events_from_a_real_browser_reach_the_raw_log_once_and_duckdb(pipeline, salt_env, tmp_path):
+    logged, posts = log_from_the_browser(tmp_path, pipeline.raw_dir)
+    content_types = [p["content-type"].split(";")[0] for p in posts]
+    assert content_types == ["application/json", "text/plain"]  # one CORS fetch, then one beacon
+    assert all(p["origin"] == posts[0]["origin"] for p in posts)
+    assert "authorization" in posts[0] and "authorization" not in posts[1]
+
+    # The day's partition runs once the day is over: file today's arrivals under yesterday.
+    for day in available_days(pipeline.raw_dir):
+        (pipeline.raw_dir / day).rename(pipeline.raw_dir / (date.fromisoformat(day) - timedelta(days=1)).isoformat())
+    for day in available_days(pipeline.raw_dir):
+        assert pipeline.run(day).success
+    resume_rows = pipeline.query("SELECT event_id, event_type, resume_text FROM analytics.resume_events")
+    interaction_rows = pipeline.query("SELECT event_id, action, element, page FROM analytics.interactions")
+    assert Counter(str(r[0]) for r in resume_rows + interaction_rows) == Counter(logged)
+    assert sorted(r[1] for r in resume_rows) == ["resume.copy", "resume.refine", "resume.tailor", "resume.upload"]
+    assert [r[1:] for r in interaction_rows] == [("click", "refine-button", "/index.html")]
+    texts = [r[2] for r in resume_rows if r[2]]
+    assert len(texts) == 2 and all(EMAIL not in t and "<EMAIL_ADDRESS>" in t for t in texts)
