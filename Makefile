@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 # Demo only: a fixed, public salt so `make run` works out of the box. Never use it for real data.
 DEMO_SALT := demo-salt-NOT-SECRET-do-not-use-in-production
 
-.PHONY: setup run test dev bench clean
+.PHONY: setup run test dev bench clean js-setup chromium
 
 setup: $(STAMP)
 
@@ -26,11 +26,26 @@ run: setup
 		echo "moved data/analytics.duckdb to data/warehouse.duckdb"; fi
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
 
-# Lint and format are part of the tests: a change that breaks them fails CI.
-test: setup
+# Lint and format are part of the tests: a change that breaks them fails CI. The JS client's own tests
+# build clients/js/dist, which the Python tests (schema parity, real-browser test) import.
+test: setup js-setup chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd $(JS) && npm test
 	$(BIN)/python -m pytest
+
+# The browser client (clients/js): its dev dependencies from the npm registry, exactly as locked.
+JS := clients/js
+JS_STAMP := $(JS)/node_modules/.installed-stamp
+js-setup: $(JS_STAMP)
+$(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's chromium for the real-browser test (CI runs as root; elsewhere through sudo). Never downloaded at run time.
+chromium:
+	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
 
 # Scrubber and pipeline throughput, peak memory, partition-parallel speed-up, recall vs stock Presidio
 # (~30 min on 2 cores; see README "Performance"). Pass options with BENCH_ARGS="--events 20000".
