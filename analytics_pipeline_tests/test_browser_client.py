@@ -128,3 +128,27 @@ def test_events_from_a_real_browser_reach_the_raw_log_once_and_duckdb(pipeline, 
     assert [r[1:] for r in interaction_rows] == [("click", "refine-button", "/index.html")]
     texts = [r[2] for r in resume_rows if r[2]]
     assert len(texts) == 2 and all(EMAIL not in t and "<EMAIL_ADDRESS>" in t for t in texts)
+
+
+def test_a_page_on_another_origin_gets_nothing_in(tmp_path):
+    """Same page, served as http://localhost:<port> while only http://127.0.0.1:<port> is allowed: CORS blocks
+    its fetch, and its beacon (which CORS does not stop) reaches the API but is refused for its Origin."""
+    site, raw_dir = tmp_path / "site", tmp_path / "raw"
+    with static_server(site) as allowed_origin:
+        other_origin = allowed_origin.replace("127.0.0.1", "localhost")
+        settings = {"allowed_origins": frozenset({allowed_origin}), "browser_write_key": BROWSER_KEY}
+        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
+            write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
+            page = browser.open(other_origin + "/index.html")
+            page.wait_for("window.ready === true")
+            fetched = page.evaluate(FETCH_PHASE)
+            assert (fetched["sent"], fetched["dropped"]) == (0, 2)  # blocked, retried once, given up
+            page.evaluate(BEACON_PHASE)
+            page.close()
+            deadline = time.monotonic() + 20
+            while not any(p["content-type"].startswith("text/plain") for p in api.behaviour.seen):
+                assert time.monotonic() < deadline, "the beacon never reached the API"
+                time.sleep(0.1)
+            seen = list(api.behaviour.seen)
+    assert {p["origin"] for p in seen} == {other_origin}
+    assert not raw_dir.exists() or raw_event_ids(raw_dir) == []
