@@ -8,14 +8,16 @@ import json
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from analytics_pipeline.raw_log import available_days
-from analytics_pipeline_tests.browser import chromium, static_server
-from analytics_pipeline_tests.ingest_helpers import ingest_server, raw_event_ids
+from analytics_pipeline_tests.browser import Page, chromium, static_server
+from analytics_pipeline_tests.ingest_helpers import IngestServer, ingest_server, raw_event_ids
 from analytics_pipeline_tests.js_client import require_built_client
 
 BROWSER_KEY = "browser-key-not-secret"
@@ -72,40 +74,42 @@ def write_site(root: Path, config: dict) -> Path:
     return root
 
 
-def wait_for_raw_events(raw_dir: Path, count: int, timeout: float = 20.0) -> list[str]:
+def wait_until(condition, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ids = raw_event_ids(raw_dir) if raw_dir.exists() else []
-        if len(ids) >= count:
-            return ids
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
-    raise AssertionError(f"{count} events expected in the raw log, found {len(ids)}")
+
+
+@contextmanager
+def served_page(tmp_path: Path, raw_dir: Path, host: str = "127.0.0.1") -> Iterator[tuple[Page, IngestServer]]:
+    """The real API (allowing only the origin http://127.0.0.1:<port>) and the page opened at ``host``:<port>."""
+    site = tmp_path / "site"
+    with static_server(site) as allowed_origin:
+        settings = {"allowed_origins": frozenset({allowed_origin}), "browser_write_key": BROWSER_KEY}
+        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
+            write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
+            page = browser.open(allowed_origin.replace("127.0.0.1", host) + "/index.html")
+            page.wait_for("window.ready === true")
+            yield page, api
 
 
 def log_from_the_browser(tmp_path: Path, raw_dir: Path) -> tuple[list[str], list[dict]]:
-    """Open the page, log through fetch and beacon, close it; returns the logged IDs and the POSTs' headers."""
-    site = tmp_path / "site"
-    with static_server(site) as origin:
-        settings = {"allowed_origins": frozenset({origin}), "browser_write_key": BROWSER_KEY}
-        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
-            write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
-            page = browser.open(origin + "/index.html")
-            page.wait_for("window.ready === true")
-            fetched = page.evaluate(FETCH_PHASE)
-            assert (fetched["sent"], fetched["dropped"], fetched["rejected"]) == (2, 0, 0)
-            queued = page.evaluate(BEACON_PHASE)
-            assert queued["invalid"] == "InvalidEventError"
-            page.click("#refine")
-            page.wait_for("window.logged.length === 5")
-            assert page.evaluate("analytics.stats().queued") == 3
-            logged = page.evaluate("window.logged")
-            page.close()
-            stored = wait_for_raw_events(raw_dir, len(logged))
-            time.sleep(0.5)  # a late duplicate beacon would show up here
-            stored = raw_event_ids(raw_dir)
-            seen = list(api.behaviour.seen)
-    assert Counter(stored) == Counter(logged)
-    return logged, seen
+    """Log through fetch and beacon, click, close the page; returns the logged IDs and the POSTs' headers."""
+    with served_page(tmp_path, raw_dir) as (page, api):
+        fetched = page.evaluate(FETCH_PHASE)
+        assert (fetched["sent"], fetched["dropped"], fetched["rejected"]) == (2, 0, 0)
+        queued = page.evaluate(BEACON_PHASE)
+        assert queued["invalid"] == "InvalidEventError"
+        page.click("#refine")
+        page.wait_for("window.logged.length === 5")
+        assert page.evaluate("analytics.stats().queued") == 3
+        logged = page.evaluate("window.logged")
+        page.close()
+        wait_until(lambda: raw_dir.exists() and len(raw_event_ids(raw_dir)) >= len(logged), "the beacon's events")
+        time.sleep(0.5)  # a late duplicate would show up here
+        assert Counter(raw_event_ids(raw_dir)) == Counter(logged)
+        return logged, list(api.behaviour.seen)
 
 
 @pytest.mark.slow
@@ -133,22 +137,15 @@ def test_events_from_a_real_browser_reach_the_raw_log_once_and_duckdb(pipeline, 
 def test_a_page_on_another_origin_gets_nothing_in(tmp_path):
     """Same page, served as http://localhost:<port> while only http://127.0.0.1:<port> is allowed: CORS blocks
     its fetch, and its beacon (which CORS does not stop) reaches the API but is refused for its Origin."""
-    site, raw_dir = tmp_path / "site", tmp_path / "raw"
-    with static_server(site) as allowed_origin:
-        other_origin = allowed_origin.replace("127.0.0.1", "localhost")
-        settings = {"allowed_origins": frozenset({allowed_origin}), "browser_write_key": BROWSER_KEY}
-        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
-            write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
-            page = browser.open(other_origin + "/index.html")
-            page.wait_for("window.ready === true")
-            fetched = page.evaluate(FETCH_PHASE)
-            assert (fetched["sent"], fetched["dropped"]) == (0, 2)  # blocked, retried once, given up
-            page.evaluate(BEACON_PHASE)
-            page.close()
-            deadline = time.monotonic() + 20
-            while not any(p["content-type"].startswith("text/plain") for p in api.behaviour.seen):
-                assert time.monotonic() < deadline, "the beacon never reached the API"
-                time.sleep(0.1)
-            seen = list(api.behaviour.seen)
-    assert {p["origin"] for p in seen} == {other_origin}
+    raw_dir = tmp_path / "raw"
+    with served_page(tmp_path, raw_dir, host="localhost") as (page, api):
+        fetched = page.evaluate(FETCH_PHASE)
+        assert (fetched["sent"], fetched["dropped"]) == (0, 2)  # blocked, retried once, given up
+        page.evaluate(BEACON_PHASE)
+        page.close()
+        wait_until(
+            lambda: any(p["content-type"].startswith("text/plain") for p in api.behaviour.seen),
+            "the beacon to reach the API",
+        )
+        assert all(p["origin"].startswith("http://localhost:") for p in api.behaviour.seen)
     assert not raw_dir.exists() or raw_event_ids(raw_dir) == []

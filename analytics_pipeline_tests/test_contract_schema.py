@@ -8,6 +8,7 @@ import pytest
 
 from analytics_pipeline.contract import InvalidEvent, parse_event
 from analytics_pipeline.contract_schema import SCHEMA_PATH, event_json_schema_text
+from analytics_pipeline_tests.ingest_helpers import interaction
 from analytics_pipeline_tests.js_client import js_validation_errors
 
 
@@ -34,15 +35,7 @@ def _resume(**overrides):
 
 
 def _interaction(**overrides):
-    return {
-        "event_id": str(uuid.uuid4()),
-        "occurred_at": "2026-11-02T10:00:00+01:00",
-        "event_type": "interaction",
-        "user_id": "synthetic-user",
-        "action": "click",
-        "element": "refine-button",
-        "page": "/tailor",
-    } | overrides
+    return interaction(page="/tailor", occurred_at="2026-11-02T10:00:00+01:00") | overrides
 
 
 def _without(event, name):

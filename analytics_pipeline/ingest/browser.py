@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterable
 
@@ -45,9 +46,14 @@ class RateLimiter:
     def __init__(self, per_minute: int, clock=time.monotonic):
         self.per_minute, self.clock = per_minute, clock
         self.window_start, self.counts = clock(), {}
+        self.lock = threading.Lock()  # cheap, and correct wherever the caller runs
 
     def retry_after(self, address: str) -> int:
         """Count one request of ``address``: 0 if allowed, else seconds until its window ends."""
+        with self.lock:
+            return self._count(address)
+
+    def _count(self, address: str) -> int:
         now = self.clock()
         if now - self.window_start >= 60:
             self.window_start, self.counts = now, {}
