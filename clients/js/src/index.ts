@@ -231,7 +231,8 @@ class Logger {
       if (!handed) {
         // sendBeacon refused it (quota) or is missing: a keepalive fetch, which fails when over the quota too.
         const count = chunk.count;
-        this.fetch(this.url, { method: "POST", headers: { "Content-Type": "text/plain" }, body: chunk.body, keepalive: true })
+        const init = { method: "POST", headers: { "Content-Type": "text/plain" }, body: chunk.body, keepalive: true };
+        this.fetch(this.url, init)
           .then((response) => this.settleExit(count, response.ok ? "sent" : "rejected"))
           .catch(() => this.settleExit(count, "dropped"));
       }
