@@ -18,7 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The DuckDB file was data/analytics.duckdb before it became data/warehouse.duckdb: move an old one over once.
 run: setup
+	@if [ -f data/analytics.duckdb ] && [ ! -e data/warehouse.duckdb ]; then \
+		mv data/analytics.duckdb data/warehouse.duckdb; \
+		if [ -f data/analytics.duckdb.wal ]; then mv data/analytics.duckdb.wal data/warehouse.duckdb.wal; fi; \
+		echo "moved data/analytics.duckdb to data/warehouse.duckdb"; fi
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
 
 # Lint and format are part of the tests: a change that breaks them fails CI.
@@ -36,4 +41,4 @@ dev: setup
 	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml
 
 clean:
-	rm -rf $(VENV) data/analytics.duckdb data/analytics.duckdb.wal data/staging data/training
+	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/staging data/training

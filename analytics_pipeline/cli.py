@@ -24,6 +24,7 @@ def run_pipeline(days: list[str] | None = None) -> int:
     """Materialize every asset for each day partition (default: every day in the raw log)."""
     from analytics_pipeline.definitions import defs
     from analytics_pipeline.defs.privacy.assets import scrubbed_events
+    from analytics_pipeline.defs.shared import register_days
     from analytics_pipeline.summary import print_summary
 
     definitions = defs()
@@ -37,6 +38,7 @@ def run_pipeline(days: list[str] | None = None) -> int:
     failed = []
     entities: Counter[str] = Counter()
     with _instance() as instance:
+        register_days(instance, days)
         for day in days:
             result = job.execute_in_process(
                 partition_key=day, instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE

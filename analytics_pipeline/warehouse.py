@@ -28,9 +28,10 @@ from analytics_pipeline.schema import (
 )
 from analytics_pipeline.staging import staged_file
 
-# DuckDB names a file's catalog after its stem, so with the default file analytics.duckdb,
-# "analytics.users" would be ambiguous (catalog or schema?). Attaching the file under
-# this alias keeps "analytics.users" and "training.*" meaning schema.table.
+# DuckDB names a file's catalog after its stem: a file called analytics.duckdb would make
+# "analytics.users" ambiguous (catalog or schema?). Attaching any file under this alias keeps
+# "analytics.users" and "training.*" meaning schema.table; the default file is warehouse.duckdb,
+# so a plain duckdb.connect() of it reads the same names.
 CATALOG = "warehouse"
 # DuckDB's buffer pool would otherwise grow to 80% of RAM while loading a large partition; capped,
 # it spills to a temporary directory beside the file, so a load's memory does not grow with its size.
@@ -191,14 +192,13 @@ def rebuild_users(conn: duckdb.DuckDBPyConnection) -> int:
     return total
 
 
-def preview_markdown(
+def preview_rows(
     conn: duckdb.DuckDBPyConnection, table: Table, columns: list[str], day: date | None = None, limit: int = 5
-) -> str:
-    """A few rows as a markdown table. Only ever called on scrubbed tables."""
+) -> list[dict]:
+    """A few rows of ``columns``. Only ever called on scrubbed tables, never with identifier columns."""
     where = "WHERE partition_date = ?" if day is not None else ""
-    frame = conn.execute(
+    cursor = conn.execute(
         f"SELECT {', '.join(columns)} FROM {table.qualified_name} {where} LIMIT {int(limit)}",
         [day] if day is not None else [],
-    ).df()
-    shortened = frame.map(lambda v: v[:117] + "..." if isinstance(v, str) and len(v) > 120 else v)
-    return shortened.to_markdown(index=False)
+    )
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]

@@ -22,6 +22,7 @@ from analytics_pipeline.defs.resources import (
     StagingAreaResource,
     TrainingSetsResource,
 )
+from analytics_pipeline.defs.shared import register_days
 from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
 
@@ -62,9 +63,11 @@ class Pipeline:
 
     @property
     def database(self) -> Path:
-        return self.root / "analytics.duckdb"
+        return self.root / "warehouse.duckdb"
 
     def run(self, day: str | None, job: str = "daily_events_job") -> dg.ExecuteInProcessResult:
+        if day is not None:
+            register_days(self.instance, [day])
         return self.definitions.resolve_job_def(job).execute_in_process(
             partition_key=day, instance=self.instance, raise_on_error=False
         )
@@ -81,7 +84,7 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         "raw_log": RawEventLogResource(raw_dir=str(root / "raw")),
         # Small chunks so tests cross chunk boundaries.
         "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
-        "duckdb": AnalyticsDuckDBResource(database=str(root / "analytics.duckdb")),
+        "duckdb": AnalyticsDuckDBResource(database=str(root / "warehouse.duckdb")),
         "training": TrainingSetsResource(training_dir=str(root / "training")),
         "lifecycle": LifecycleResource(),
         "quality": QualityThresholdsResource(),

@@ -14,6 +14,7 @@ import pytest
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.defs.resources import QualityThresholdsResource
+from analytics_pipeline.defs.shared import register_days
 from analytics_pipeline.quality.pii import raw_identifiers
 from analytics_pipeline.raw_log import available_days, iter_raw_lines
 from analytics_pipeline.sample_data import write_sample
@@ -44,7 +45,7 @@ def copy(loaded, tmp_path):
     """A private copy of the loaded pipeline (raw log + DuckDB) to tamper with."""
     pipeline, _, _ = loaded
     shutil.copytree(pipeline.raw_dir, tmp_path / "raw")
-    shutil.copy(pipeline.database, tmp_path / "analytics.duckdb")
+    shutil.copy(pipeline.database, tmp_path / pipeline.database.name)
     return build_pipeline(tmp_path)
 
 
@@ -124,11 +125,13 @@ def test_leaked_pii_stops_everything_downstream_in_the_run(loaded, tmp_path):
         tmp_path / "staging" / day / "resume_events.parquet",
     )
     definitions = leaky.definitions
+    register_days(leaky.instance, [day])
     result = dg.materialize(
         [*definitions.assets, *definitions.asset_checks],
         selection=dg.AssetSelection.key_prefixes(["analytics"]),
         partition_key=day,
         resources=definitions.resources,
+        instance=leaky.instance,
         raise_on_error=False,
     )
     assert not result.success

@@ -122,3 +122,10 @@ def test_every_defs_module_has_a_docstring():
 def test_runtime_code_uses_no_private_dagster_modules():
     for module in (PROJECT_ROOT / "analytics_pipeline").rglob("*.py"):
         assert "dagster._" not in module.read_text(), module.relative_to(PROJECT_ROOT)
+
+
+def test_groups_match_key_prefixes_and_pii_tags_are_consistent():
+    for spec in defs().resolve_all_asset_specs():
+        prefix = spec.key.path[0]
+        assert spec.group_name == prefix, spec.key
+        assert spec.tags["pii"] == ("raw" if prefix == "raw" else "scrubbed"), spec.key

@@ -11,6 +11,7 @@ import pytest
 
 from analytics_pipeline.defs.lifecycle.retention import retention_blocker
 from analytics_pipeline.defs.resources import LifecycleResource, PseudonymizerResource
+from analytics_pipeline.defs.shared import register_days
 from analytics_pipeline.lifecycle import retention
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import build_pipeline
@@ -50,6 +51,8 @@ def test_purge_staging_removes_leftovers_of_killed_runs(tmp_path):
 
 
 def run(pipeline, job: str, instance, **kwargs) -> dg.ExecuteInProcessResult:
+    if "partition_key" in kwargs:
+        register_days(instance, [kwargs["partition_key"]])
     return pipeline.definitions.resolve_job_def(job).execute_in_process(
         instance=instance, raise_on_error=False, **kwargs
     )

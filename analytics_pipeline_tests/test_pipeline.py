@@ -105,3 +105,68 @@ def test_missing_salt_fails_with_instructions(tmp_path, scrubber, sample_days):
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "ANALYTICS_SALT" in failure.message and "export" in failure.message
+
+
+def latest_metadata(pipeline, key: str, day: str | None = None) -> dict:
+    import dagster as dg
+
+    records = pipeline.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key), asset_partitions=[day] if day else None),
+        limit=1,
+    ).records
+    return records[0].asset_materialization.metadata
+
+
+def test_previews_are_tables_of_scrubbed_values_without_identifiers(loaded):
+    import dagster as dg
+
+    pipeline, sample = loaded
+    day = sample.days[-1]
+    identifiers = set(sample.pii.values["user_id"])
+    for key in ("analytics/resume_events", "analytics/interactions", "analytics/quarantine", "analytics/users"):
+        preview = latest_metadata(pipeline, key, day)["preview"]
+        assert isinstance(preview, dg.TableMetadataValue), key
+        columns = {c.name for c in preview.schema.columns}
+        assert not columns & {"anon_user_id", "anon_resume_id", "event_id", "source_file"}, key
+        for record in preview.records:
+            for value in record.data.values():
+                assert value != "nan" and not (isinstance(value, float) and value != value), (key, value)
+                assert not (isinstance(value, str) and (PSEUDONYM_PATTERN.search(value) or value in identifiers))
+    texts = [
+        r.data["tailored_text"] for r in latest_metadata(pipeline, "analytics/resume_events", day)["preview"].records
+    ]
+    assert any(t and "<" in t for t in texts) or all(t is None for t in texts), "placeholders stay as text"
+
+
+def test_row_counts_show_the_table_and_the_partition(loaded):
+    pipeline, sample = loaded
+    for day in sample.days:
+        metadata = latest_metadata(pipeline, "analytics/interactions", day)
+        (in_day,) = pipeline.query("SELECT count(*) FROM analytics.interactions WHERE partition_date = ?", [day])[0]
+        assert metadata["partition_rows"].value == in_day
+    (total,) = pipeline.query("SELECT count(*) FROM analytics.interactions")[0]
+    assert latest_metadata(pipeline, "analytics/interactions", sample.days[-1])["dagster/row_count"].value == total
+
+
+def test_the_raw_log_is_observed_per_day(loaded):
+    import dagster as dg
+
+    pipeline, sample = loaded
+    for day in sample.days:
+        (record,) = pipeline.instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["raw", "events"]), asset_partitions=[day]), limit=1
+        ).records
+        metadata = record.asset_observation.metadata
+        assert metadata["lines"].value == raw_line_count(pipeline.raw_dir, day)
+        assert metadata["files"].value >= 1 and metadata["bytes"].value > 0
+
+
+def test_the_default_file_opens_plainly_in_duckdb(loaded):
+    """No ATTACH trick: duckdb.connect on the file, then analytics.users and training.* by their names."""
+    import duckdb
+
+    pipeline, _ = loaded
+    assert pipeline.database.name == "warehouse.duckdb"
+    with duckdb.connect(str(pipeline.database), read_only=True) as conn:
+        (users,) = conn.execute("SELECT count(*) FROM analytics.users").fetchone()
+    assert users == pipeline.query("SELECT count(*) FROM analytics.users")[0][0] > 0

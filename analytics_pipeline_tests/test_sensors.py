@@ -38,8 +38,6 @@ def instance():
 
 @pytest.fixture
 def raw_dir(tmp_path):
-    if OLD_DAYS[0] < daily_partitions.start.date().isoformat():
-        pytest.skip("the clock is before the partitions start")
     for day in (*OLD_DAYS, YESTERDAY, TODAY.isoformat()):
         write_raw(tmp_path, day)
     return tmp_path
@@ -94,3 +92,38 @@ def test_sensor_targets_the_daily_job():
 
     sensor = defs().resolve_sensor_def("raw_log_sensor")
     assert sensor.job_name == "daily_events_job"
+
+
+def test_sensor_makes_its_days_partitions(raw_dir, instance):
+    result = tick(raw_dir, instance)
+    (add,) = result.dynamic_partitions_requests
+    assert add.partitions_def_name == daily_partitions.name and sorted(add.partition_keys) == OLD_DAYS
+
+
+def schedule_tick(raw_dir, instance, scheduled: datetime):
+    from analytics_pipeline.defs.analytics.jobs import daily_partition_schedule
+
+    # As a context manager, so the instance it opens from the ref is closed again.
+    with dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=scheduled,
+        resources={"raw_log": RawEventLogResource(raw_dir=str(raw_dir))},
+    ) as context:
+        return daily_partition_schedule(context)
+
+
+def test_schedule_loads_the_day_that_ended_and_skips_a_day_without_files(raw_dir, tmp_path):
+    # A schedule's context needs a persistent instance.
+    with dg.DagsterInstance.local_temp(tempdir=str(tmp_path)) as instance:
+        check_schedule(raw_dir, instance)
+
+
+def check_schedule(raw_dir, instance):
+    midnight = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
+    request = schedule_tick(raw_dir, instance, midnight.replace(minute=15))
+    assert isinstance(request, dg.RunRequest) and request.partition_key == YESTERDAY
+    assert instance.get_dynamic_partitions(daily_partitions.name) == [YESTERDAY]
+    # A week ago there were no files: no partition, no run, and the tick says why.
+    skipped = schedule_tick(raw_dir, instance, midnight - timedelta(days=7))
+    assert isinstance(skipped, dg.SkipReason) and "no raw files" in skipped.skip_message
+    assert instance.get_dynamic_partitions(daily_partitions.name) == [YESTERDAY]

@@ -76,3 +76,21 @@ def test_training_job_after_the_daily_job_builds_loadable_leak_free_sets(pipelin
     assert examples["event_type"].isin(["resume.tailor", "resume.refine"]).all()
     assert examples["accepted"].any() and not examples["accepted"].all()
     assert not examples["tailored_text"].str.contains(max(sample_days.pii.values["email"], key=len), regex=False).any()
+
+
+def test_training_sets_are_requested_once_an_analytics_day_is_loaded_again():
+    from analytics_pipeline.definitions import defs
+    from analytics_pipeline.defs.shared import register_days
+
+    definitions = defs()
+    training = {k for k in definitions.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "training"}
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_days(instance, ["2026-11-02"])
+        first = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+        for key in ("resume_events", "interactions"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(dg.AssetKey(["analytics", key]), partition="2026-11-02")
+            )
+        result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=first.cursor)
+        requested = {key for key in training if result.get_num_requested(key)}
+    assert requested == training

@@ -213,7 +213,10 @@ def materialize(days: list[str], n_process: int) -> None:
         "resources": {"scrubber": {"config": {"n_process": n_process}}},
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
+    from analytics_pipeline.defs.shared import register_days
+
     with dg.DagsterInstance.get() as instance:
+        register_days(instance, days)
         for day in days:
             result = dg.execute_job(
                 dg.reconstructable(daily_events_job),
@@ -281,7 +284,7 @@ class Workspace:
             "ANALYTICS_SALT": self.salt,
             "ANALYTICS_RAW_DIR": str(self.raw_dir),
             "ANALYTICS_STAGING_DIR": str(self.root / "staging"),
-            "ANALYTICS_DUCKDB_PATH": str(self.root / "analytics.duckdb"),
+            "ANALYTICS_DUCKDB_PATH": str(self.root / "warehouse.duckdb"),
             # The workers run in the scratch folder; `tools` is found from the project root.
             "PYTHONPATH": str(PROJECT_ROOT),
         }
@@ -306,7 +309,7 @@ class Workspace:
     def loaded_events(self) -> int:
         from analytics_pipeline.warehouse import connect
 
-        with connect(self.root / "analytics.duckdb", read_only=True) as conn:
+        with connect(self.root / "warehouse.duckdb", read_only=True) as conn:
             return conn.execute(
                 "SELECT (SELECT count(*) FROM analytics.resume_events) + (SELECT count(*) FROM analytics.interactions)"
                 " + (SELECT count(*) FROM analytics.quarantine)"

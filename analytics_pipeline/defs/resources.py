@@ -22,7 +22,7 @@ from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAUL
 from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
 
 DEFAULT_RAW_DIR = "data/raw/events"
-DEFAULT_DUCKDB_PATH = "data/analytics.duckdb"
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_STAGING_DIR = "data/staging"
 DEFAULT_RETENTION_DAYS = 30
 

@@ -11,7 +11,13 @@ from analytics_pipeline.defs.resources import (
     PseudonymizerResource,
     StagingAreaResource,
 )
-from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, table_asset_key, table_schema
+from analytics_pipeline.defs.shared import (
+    DUCKDB_WRITER_POOL,
+    daily_partitions,
+    preview_table,
+    table_asset_key,
+    table_schema,
+)
 from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
@@ -25,7 +31,7 @@ def table_asset_fields(table: Table) -> dict:
         "group_name": "analytics",
         "kinds": {"duckdb"},
         "owners": OWNERS,
-        "tags": {"pii": "none"},
+        "tags": {"pii": "scrubbed"},
         "partitions_def": daily_partitions,
         "metadata": {
             "dagster/column_schema": table_schema(table),
@@ -38,11 +44,23 @@ def table_spec(table: Table, description: str, deps) -> dg.AssetSpec:
     return dg.AssetSpec(**table_asset_fields(table), description=description, deps=deps)
 
 
+# What the UI previews: scrubbed values only, never a pseudonym (an erasure could not reach Dagster's
+# run storage to remove it).
 PREVIEW_COLUMNS = {
-    RESUME_EVENTS.name: ["event_type", "anon_user_id", "version", "ats_score", "resume_text", "tailored_text"],
-    INTERACTIONS.name: ["anon_user_id", "action", "element", "page"],
-    QUARANTINE.name: ["source_file", "line_number", "reason_code", "reason"],
+    RESUME_EVENTS.name: ["event_type", "version", "ats_score", "tailoring_mode", "resume_text", "tailored_text"],
+    INTERACTIONS.name: ["occurred_at", "action", "element", "page"],
+    QUARANTINE.name: ["line_number", "reason_code", "reason"],
+    USERS.name: ["first_seen_at", "last_seen_at", "active_days", "event_count", "resume_count"],
 }
+
+
+def table_rows(conn, table: Table) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
+
+
+def table_preview(conn, table: Table, day: date | None = None) -> dg.MetadataValue:
+    columns = PREVIEW_COLUMNS[table.name]
+    return preview_table(table, columns, warehouse.preview_rows(conn, table, columns, day))
 
 
 @dg.multi_asset(
@@ -87,10 +105,9 @@ def event_tables(
             yield dg.MaterializeResult(
                 asset_key=table_asset_key(table),
                 metadata={
-                    "dagster/row_count": counts[table.name],
-                    "preview": dg.MetadataValue.md(
-                        warehouse.preview_markdown(conn, table, PREVIEW_COLUMNS[table.name], day)
-                    ),
+                    "dagster/row_count": table_rows(conn, table),
+                    "partition_rows": counts[table.name],
+                    "preview": table_preview(conn, table, day),
                 },
             )
 
@@ -112,13 +129,5 @@ def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) ->
             "WHERE partition_date = ?)",
             [day, day],
         ).fetchone()[0]
-        preview = warehouse.preview_markdown(
-            conn, USERS, ["anon_user_id", "first_seen_at", "event_count", "resume_count"]
-        )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": total,
-            "users_active_in_partition": active,
-            "preview": dg.MetadataValue.md(preview),
-        }
-    )
+        preview = table_preview(conn, USERS)
+    return dg.MaterializeResult(metadata={"dagster/row_count": total, "partition_rows": active, "preview": preview})

@@ -1,6 +1,11 @@
 """The daily job that scrubs and loads one day, and the schedule that runs it after midnight."""
 
+from datetime import timedelta
+
 import dagster as dg
+
+from analytics_pipeline.defs.resources import RawEventLogResource
+from analytics_pipeline.defs.shared import register_days
 
 daily_events_job = dg.define_asset_job(
     "daily_events_job",
@@ -12,7 +17,20 @@ daily_events_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-# Runs shortly after midnight UTC for the day that just ended.
-daily_partition_schedule = dg.build_schedule_from_partitioned_job(
-    daily_events_job, name="daily_partition_schedule", minute_of_hour=15
+
+@dg.schedule(
+    job=daily_events_job,
+    cron_schedule="15 0 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Shortly after midnight UTC: the day that just ended becomes a partition and is scrubbed "
+    "and loaded. A day without raw files is skipped, with the reason on the tick.",
 )
+def daily_partition_schedule(
+    context: dg.ScheduleEvaluationContext, raw_log: RawEventLogResource
+) -> dg.RunRequest | dg.SkipReason:
+    day = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    if not raw_log.files(day):
+        return dg.SkipReason(f"no raw files for {day}")
+    register_days(context.instance, [day])
+    return dg.RunRequest(partition_key=day, run_key=day)

@@ -11,7 +11,7 @@ raw_events = dg.AssetSpec(
         "`$ANALYTICS_RAW_DIR/<YYYY-MM-DD>/*.jsonl`, one directory per arrival day (UTC). "
         "Contains PII; nothing downstream stores it unscrubbed."
     ),
-    group_name="ingestion",
+    group_name="raw",
     kinds={"json"},
     owners=["team:data-platform"],
     tags={"pii": "raw"},

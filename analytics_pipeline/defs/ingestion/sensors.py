@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,9 +24,8 @@ from analytics_pipeline.lifecycle.raw_changes import changed_days, file_sizes, l
 )
 def raw_log_sensor(context: dg.SensorEvaluationContext, raw_log: RawEventLogResource) -> dg.SensorResult:
     seen = json.loads(context.cursor) if context.cursor else {}
-    closed = daily_partitions.get_partition_keys(current_time=datetime.now(UTC))
-    watched = set(closed[:-1])  # closed[-1] is the schedule's
-    days = [day for day in raw_log.days() if day in watched]
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    days = [day for day in raw_log.days() if day < yesterday]  # yesterday is the schedule's; today is open
     current = file_sizes(Path(raw_log.raw_dir), days)
     run_requests = []
     for day in changed_days(current, seen):
@@ -39,4 +38,10 @@ def raw_log_sensor(context: dg.SensorEvaluationContext, raw_log: RawEventLogReso
                 partition_key=day, run_key=f"{day}:{hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]}"
             )
         )
-    return dg.SensorResult(run_requests=run_requests, cursor=json.dumps(current, sort_keys=True))
+    return dg.SensorResult(
+        run_requests=run_requests,
+        cursor=json.dumps(current, sort_keys=True),
+        dynamic_partitions_requests=[daily_partitions.build_add_request([r.partition_key for r in run_requests])]
+        if run_requests
+        else None,
+    )

@@ -23,7 +23,7 @@ from analytics_pipeline.staging import stage_partition
     key=["staging", "scrubbed_events"],
     deps=[raw_events],
     partitions_def=daily_partitions,
-    group_name="privacy",
+    group_name="staging",
     kinds={"python", "parquet"},
     owners=["team:privacy"],
     tags={"pii": "scrubbed"},
@@ -56,13 +56,26 @@ def scrubbed_events(
     stats = stage_partition(raw_log.lines(day), cleaner, staging.partition_dir(day), staging.chunk_lines)
     if not stats.reconciles:  # cannot happen unless cleaning drops a line: refuse to go on
         raise dg.Failure(f"{stats.lines_read} lines read but {sum(stats.rows.values())} rows staged")
+    files = raw_log.files(day)
+    # The raw log is external: what was read of it shows on raw/events, day by day.
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=raw_events.key,
+            partition=day,
+            metadata={
+                "files": len(files),
+                "lines": stats.lines_read,
+                "bytes": sum(path.stat().st_size for path in files),
+            },
+        )
+    )
     context.log.info(
         f"{day}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
     )
     return dg.MaterializeResult(
         metadata={
-            "raw_files": len(raw_log.files(day)),
+            "raw_files": len(files),
             "lines_read": stats.lines_read,
             "resume_events": stats.rows["resume_events"],
             "interactions": stats.rows["interactions"],

@@ -13,7 +13,7 @@ import dagster as dg
 
 from analytics_pipeline.defs.analytics.checks import check_keys_on
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
-from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, table_asset_key, table_schema
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, preview_table, table_asset_key, table_schema
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.training import build_training_set, write_snapshot
 from analytics_pipeline.training.snapshot import TRAINING_CODE_VERSION
@@ -154,7 +154,8 @@ def materialize_training_set(
     }
     path, card = write_snapshot(Path(training.training_dir), result.table, data, details)
     context.log.info(f"training/{name}: {result.rows} rows, snapshot {path}")
-    preview = data.select(PREVIEW_COLUMNS[name]).slice(0, PREVIEW_ROWS).to_pandas()
+    columns = PREVIEW_COLUMNS[name]
+    preview = preview_table(result.table, columns, data.select(columns).slice(0, PREVIEW_ROWS).to_pylist())
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.rows,
@@ -168,11 +169,7 @@ def materialize_training_set(
             "scrubber_versions": card["scrubber_versions"],
             "code_version": card["code_version"],
             "dataset_card": dg.MetadataValue.md(_card_markdown(card)),
-            "preview": dg.MetadataValue.md(
-                preview.map(lambda v: v[:77] + "..." if isinstance(v, str) and len(v) > 80 else v).to_markdown(
-                    index=False
-                )
-            ),
+            "preview": preview,
         },
         data_version=dg.DataVersion(card["version"]),
     )
@@ -188,9 +185,12 @@ def training_asset(table, sources: set[dg.AssetKey], description: str):
         group_name="training",
         kinds={"duckdb", "parquet"},
         owners=["team:data-science"],
-        tags={"pii": "none"},
+        tags={"pii": "scrubbed"},
         pool=DUCKDB_WRITER_POOL,
         code_version=TRAINING_CODE_VERSION,
+        # Behind once any analytics partition it reads is loaded again: the UI's automation tab
+        # shows it, and the default automation sensor (when turned on) rebuilds the set.
+        automation_condition=dg.AutomationCondition.eager(),
         metadata={"dagster/column_schema": table_schema(table), "dagster/table_name": table.qualified_name},
     )
     def _asset(
