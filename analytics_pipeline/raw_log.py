@@ -6,6 +6,7 @@ Dagster partition key. Raw files hold PII until the pipeline scrubs them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,15 @@ class RawLine:
     source_file: str  # relative to the raw dir, e.g. "2026-11-02/events-host-123.jsonl"
     line_number: int  # 1-based
     content: bytes
+
+
+def json_object(content: bytes) -> dict | None:
+    """A raw line as a JSON object, or None: any line (bad JSON, 5,000 nested brackets) is survivable."""
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def day_dir(raw_dir: Path, day: str) -> Path:

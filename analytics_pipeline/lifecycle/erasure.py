@@ -7,7 +7,6 @@ failed erasure is completed by running it again.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
+from analytics_pipeline.raw_log import json_object
 from analytics_pipeline.schema import ERASURE_LEDGER
 from analytics_pipeline.warehouse import CATALOG, ensure_tables, transaction
 
@@ -104,12 +104,10 @@ def erase_from_parquet(root: Path, anon_user_id: str) -> dict[str, int]:
 
 
 def _line_user_id(line: bytes) -> str | None:
-    try:
-        event = json.loads(line)
-    except ValueError:
+    if (event := json_object(line)) is None:
         match = _USER_ID_FIELD.search(line)
         return match.group(1).decode("utf-8", "replace") if match else None
-    user_id = event.get("user_id") if isinstance(event, dict) else None
+    user_id = event.get("user_id")
     return user_id if isinstance(user_id, str) else None
 
 

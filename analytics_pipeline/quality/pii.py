@@ -9,13 +9,12 @@ never the matched values.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from analytics_pipeline.raw_log import RawLine
+from analytics_pipeline.raw_log import RawLine, json_object
 
 # Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -40,11 +39,7 @@ def raw_identifiers(lines: Iterable[RawLine]) -> set[str]:
     """The raw user and resume IDs of the raw lines that parse as JSON objects (held in memory only)."""
     identifiers: set[str] = set()
     for line in lines:
-        try:
-            data = json.loads(line.content)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
+        if (data := json_object(line.content)) is not None:
             identifiers.update(v for k in _IDENTIFIER_FIELDS if isinstance(v := data.get(k), str) and v)
     return identifiers
 
