@@ -16,7 +16,6 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import threading
 import zlib
 from collections.abc import Iterable
