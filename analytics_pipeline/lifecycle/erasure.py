@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.raw_log import day_files, is_day, is_gzip, json_object, open_raw_file
 from analytics_pipeline.schema import ERASURE_LEDGER
-from analytics_pipeline.warehouse import CATALOG, ensure_tables, transaction
+from analytics_pipeline.warehouse import CATALOG, MEMORY_LIMIT, ensure_tables, transaction
 
 USER_COLUMN = "anon_user_id"
 ERASABLE_SCHEMAS = ("analytics", "training")
@@ -68,6 +68,36 @@ def erase_from_tables(conn: duckdb.DuckDBPyConnection, anon_user_id: str) -> dic
     # Write the deletions into the file now rather than leaving them in the WAL.
     conn.execute("CHECKPOINT")
     return deleted
+
+
+def compact_database(database: Path) -> tuple[int, int]:
+    """Rewrite the DuckDB file with its live data only, so erased values are not left in its free blocks.
+
+    DuckDB marks deleted rows and reuses their blocks later but never scrubs them: the bytes of an
+    erased user stay readable in the file. ``COPY FROM DATABASE`` into a fresh file (0600), then an
+    atomic rename over the old one, leaves nothing of them. Call it with no connection open for
+    writing (the erasure op holds the writers' pool). Returns the file's size before and after.
+    """
+    database = Path(database)
+    tmp = database.with_name(f".{database.name}.compacting-{os.getpid()}")
+    for leftover in (tmp, Path(f"{tmp}.wal")):
+        leftover.unlink(missing_ok=True)
+    before = database.stat().st_size
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        conn.execute("ATTACH ? AS erased_source (READ_ONLY)", [str(database)])
+        conn.execute("ATTACH ? AS compacted", [str(tmp)])
+        conn.execute("COPY FROM DATABASE erased_source TO compacted")
+        conn.execute("DETACH compacted")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, database)
+    return before, database.stat().st_size
 
 
 def erased_users(conn: duckdb.DuckDBPyConnection) -> set[str]:

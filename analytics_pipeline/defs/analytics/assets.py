@@ -44,13 +44,13 @@ def table_spec(table: Table, description: str, deps) -> dg.AssetSpec:
     return dg.AssetSpec(**table_asset_fields(table), description=description, deps=deps)
 
 
-# What the UI previews: scrubbed values only, never a pseudonym (an erasure could not reach Dagster's
-# run storage to remove it).
+# What the UI previews: values no erasure needs to reach, since an erasure cannot reach Dagster's run
+# storage: never a pseudonym, a user's text or a user's timestamps; vocabularies, counts and scores only.
 PREVIEW_COLUMNS = {
-    RESUME_EVENTS.name: ["event_type", "version", "ats_score", "tailoring_mode", "resume_text", "tailored_text"],
-    INTERACTIONS.name: ["occurred_at", "action", "element", "page"],
+    RESUME_EVENTS.name: ["event_type", "version", "ats_score", "jd_score", "tailoring_mode"],
+    INTERACTIONS.name: ["action", "element", "page"],
     QUARANTINE.name: ["line_number", "reason_code", "reason"],
-    USERS.name: ["first_seen_at", "last_seen_at", "active_days", "event_count", "resume_count"],
+    USERS.name: ["active_days", "event_count", "resume_count"],
 }
 
 
