@@ -31,7 +31,10 @@ from analytics_pipeline.contract import (
     parse_event_line,
 )
 from analytics_pipeline.ingest.api import MAX_REQUEST_BYTES, parse_body
+from analytics_pipeline.quality.integrity import SCANNED_TEXT_COLUMNS
+from analytics_pipeline.quality.pii import ResidualPiiDetector
 from analytics_pipeline.raw_log import iter_raw_lines
+from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.staging import stage_partition
 from analytics_pipeline_tests.conftest import TEST_SALT
 from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, ingest_server, interaction, raw_event_ids
@@ -249,3 +252,36 @@ def test_healthz_stays_fast_while_four_max_size_bodies_are_parsed(tmp_path):
     summary += f"max {latencies[-1] * 1000:.0f} ms over {len(latencies)} probes"
     print(summary)
     assert latencies[len(latencies) // 2] < 0.1 and latencies[-1] < 1.0, summary
+
+
+# --- identifier fields and the residual-PII gate -------------------------------------------------
+
+
+def test_the_gate_scans_every_text_column_including_identifiers():
+    assert {"tailoring_mode", "source_file", "resume_text"} <= set(SCANNED_TEXT_COLUMNS[RESUME_EVENTS.name])
+    assert {"element", "page", "source_file"} <= set(SCANNED_TEXT_COLUMNS[INTERACTIONS.name])
+    detector = ResidualPiiDetector()
+    for leaky in ("ssn-536-22-8899", "call-415-555-0187", "/u/jane@example.com/profile", "tel.415.555.0187"):
+        row = {"event_id": "e", "element": leaky, "page": None, "action": "click", "source_file": "d/f.jsonl"}
+        assert not detector.scan_rows([row], SCANNED_TEXT_COLUMNS[INTERACTIONS.name], []).clean, leaky
+
+
+def test_a_day_whose_gate_fails_is_not_readable_and_nothing_downstream_runs(pipeline):
+    """The scrubber cannot know a raw user ID that an app wrote into a text; the gate can. The day,
+    loaded clean before, disappears from analytics.* and staging, and users does not run."""
+    clean = [resume_event(user_id="usr_leaky1"), interaction(user_id="usr_other1", occurred_at="2026-11-02T09:00:00Z")]
+    path = _raw_file(pipeline.raw_dir, [json.dumps(e).encode() for e in clean])
+    assert pipeline.run(DAY).success
+    assert pipeline.query("SELECT count(*) FROM analytics.resume_events") == [(1,)]
+    leaky = resume_event(user_id="usr_leaky1", resume_text="Support ticket for account usr_leaky1, thanks")
+    with path.open("ab") as handle:
+        handle.write(json.dumps(leaky).encode() + b"\n")
+    result = pipeline.run(DAY)
+    assert not result.success
+    for table in ("resume_events", "interactions", "quarantine"):
+        assert pipeline.query(f"SELECT count(*) FROM analytics.{table}") == [(0,)], table
+    assert not (pipeline.root / "staging" / DAY).exists()
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"staging/scrubbed_events"}  # neither the tables nor users
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "usr_leaky1" not in str(failure.event_specific_data)

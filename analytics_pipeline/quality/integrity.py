@@ -15,10 +15,8 @@ import duckdb
 from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
 from analytics_pipeline.schema import (
-    INTERACTION_TEXT_COLUMNS,
     INTERACTIONS,
     RESUME_EVENTS,
-    SCRUBBED_TEXT_COLUMNS,
     USERS,
     Table,
 )
@@ -31,10 +29,16 @@ PSEUDONYM_COLUMNS = {
     USERS.name: ("anon_user_id",),
 }
 PSEUDONYM_REGEX = PSEUDONYM_PATTERN.pattern.strip("^$")
-# Every column that holds free text, scrubbed or app-defined: the residual-PII gate reads them all.
+# Every text column but the event ID and the pseudonyms (checked as IDs): scrubbed texts, identifiers such
+# as element, page and tailoring_mode, closed vocabularies and lineage. The residual-PII gate reads them all,
+# so a column added to the schema is scanned without anyone remembering to list it.
 SCANNED_TEXT_COLUMNS = {
-    RESUME_EVENTS.name: (*SCRUBBED_TEXT_COLUMNS, "tailoring_mode"),
-    INTERACTIONS.name: INTERACTION_TEXT_COLUMNS,
+    table.name: tuple(
+        c.name
+        for c in table.columns
+        if c.duckdb_type == "VARCHAR" and c.name != "event_id" and c.name not in PSEUDONYM_COLUMNS[table.name]
+    )
+    for table in EVENT_TABLES
 }
 # Rule name -> SQL condition that is TRUE for a violating row; ``?`` placeholders in the order of the params.
 VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {

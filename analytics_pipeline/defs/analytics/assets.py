@@ -1,5 +1,6 @@
 """The analytics tables in DuckDB: the day's events loaded from staging, and users over all days."""
 
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -9,6 +10,8 @@ from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     PseudonymizerResource,
+    QualityThresholdsResource,
+    RawEventLogResource,
     StagingAreaResource,
 )
 from analytics_pipeline.defs.shared import (
@@ -19,6 +22,7 @@ from analytics_pipeline.defs.shared import (
     table_schema,
 )
 from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
+from analytics_pipeline.quality.pii import partition_detector, scan_staged
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 OWNERS = ["team:data-platform"]
@@ -91,16 +95,30 @@ def event_tables(
     duckdb: AnalyticsDuckDBResource,
     staging: StagingAreaResource,
     pseudonymizer: PseudonymizerResource,
+    raw_log: RawEventLogResource,
+    quality: QualityThresholdsResource,
 ):
-    """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction."""
+    """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction,
+    once the residual-PII gate has passed on the staged files: a leaky day is never published."""
     day = date.fromisoformat(context.partition_key)
+    partition_dir = staging.partition_dir(context.partition_key)
+    detector = partition_detector(raw_log.lines(context.partition_key), context.partition_key, quality.canary_texts)
+    if not (findings := scan_staged(partition_dir, detector)).clean:
+        # Not readable anywhere: the day's earlier rows go too, and the staged Parquet with the leak.
+        with duckdb.get_connection() as conn:
+            warehouse.drop_partition(conn, day)
+        shutil.rmtree(partition_dir)
+        raise dg.Failure(
+            description=f"residual PII in the scrubbed rows of {day}: the day is not loaded (see metadata)",
+            metadata=findings.metadata(),
+        )
     with duckdb.get_connection() as conn:
         warehouse.ensure_tables(conn)
         try:  # also guards runs that skip the salt_matches_tables check
             ensure_salt_fingerprint(conn, pseudonymizer.fingerprint())
         except SaltMismatch as error:
             raise dg.Failure(description=str(error)) from None
-        counts = warehouse.load_partition(conn, day, staging.partition_dir(context.partition_key))
+        counts = warehouse.load_partition(conn, day, partition_dir)
         for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
             yield dg.MaterializeResult(
                 asset_key=table_asset_key(table),

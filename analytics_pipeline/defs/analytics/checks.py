@@ -19,8 +19,7 @@ from analytics_pipeline.defs.resources import (
 )
 from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, table_asset_key
 from analytics_pipeline.quality import integrity
-from analytics_pipeline.quality.canary import make_canaries
-from analytics_pipeline.quality.pii import ResidualPiiDetector, raw_identifiers
+from analytics_pipeline.quality.pii import partition_detector
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
@@ -83,8 +82,7 @@ def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
             if (day := checked_day(context, conn, table)) is None:
                 return no_partition(table)
             partition = day.isoformat()
-            canaries = [v for canary in make_canaries(partition, quality.canary_texts) for v in canary.values.values()]
-            detector = ResidualPiiDetector(raw_identifiers(raw_log.lines(partition)), canaries)
+            detector = partition_detector(raw_log.lines(partition), partition, quality.canary_texts)
             text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
             id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
             rows = integrity.iter_rows(conn, table, ["event_id", *text_columns, *id_columns], day)
