@@ -64,20 +64,30 @@ Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Score = Annotated[float, Field(ge=0, le=100)]
 
 _DIGIT_RUN = re.compile(r"\d{3}")
-# C0 controls but tab, newline and carriage return, and DEL: never stored (NUL breaks text tools).
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# A page segment kept as is: a lower-case route word, or a parameter placeholder (:id, {id}, [id]).
-_ROUTE_WORD = re.compile(r"^(?:[a-z][a-z0-9_.~-]*|:[a-z_]+|\{[a-z_]+\}|\[[a-z_]+\])$")
+# C0 controls but tab, newline and carriage return, DEL, C1 controls and bidirectional overrides (which
+# make stored text display other than it reads): never stored (NUL breaks text tools).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# A page segment kept as is: one lower-case route word, or a parameter placeholder (:id, {id}, [id]).
+_ROUTE_WORD = re.compile(r"^(?:[a-z][a-z0-9~]*|:[a-z_]+|\{[a-z_]+\}|\[[a-z_]+\])$")
+# Words joined by - _ . are kept only as a top-level route (/job-search): below it, a slug is the
+# typical shape of a value (/u/zanele-mokoena, /in/first.last), so it becomes a parameter.
+_TOP_LEVEL_SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
 ROUTE_PARAMETER = ":param"
 
 
+def _route_segment(segment: str, top_level: bool) -> str:
+    if not segment or _ROUTE_WORD.match(segment) or (top_level and _TOP_LEVEL_SLUG.match(segment)):
+        return segment if not _DIGIT_RUN.search(segment) else ROUTE_PARAMETER
+    return ROUTE_PARAMETER
+
+
 def route_template(path: str) -> str:
-    """The route template of a page path: a segment that is not a lower-case route word without
-    long digit runs (an ID, a name, an e-mail, a phone) becomes ``:param``. Query and fragment go."""
-    path = path.split("?", 1)[0].split("#", 1)[0]
-    return "/".join(
-        s if not s or (_ROUTE_WORD.match(s) and not _DIGIT_RUN.search(s)) else ROUTE_PARAMETER for s in path.split("/")
-    )
+    """The route template of a page path. Query and fragment go; a segment that could be a value (an
+    ID, a name, an e-mail, a phone: anything but one lower-case route word or a placeholder, or a
+    slug at the top level) becomes ``:param``."""
+    segments = path.split("?", 1)[0].split("#", 1)[0].split("/")
+    first = 1 if segments and segments[0] == "" else 0
+    return "/".join(_route_segment(s, i == first) for i, s in enumerate(segments))
 
 
 class _Event(BaseModel):

@@ -92,8 +92,23 @@ def test_free_labels_and_paths_lose_what_could_identify_someone():
     assert mode.tailoring_mode == "other"
     page = parse_event(interaction(page="/u/Zanele-Mokoena/profile?email=a@b.co#x"))
     assert page.page == "/u/:param/profile"
+    assert parse_event(interaction(page="/u/zanele-mokoena/profile")).page == "/u/:param/profile"
+    assert parse_event(interaction(page="/in/olusegun.adebayo")).page == "/in/:param"
+    assert parse_event(interaction(page="/job-search/results")).page == "/job-search/results"
     assert parse_event(interaction(page="/resume/84213377/edit")).page == "/resume/:param/edit"
     assert parse_event(interaction(page="/u/:user_id/profile")).page == "/u/:user_id/profile"
+
+
+def test_control_characters_never_reach_stored_text(pipeline):
+    """NUL, other C0/C1 controls and bidirectional overrides are removed from texts before scrubbing;
+    in an ID they make the event invalid. Through the real daily job into DuckDB."""
+    dirty = "Led\x00 the\x1b[31m data\u202e team\x85 of five"
+    events = [resume_event(resume_text=dirty, tailored_text=dirty), resume_event(resume_id="res\x07bell")]
+    _raw_file(pipeline.raw_dir, [json.dumps(e).encode() for e in events])
+    assert pipeline.run(DAY).success
+    ((resume_text, tailored_text),) = pipeline.query("SELECT resume_text, tailored_text FROM analytics.resume_events")
+    assert resume_text == tailored_text == "Led the[31m data team of five"
+    assert pipeline.query("SELECT reason_code FROM analytics.quarantine") == [("invalid_field",)]
 
 
 def _raw_file(raw_dir: Path, lines: list[bytes]) -> Path:
