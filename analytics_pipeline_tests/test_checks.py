@@ -185,13 +185,18 @@ def test_values_outside_the_contract_fail(copy):
         pipeline,
         "UPDATE analytics.resume_events SET ats_score = 150, version = 0 "
         "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
-        "UPDATE analytics.resume_events SET event_type = 'resume.delete' "
+        "UPDATE analytics.resume_events SET event_type = 'resume.delete', tailoring_mode = 'jane@example.org' "
         "WHERE event_id = (SELECT max(event_id) FROM analytics.resume_events)",
         "UPDATE analytics.interactions SET action = 'explode' "
         "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
     )
     resume = values(run_checks(pipeline, RESUME_EVENTS)["values_in_allowed_ranges"])
-    assert resume["violations_by_rule"] == {"event_type_allowed": 1, "ats_score_0_to_100": 1, "version_at_least_1": 1}
+    assert resume["violations_by_rule"] == {
+        "event_type_allowed": 1,
+        "ats_score_0_to_100": 1,
+        "version_at_least_1": 1,
+        "tailoring_mode_allowed": 1,
+    }
     interactions = run_checks(pipeline, INTERACTIONS)["values_in_allowed_ranges"]
     assert not interactions.passed and values(interactions)["violations_by_rule"] == {"action_allowed": 1}
 

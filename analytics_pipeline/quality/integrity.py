@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES
+from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES, TAILORING_MODES
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
 from analytics_pipeline.schema import (
     INTERACTIONS,
@@ -47,6 +47,7 @@ VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
         "ats_score_0_to_100": ("ats_score < 0 OR ats_score > 100 OR isnan(ats_score)", []),
         "jd_score_0_to_100": ("jd_score < 0 OR jd_score > 100 OR isnan(jd_score)", []),
         "version_at_least_1": ("version IS NULL OR version < 1", []),
+        "tailoring_mode_allowed": ("NOT list_contains(?, tailoring_mode)", [list(TAILORING_MODES)]),
     },
     INTERACTIONS.name: {
         "action_allowed": ("action IS NULL OR NOT list_contains(?, action)", [list(INTERACTION_ACTIONS)]),

@@ -67,9 +67,10 @@ def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
         table,
         "no_residual_pii",
         "Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, plus "
-        "the day's raw user/resume IDs and canary values, searched in every free-text column and the "
-        "pseudonym columns. Any hit blocks everything downstream. Reports counts per type and event IDs, "
-        "never values.",
+        "the day's raw user/resume IDs and canary values, searched in every text column (element, page, "
+        "tailoring_mode and source_file included) and the pseudonym columns. The same scan runs on the staged "
+        "files before the load, which refuses a leaky day, so this is the second look. Any hit blocks "
+        "everything downstream. Reports counts per type and event IDs, never values.",
         blocking=True,
     )
     def no_residual_pii(
@@ -142,7 +143,7 @@ def values_in_allowed_ranges_check(table: Table) -> dg.AssetChecksDefinition:
     @table_check(
         table,
         "values_in_allowed_ranges",
-        "event_type and action are in the contract's sets, scores within 0-100, version >= 1.",
+        "event_type, action and tailoring_mode are in the contract's sets, scores within 0-100, version >= 1.",
         blocking=True,
     )
     def values_in_allowed_ranges(
