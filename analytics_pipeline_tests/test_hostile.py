@@ -205,11 +205,12 @@ def hostile_valid_events(draw) -> dict:
 def test_every_event_the_api_accepts_stages_and_loads(events, tmp_path_factory, scrubber):
     root = tmp_path_factory.mktemp("property")
     received_at = datetime(2026, 11, 2, 12, tzinfo=UTC)
-    lines, errors = parse_body(
+    payload, accepted, errors = parse_body(
         json.dumps({"batch": events}).encode(), False, False, (MAX_REQUEST_BYTES, 1000, 3 * 2**20), received_at
     )
-    assert not errors, errors
-    _raw_file(root / "raw", [line.encode() for line in lines])
+    assert not errors and accepted == len(events), errors
+    (root / "raw" / DAY).mkdir(parents=True)
+    (root / "raw" / DAY / "events.jsonl").write_bytes(payload)
     counts = _stage_and_load(root / "raw", root, scrubber)
     assert counts["quarantine"] == 0
     assert counts["resume_events"] + counts["interactions"] == len(events)
