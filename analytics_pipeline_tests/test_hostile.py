@@ -8,7 +8,6 @@ import os
 import string
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -228,44 +227,60 @@ def max_size_body() -> bytes:
     return body
 
 
+# Each body is sent by its own process, so neither the senders nor the server share the prober's GIL.
+SENDER = (
+    "import http.client, sys; body = open(sys.argv[2], 'rb').read(); "
+    "c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=120); "
+    "c.request('POST', '/v1/batch', body, {'Authorization': sys.argv[3], 'Content-Type': 'application/json'}); "
+    "print(c.getresponse().status)"
+)
+
+
+def probe(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    assert client.get(url + "/healthz").status_code == 200
+    elapsed = time.perf_counter() - started
+    time.sleep(0.02)
+    return elapsed
+
+
 def test_healthz_stays_fast_while_four_max_size_bodies_are_parsed(tmp_path):
-    """The server in its own process (as deployed), so the test's client threads do not share its GIL."""
-    body = max_size_body()
+    """The server in its own process, as deployed; /healthz probed while four maximum-size bodies arrive."""
+    body_file = tmp_path / "body.json"
+    body_file.write_bytes(max_size_body())
     port = free_port()
     env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
     command = [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     latencies: list[float] = []
-    statuses: list[int] = []
     try:
         wait_healthy(port, server)
         with httpx.Client(timeout=5) as health:
-            health.get(url + "/healthz")  # connection warm
-
-            def send():
-                with httpx.Client(timeout=120) as client:
-                    statuses.append(client.post(url + "/v1/batch", content=body, headers=AUTH).status_code)
-
-            senders = [threading.Thread(target=send) for _ in range(4)]
-            for sender in senders:
-                sender.start()
-            while any(sender.is_alive() for sender in senders):
-                started = time.perf_counter()
-                assert health.get(url + "/healthz").status_code == 200
-                latencies.append(time.perf_counter() - started)
-                time.sleep(0.02)
+            baseline = sorted(probe(health, url) for _ in range(100))  # same machine load, no bodies
+            senders = [
+                subprocess.Popen(
+                    [sys.executable, "-c", SENDER, str(port), str(body_file), AUTH["Authorization"]],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(4)
+            ]
+            while any(sender.poll() is None for sender in senders):
+                latencies.append(probe(health, url))
+        statuses = [sender.communicate()[0].strip() for sender in senders]
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert statuses == [200] * 4
+    assert statuses == ["200"] * 4
     latencies.sort()
     assert len(latencies) > 20
     p99 = latencies[int(len(latencies) * 0.99)]
     # A timed test on a shared 2-core machine: the bound shows /healthz is not held for a whole parse
     # (2.4 s per body before); the precise numbers are printed and reported, not asserted.
     summary = f"/healthz p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-    summary += f"max {latencies[-1] * 1000:.0f} ms over {len(latencies)} probes"
+    summary += f"max {latencies[-1] * 1000:.0f} ms over {len(latencies)} probes; without bodies: "
+    summary += f"p50 {baseline[50] * 1000:.0f} ms, p99 {baseline[99] * 1000:.0f} ms"
     print(summary)
     assert latencies[len(latencies) // 2] < 0.1 and latencies[-1] < 1.0, summary
 
