@@ -36,8 +36,21 @@ class CleanBatch:
     entity_counts: Counter[str] = field(default_factory=Counter)
 
 
-def _to_arrow(rows: list[dict], table: Table) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=table.arrow_schema)
+def _to_arrow(rows: list[dict], table: Table) -> tuple[pa.Table, list[dict]]:
+    """The rows as an Arrow table, and the rows Arrow could not convert (found one by one, only
+    when the whole chunk fails): one value the contract let through must not sink a day."""
+    try:
+        return pa.Table.from_pylist(rows, schema=table.arrow_schema), []
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        good, bad = [], []
+        for row in rows:
+            try:
+                pa.Table.from_pylist([row], schema=table.arrow_schema)
+            except (pa.ArrowException, OverflowError, TypeError, ValueError):
+                bad.append(row)
+            else:
+                good.append(row)
+        return pa.Table.from_pylist(good, schema=table.arrow_schema), bad
 
 
 def _utc_naive(value):
@@ -88,6 +101,11 @@ class EventCleaner:
             except InvalidEvent as error:
                 quarantine_rows.append(self._quarantine_row(line, error.code, error.detail))
                 continue
+            except Exception as error:  # a validator bug must not block the day: quarantined by type only
+                quarantine_rows.append(
+                    self._quarantine_row(line, "conversion_failed", f"validation raised {type(error).__name__}")
+                )
+                continue
             if event.event_id.bytes in self._seen_event_ids:
                 quarantine_rows.append(
                     self._quarantine_row(line, "duplicate_event_id", "event_id already seen in this partition")
@@ -116,11 +134,16 @@ class EventCleaner:
 
         # Interactions carry no free text: the contract restricts element and page to identifiers.
         counts = self._scrub_texts(resume_rows, SCRUBBED_TEXT_COLUMNS)
+        resume_events, bad_resume_rows = _to_arrow(resume_rows, RESUME_EVENTS)
+        interactions, bad_interaction_rows = _to_arrow(interaction_rows, INTERACTIONS)
+        for row in (*bad_resume_rows, *bad_interaction_rows):
+            line = RawLine(row["source_file"], row["line_number"], b"")
+            quarantine_rows.append(
+                self._quarantine_row(line, "conversion_failed", "a value does not fit the table's column types")
+            )
+        quarantine, _ = _to_arrow(quarantine_rows, QUARANTINE)
         return CleanBatch(
-            resume_events=_to_arrow(resume_rows, RESUME_EVENTS),
-            interactions=_to_arrow(interaction_rows, INTERACTIONS),
-            quarantine=_to_arrow(quarantine_rows, QUARANTINE),
-            entity_counts=counts,
+            resume_events=resume_events, interactions=interactions, quarantine=quarantine, entity_counts=counts
         )
 
     def _scrub_texts(self, rows: list[dict], columns: tuple[str, ...]) -> Counter[str]:

@@ -2,17 +2,35 @@
 
 A day directory holds the events that *arrived* that day (UTC); the day is the
 Dagster partition key. Raw files hold PII until the pipeline scrubs them.
+
+What is read: regular files directly in a day directory named ``*.jsonl``, rotated
+``*.jsonl.<N>`` and gzip'd ``*.jsonl.gz`` / ``*.jsonl.<N>.gz`` (suffixes in any case). Everything
+else in a day directory (other names, names with control or bidi characters, nested directories,
+symlinks, devices) is *skipped and reported* (:func:`skipped_files`), never silently ignored;
+symlinks are never followed, for reading or writing. A directory of the raw dir that is not a
+real date is skipped with a warning.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from itertools import islice
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A name made of these characters only can go into source_file and metadata as it is.
+RAW_FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.jsonl(?:\.\d+)?(?:\.gz)?$", re.IGNORECASE)
+# Written by retention in a purged day directory: known, not a skipped file.
+KNOWN_NON_LOG_FILES = frozenset({"PURGED.json"})
 
 
 @dataclass(frozen=True)
@@ -22,30 +40,114 @@ class RawLine:
     content: bytes
 
 
+def json_object(content: bytes) -> dict | None:
+    """A raw line as a JSON object, or None: any line (bad JSON, 5,000 nested brackets) is survivable."""
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_day(name: str) -> bool:
+    """YYYY-MM-DD and a real date (2026-13-45 is not)."""
+    try:
+        return bool(DAY_PATTERN.match(name)) and date.fromisoformat(name).isoformat() == name
+    except ValueError:
+        return False
+
+
 def day_dir(raw_dir: Path, day: str) -> Path:
-    if not DAY_PATTERN.match(day):
-        raise ValueError(f"a day partition is YYYY-MM-DD, got {day!r}")
+    if not is_day(day):
+        raise ValueError(f"a day partition is a date YYYY-MM-DD, got {day!r}")
     return Path(raw_dir) / day
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    name: str  # escaped (ascii()) when it holds characters that could forge a line or reverse text
+    reason: str
+
+
+def _classify(entry: os.DirEntry) -> str | None:
+    """None for a raw log file to read, else why it is skipped."""
+    if entry.is_symlink():
+        return "symlink (never followed)"
+    if entry.is_dir(follow_symlinks=False):
+        return "nested directory (only files directly in a day directory are read)"
+    if not entry.is_file(follow_symlinks=False):
+        return "not a regular file"
+    if not RAW_FILE_PATTERN.match(entry.name):
+        return "name is not *.jsonl, *.jsonl.N or *.jsonl[.N].gz of letters, digits, '.', '_', '-'"
+    return None
+
+
+def _scan(raw_dir: Path, day: str) -> tuple[list[Path], list[SkippedFile]]:
+    directory = day_dir(raw_dir, day)
+    if directory.is_symlink() or not directory.is_dir():
+        return [], []
+    read, skipped = [], []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name in KNOWN_NON_LOG_FILES:
+                continue
+            reason = _classify(entry)
+            if reason is None:
+                read.append(Path(entry.path))
+            else:
+                name = (
+                    entry.name if RAW_FILE_PATTERN.match(entry.name) or entry.name.isprintable() else ascii(entry.name)
+                )
+                skipped.append(SkippedFile(name, reason))
+    return sorted(read), sorted(skipped, key=lambda s: s.name)
+
+
 def day_files(raw_dir: Path, day: str) -> list[Path]:
-    """The raw log files of one day, in a stable order."""
-    return sorted(day_dir(raw_dir, day).glob("*.jsonl"))
+    """The raw log files of one day that are read, in a stable order."""
+    return _scan(raw_dir, day)[0]
+
+
+def skipped_files(raw_dir: Path, day: str) -> list[SkippedFile]:
+    """Entries of a day directory that are not read, with the reason: reported, never silent."""
+    return _scan(raw_dir, day)[1]
 
 
 def available_days(raw_dir: Path) -> list[str]:
-    """Days that have at least one raw log file, oldest first."""
+    """Days that have at least one raw log file, oldest first. Other directories are skipped with a warning."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         return []
-    return sorted(d.name for d in raw_dir.iterdir() if DAY_PATTERN.match(d.name) and any(d.glob("*.jsonl")))
+    days = []
+    for entry in sorted(raw_dir.iterdir()):
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        if not is_day(entry.name):
+            log.warning("skipping %s in the raw log: not a day directory (YYYY-MM-DD, a real date)", ascii(entry.name))
+            continue
+        if day_files(raw_dir, entry.name):
+            days.append(entry.name)
+    return days
+
+
+def open_raw_file(path: Path, mode: str = "rb"):
+    """Open a raw file without following a symlink (O_NOFOLLOW), even one swapped in after the scan."""
+    flags = os.O_RDONLY if mode == "rb" else os.O_RDWR
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name!a} is not a regular file")
+    return os.fdopen(fd, mode)
+
+
+def is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
 
 
 def iter_raw_lines(raw_dir: Path, day: str) -> Iterator[RawLine]:
     """Every line of a day's files, streamed (a file is never read whole into memory)."""
     for path in day_files(raw_dir, day):
         relative = f"{day}/{path.name}"
-        with path.open("rb") as handle:
+        with open_raw_file(path) as raw, gzip.open(raw) if is_gzip(path) else raw as handle:
             for number, line in enumerate(handle, start=1):
                 yield RawLine(relative, number, line.rstrip(b"\r\n"))
 

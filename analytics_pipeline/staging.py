@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from analytics_pipeline.cleaning import EventCleaner
+from analytics_pipeline.private_files import DIR_MODE, restrict_tree
 from analytics_pipeline.raw_log import RawLine, chunked
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, Table
 
@@ -72,6 +73,8 @@ def stage_partition(
 
 
 def _swap_in(work_dir: Path, partition_dir: Path) -> None:
+    restrict_tree(work_dir)  # whatever the umask: scrubbed personal data, owner only
+    os.chmod(partition_dir.parent, DIR_MODE)
     old = partition_dir.with_name(f".{partition_dir.name}.old-{os.getpid()}")
     if partition_dir.exists():
         partition_dir.rename(old)

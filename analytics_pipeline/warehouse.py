@@ -148,6 +148,14 @@ def load_partition(conn: duckdb.DuckDBPyConnection, day: date, partition_dir: Pa
     return counts
 
 
+def drop_partition(conn: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Remove one day from the event and quarantine tables (a day that must not be readable)."""
+    ensure_tables(conn)
+    with transaction(conn):
+        for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
+            conn.execute(f"DELETE FROM {table.qualified_name} WHERE partition_date = ?", [day])
+
+
 def partition_row_counts(conn: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
     return {
         table.name: conn.execute(

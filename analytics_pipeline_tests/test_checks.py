@@ -135,12 +135,15 @@ def test_leaked_pii_stops_everything_downstream_in_the_run(loaded, tmp_path):
         raise_on_error=False,
     )
     assert not result.success
-    gate = {
-        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.to_user_string() == RESUME_EVENTS
-    }["no_residual_pii"]
-    assert not gate.passed and values(gate)["hits_by_type"] == {"email": 1}
+    # The gate runs on the staged files before the load: the leaky day is never published.
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "event_tables"
+    assert failure.event_specific_data.user_failure_data.metadata["hits_by_type"].value == {"email": 1}
+    assert LEAKED_EMAIL not in str(failure.event_specific_data)
+    assert leaky.query(f"SELECT count(*) FROM {RESUME_EVENTS.replace('/', '.')}") == [(0,)]
+    assert not (tmp_path / "staging" / day).exists()
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert RESUME_EVENTS in materialized and USERS not in materialized, "nothing downstream runs on leaked PII"
+    assert RESUME_EVENTS not in materialized and USERS not in materialized, "nothing downstream runs on leaked PII"
 
 
 def test_canary_recall_is_measured_with_the_real_scrubber(loaded):
@@ -182,13 +185,18 @@ def test_values_outside_the_contract_fail(copy):
         pipeline,
         "UPDATE analytics.resume_events SET ats_score = 150, version = 0 "
         "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
-        "UPDATE analytics.resume_events SET event_type = 'resume.delete' "
+        "UPDATE analytics.resume_events SET event_type = 'resume.delete', tailoring_mode = 'jane@example.org' "
         "WHERE event_id = (SELECT max(event_id) FROM analytics.resume_events)",
         "UPDATE analytics.interactions SET action = 'explode' "
         "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
     )
     resume = values(run_checks(pipeline, RESUME_EVENTS)["values_in_allowed_ranges"])
-    assert resume["violations_by_rule"] == {"event_type_allowed": 1, "ats_score_0_to_100": 1, "version_at_least_1": 1}
+    assert resume["violations_by_rule"] == {
+        "event_type_allowed": 1,
+        "ats_score_0_to_100": 1,
+        "version_at_least_1": 1,
+        "tailoring_mode_allowed": 1,
+    }
     interactions = run_checks(pipeline, INTERACTIONS)["values_in_allowed_ranges"]
     assert not interactions.passed and values(interactions)["violations_by_rule"] == {"action_allowed": 1}
 

@@ -161,3 +161,42 @@ def test_erasure_job_rejects_a_raw_user_id_as_config(pipeline):
     )
     assert not result.success
     assert "64-hex-digit" in result.get_step_failure_events()[0].step_failure_data.error.message
+
+
+def files_containing(root, needles: list[bytes], pattern: str = "*") -> list[str]:
+    return sorted(
+        str(path)
+        for path in root.rglob(pattern)
+        if path.is_file() and not path.is_symlink() and any(n in path.read_bytes() for n in needles)
+    )
+
+
+def test_forget_leaves_no_byte_of_the_user_in_duckdb_parquet_or_dagster_home(loaded):
+    pipeline, sample = loaded
+    user_id = returning_user(pipeline, sample)
+    anon = pseudonym(user_id)
+    # The user's longest scrubbed text, and a stretch of it no other user's rows hold.
+    ((text,),) = pipeline.query(
+        "SELECT tailored_text FROM analytics.resume_events WHERE anon_user_id = ? AND tailored_text IS NOT NULL "
+        "ORDER BY length(tailored_text) DESC LIMIT 1",
+        [anon],
+    )
+    snippet = next(
+        text[i : i + 60]
+        for i in range(0, len(text) - 60, 30)
+        if not pipeline.query(
+            "SELECT count(*) FROM analytics.resume_events WHERE anon_user_id <> ? AND "
+            "(contains(resume_text, ?) OR contains(tailored_text, ?))",
+            [anon, text[i : i + 60], text[i : i + 60]],
+        )[0][0]
+    ).encode()
+    dagster_home = pipeline.root / "dagster"
+    assert files_containing(pipeline.root, [snippet], "*.parquet")  # it was there
+
+    assert cli.main(["forget", user_id]) == 0
+
+    # The ledger keeps the pseudonym on purpose; nothing else of the user may remain.
+    assert files_containing(pipeline.root, [snippet, user_id.encode()], "*.duckdb*") == []
+    assert files_containing(pipeline.root, [snippet, anon.encode(), user_id.encode()], "*.parquet") == []
+    assert files_containing(dagster_home, [snippet, anon.encode(), user_id.encode()]) == []
+    assert stat.S_IMODE(pipeline.database.stat().st_mode) == 0o600

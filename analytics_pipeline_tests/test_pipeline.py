@@ -132,10 +132,9 @@ def test_previews_are_tables_of_scrubbed_values_without_identifiers(loaded):
             for value in record.data.values():
                 assert value != "nan" and not (isinstance(value, float) and value != value), (key, value)
                 assert not (isinstance(value, str) and (PSEUDONYM_PATTERN.search(value) or value in identifiers))
-    texts = [
-        r.data["tailored_text"] for r in latest_metadata(pipeline, "analytics/resume_events", day)["preview"].records
-    ]
-    assert any(t and "<" in t for t in texts) or all(t is None for t in texts), "placeholders stay as text"
+    # No texts either: previews live in Dagster's run storage, which an erasure cannot reach.
+    preview = latest_metadata(pipeline, "analytics/resume_events", day)["preview"]
+    assert not {c.name for c in preview.schema.columns} & {"resume_text", "job_description", "tailored_text"}
 
 
 def test_row_counts_show_the_table_and_the_partition(loaded):

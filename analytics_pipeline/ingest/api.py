@@ -11,12 +11,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+import multiprocessing
 import os
+import threading
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -48,7 +52,7 @@ from analytics_pipeline.ingest.browser import (
     is_beacon,
     parse_origins,
 )
-from analytics_pipeline.ingest.writer import RawLogWriter, raw_dir_from_env, stamp_received
+from analytics_pipeline.ingest.writer import RawLogWriter, encode_lines, raw_dir_from_env, stamp_received
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,15 @@ MAX_EVENT_BYTES = 3 * MAX_TEXT_CHARS * 4 + 64 * 1024
 # Room for a batch of real resumes (a tailoring event is ~100 kB), decompressed.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 MAX_BATCH_EVENTS = 1_000
+# json.loads of 32 MiB of tiny values ("ab", {}) would make ~20x its size in Python objects. Every
+# value but the last is followed by a comma or a closing bracket, so counting those bytes (in C, before
+# parsing; brackets and commas inside strings count too, which only errs on the safe side) bounds the
+# objects a body can create. Real batches stay far below: a resume text has a few thousand commas.
+MAX_JSON_VALUES = 2_000_000
+# Bodies parsed at once per server process. Parsing (gunzip, json, validation) runs in a pool of that many
+# processes: off the event loop and outside its GIL, so /healthz and small batches are answered while
+# big bodies are parsed, and the memory parsing takes is bounded by the pool, not by the requests waiting.
+PARSE_SLOTS = 2
 WRITE_KEY_ENV = "ANALYTICS_WRITE_KEY"
 # Set by `analytics-pipeline serve --dev` for its worker processes; not a user setting.
 DEV_MODE_ENV = "ANALYTICS_INGEST_DEV_MODE"
@@ -68,6 +81,9 @@ class RequestError(Exception):
     def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None):
         super().__init__(f"{code}: {detail}")
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+    def __reduce__(self):  # raised in a parser process, re-raised in the server
+        return RequestError, (self.status, self.code, self.detail)
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,9 @@ def validate_items(items: list, max_event_bytes: int) -> tuple[list[ResumeEvent 
             valid.append(parse_event_line(text))
         except InvalidEvent as error:
             errors.append(EventError(index, error.code, error.detail))
+        except Exception as error:  # never a 500 that loses the batch's valid events
+            log.error("unexpected %s validating an event; rejected it", type(error).__name__)
+            errors.append(EventError(index, "invalid_event", "the event could not be validated"))
     return valid, errors
 
 
@@ -113,6 +132,8 @@ def _refuse_constant(name: str) -> None:
 
 
 def decode_json(body: bytes) -> object:
+    if body.count(b",") + body.count(b"]") + body.count(b"}") > MAX_JSON_VALUES:
+        raise RequestError(413, "too_many_values", f"a request holds at most {MAX_JSON_VALUES} JSON values")
     try:
         return json.loads(body, parse_constant=_refuse_constant)
     except RecursionError:
@@ -184,13 +205,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:
         raise RequestError(400, "client_disconnected", "the body was not fully received") from None
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _gzipped(request: Request) -> bool:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding == "gzip":
-        return gunzip(body, limit)
-    if encoding != "identity":
+    if encoding not in ("gzip", "identity"):
         raise RequestError(400, "unsupported_encoding", "Content-Encoding must be gzip or identity")
-    return body
+    return encoding == "gzip"
 
 
 def _error_response(error: RequestError) -> JSONResponse:
@@ -205,9 +227,53 @@ def _status_for(accepted: int, errors: Iterable[EventError]) -> int:
     return 413 if codes == {"event_too_large"} else 400
 
 
+def parse_body(
+    body: bytes, gzipped: bool, single: bool, limits: tuple[int, int, int], received_at: datetime
+) -> tuple[bytes, int, list[EventError]]:
+    """Gunzip, decode and validate a request body: the raw-log bytes of its valid events, their
+    number, and the errors of the others. CPU-bound; runs in a parser process, which also encodes
+    the lines, so the server only copies one bytes object (no 32 MB encode holding its GIL)."""
+    max_request_bytes, max_batch_events, max_event_bytes = limits
+    payload = decode_json(gunzip(body, max_request_bytes) if gzipped else body)
+    if single:
+        items = [payload]
+    elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
+        items = payload["batch"]
+    else:
+        raise RequestError(400, "bad_request", 'the body must be {"batch": [event, ...]}')
+    if len(items) > max_batch_events:
+        raise RequestError(413, "batch_too_large", f"a batch holds at most {max_batch_events} events")
+    valid, errors = validate_items(items, max_event_bytes)
+    return encode_lines(stamp_received(valid, received_at)), len(valid), errors
+
+
+class ParserPool:
+    """The server process's parser processes, started on first use (spawned, not forked: the server
+    has threads) and stopped with the app (a uvicorn worker exits without running atexit hooks)."""
+
+    def __init__(self, slots: int = PARSE_SLOTS):
+        self._slots = slots
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self._slots, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+
+
 def create_app(settings: IngestSettings) -> Starlette:
     writer = RawLogWriter(settings.raw_dir)
     limiter = RateLimiter(settings.browser_rate_limit)
+    parsers = ParserPool()
+    limits = (settings.max_request_bytes, settings.max_batch_events, settings.max_event_bytes)
 
     async def ingest(request: Request, single: bool) -> JSONResponse:
         received_at = datetime.now(UTC)
@@ -215,23 +281,19 @@ def create_app(settings: IngestSettings) -> Starlette:
             beacon = is_beacon(request.headers)
             if not beacon:  # a beacon's key is in its body
                 _check_auth(request, settings, _bearer_token(request), limiter)
-            payload = decode_json(await _read_body(request, settings.max_request_bytes))
-            if beacon:
-                _check_auth(request, settings, _beacon_key(payload), limiter)
-            if single:
-                items = [payload]
-            elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
-                items = payload["batch"]
-            else:
-                raise RequestError(400, "bad_request", 'the body must be {"batch": [event, ...]}')
-            if len(items) > settings.max_batch_events:
-                raise RequestError(413, "batch_too_large", f"a batch holds at most {settings.max_batch_events} events")
+            gzipped = _gzipped(request)
+            body = await _read_body(request, settings.max_request_bytes)
+            if beacon:  # small (MAX_BEACON_BYTES): decoded here for its key; the events go to a parser
+                beacon_body = gunzip(body, settings.max_request_bytes) if gzipped else body
+                _check_auth(request, settings, _beacon_key(decode_json(beacon_body)), limiter)
+            payload, accepted, errors = await asyncio.get_running_loop().run_in_executor(
+                parsers.get(), parse_body, body, gzipped, single, limits, received_at
+            )
         except RequestError as error:
             return _error_response(error)
-        valid, errors = validate_items(items, settings.max_event_bytes)
         try:
-            if valid:  # fsync blocks: off the event loop
-                await run_in_threadpool(writer.append, stamp_received(valid, received_at), received_at)
+            if accepted:  # fsync blocks: off the event loop
+                await run_in_threadpool(writer.append_payload, payload, received_at)
         except OSError as error:
             # Nothing of this request is in the log (the writer rolls back): safe to retry.
             log.error("raw log append failed (errno %s); answering 503", error.errno)
@@ -241,11 +303,11 @@ def create_app(settings: IngestSettings) -> Starlette:
                 headers={"Retry-After": "1"},
             )
         body = {
-            "accepted": len(valid),
+            "accepted": accepted,
             "rejected": len(errors),
             "errors": [asdict(e) for e in errors],
         }
-        return JSONResponse(body, status_code=_status_for(len(valid), errors))
+        return JSONResponse(body, status_code=_status_for(accepted, errors))
 
     async def batch(request: Request) -> JSONResponse:
         return await ingest(request, single=False)
@@ -265,6 +327,7 @@ def create_app(settings: IngestSettings) -> Starlette:
                 WRITE_KEY_ENV,
             )
         yield
+        parsers.shutdown()
         writer.close()
 
     return Starlette(

@@ -28,6 +28,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +165,10 @@ class HttpTransport:
             self._connection.close()
             self._connection = None
 
+    def after_fork(self) -> None:
+        # The socket is the parent's connection: the child opens its own and leaves that one alone.
+        self._connection = None
+
 
 class LocalTransport:
     """Appends straight to the local raw log: the single-machine deployment and the demo."""
@@ -184,6 +189,10 @@ class LocalTransport:
 
     def close(self) -> None:
         self._writer.close()
+
+    def after_fork(self) -> None:
+        # The parent's writer lock may have been held at the fork; the child appends to its own file.
+        self._writer = RawLogWriter(self._writer.raw_dir)
 
 
 class AnalyticsClient:
@@ -220,11 +229,30 @@ class AnalyticsClient:
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if not sync:
-            # Daemon, so a hung endpoint can't keep the app alive; the atexit flush
-            # (which runs while daemon threads still live) delivers the tail.
-            self._thread = threading.Thread(target=self._run, name="analytics-sender", daemon=True)
-            self._thread.start()
+            self._start_sender()
         atexit.register(self._at_exit)
+        _clients.add(self)
+
+    def _start_sender(self) -> None:
+        # Daemon, so a hung endpoint can't keep the app alive; the atexit flush
+        # (which runs while daemon threads still live) delivers the tail.
+        self._thread = threading.Thread(target=self._run, name="analytics-sender", daemon=True)
+        self._thread.start()
+
+    def _restart_after_fork(self) -> None:
+        """In a forked child (a pre-forking app server): the sender thread did not survive the fork,
+        the parent's locks may have been held, and what was queued is the parent's to send. Start
+        afresh with this process's own queue, sender and connection."""
+        self._queue = queue.Queue(maxsize=self._queue.maxsize)
+        self._state = threading.Condition()
+        self._sync_lock = threading.Lock()
+        self._pending = 0
+        self._counts = dict.fromkeys(self._counts, 0)
+        if after_fork := getattr(self._transport, "after_fork", None):
+            after_fork()
+        self._thread = None
+        if not self.sync and not self._closed:
+            self._start_sender()
 
     @classmethod
     def from_env(cls, **options) -> AnalyticsClient:
@@ -361,3 +389,14 @@ class AnalyticsClient:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.backoff_max))
         return delay
+
+
+_clients: weakref.WeakSet[AnalyticsClient] = weakref.WeakSet()
+
+
+def _restart_clients_after_fork() -> None:
+    for client in list(_clients):
+        client._restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_clients_after_fork)

@@ -1,4 +1,11 @@
-"""``analytics-pipeline serve``: run the ingestion API under uvicorn.
+"""``analytics-pipeline serve``: run the ingestion API under uvicorn, behind connection guards.
+
+uvicorn alone counts *open connections* against ``--limit-concurrency`` and never times out a
+connection that has not sent its request head, so a few dozen idle sockets deny service to
+everyone. :class:`GuardedH11Protocol` closes connections that do not send a complete request
+head within ``head_timeout`` (measured from the head's first byte or the connect, never reset by
+drip-fed header lines) or a complete body within ``body_timeout``, caps connections per client
+address, and limits *requests in flight* instead of connections.
 
 Also :func:`running_server`, which serves an app on a free loopback port in a thread:
 the real HTTP stack for tests and benchmarks, no subprocess needed.
@@ -7,21 +14,144 @@ the real HTTP stack for tests and benchmarks, no subprocess needed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from analytics_pipeline.ingest.api import DEV_MODE_ENV, WRITE_KEY_ENV, settings_from_env
 
 log = logging.getLogger(__name__)
 APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
+KEEP_ALIVE_SECONDS = 5
+
+
+@dataclass
+class ConnectionGuard:
+    """Limits of one server process, and the counters its connections share."""
+
+    head_timeout: float = 5.0  # seconds to send a complete request head
+    body_timeout: float = 60.0  # seconds to send the body once the head is in (32 MiB at >= 0.5 MB/s)
+    max_per_address: int = 64  # open connections per client IP address
+    max_in_flight: int = 64  # requests being processed; beyond: 503 + Retry-After (clients retry)
+    per_address: Counter[str] = field(default_factory=Counter, repr=False)
+    in_flight: int = field(default=0, repr=False)
+    _wrapped: dict = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict:  # worker processes get the limits, never another process's counters
+        return {k: getattr(self, k) for k in ("head_timeout", "body_timeout", "max_per_address", "max_in_flight")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def wrap(self, app):
+        """The app behind the in-flight limit (one wrapper per app, shared by all connections)."""
+        if id(app) not in self._wrapped:
+            self._wrapped[id(app)] = partial(self._limited, app)
+        return self._wrapped[id(app)]
+
+    async def _limited(self, app, scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        if self.in_flight >= self.max_in_flight:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
+                }
+            )
+            return await send({"type": "http.response.body", "body": b'{"error":"busy","detail":"retry later"}'})
+        self.in_flight += 1
+        try:
+            return await app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the :class:`ConnectionGuard`'s deadlines and limits."""
+
+    def __init__(self, *args, guard: ConnectionGuard, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+        self.limit_concurrency = None  # uvicorn's check counts idle connections: the guard counts requests
+        self.app = guard.wrap(self.app)
+        self._address: str | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_state: type[h11.Sentinel] | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        address = self.client[0] if self.client else ""
+        if self.guard.per_address[address] >= self.guard.max_per_address:
+            transport.close()  # refused before anything is read; connection_lost does the bookkeeping
+            return
+        self._address = address
+        self.guard.per_address[address] += 1
+        self._watch()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._set_deadline(None)  # idle between requests: uvicorn's keep-alive timeout applies
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._set_deadline(None)
+        if self._address is not None:
+            self.guard.per_address[self._address] -= 1
+            if not self.guard.per_address[self._address]:
+                del self.guard.per_address[self._address]
+            self._address = None
+        super().connection_lost(exc)
+
+    def _watch(self) -> None:
+        """Arm the deadline of the request part being received; a new part gets a fresh one."""
+        if self.transport.is_closing():
+            return
+        state = self.conn.their_state
+        if state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
+            self._set_deadline(state, self.guard.head_timeout)
+        elif state is h11.SEND_BODY:
+            self._set_deadline(state, self.guard.body_timeout)
+        else:
+            self._set_deadline(None)
+
+    def _set_deadline(self, state, seconds: float = 0.0) -> None:
+        if state is not None and state is self._deadline_state:
+            return  # still receiving the same part: drip-feeding bytes does not extend its deadline
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline, self._deadline_state = None, state
+        if state is not None:
+            self._deadline = self.loop.call_later(seconds, self.transport.close)
+
+
+def server_options(guard: ConnectionGuard) -> dict:
+    """uvicorn settings of the ingestion API: the guarded h11 protocol, short keep-alive, no access log."""
+    return {
+        "http": partial(GuardedH11Protocol, guard=guard),
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "h11_max_incomplete_event_size": 16 * 1024,  # request line + headers
+        "log_level": "warning",
+        "access_log": False,  # access lines would add noise, not insight; bodies are never logged
+        "proxy_headers": False,
+    }
 
 
 def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,8 +170,20 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument(
         "--limit-concurrency",
         type=int,
-        default=64,
-        help="concurrent requests per worker before answering 503 (clients retry); bounds memory",
+        default=ConnectionGuard.max_in_flight,
+        help="requests in flight per worker before answering 503 (clients retry); idle connections do not count",
+    )
+    parser.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=ConnectionGuard.max_per_address,
+        help="open connections per client IP address and worker; more are closed at once",
+    )
+    parser.add_argument(
+        "--head-timeout",
+        type=float,
+        default=ConnectionGuard.head_timeout,
+        help="seconds a connection has to send a complete request head before it is closed",
     )
     parser.add_argument(
         "--dev",
@@ -76,16 +218,13 @@ def run_serve(args: argparse.Namespace) -> int:
         args.workers,
         settings.raw_dir,
     )
+    guard = ConnectionGuard(
+        head_timeout=args.head_timeout,
+        max_per_address=args.max_connections_per_address,
+        max_in_flight=args.limit_concurrency,
+    )
     uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        limit_concurrency=args.limit_concurrency,
-        log_level="warning",
-        access_log=False,  # access lines would add noise, not insight; bodies are never logged
-        proxy_headers=False,
+        APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers, **server_options(guard)
     )
     return 0
 
@@ -99,13 +238,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def running_server(app, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a background thread; yields its base URL."""
+def running_server(app, host: str = "127.0.0.1", guard: ConnectionGuard | None = None) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a background thread, guarded as ``serve`` is; yields its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, **server_options(guard or ConnectionGuard())))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

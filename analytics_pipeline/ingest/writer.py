@@ -29,6 +29,11 @@ def raw_dir_from_env() -> Path:
     return Path(os.environ.get("ANALYTICS_RAW_DIR") or DEFAULT_RAW_DIR)
 
 
+def encode_lines(lines: Sequence[str]) -> bytes:
+    """JSON lines as the bytes appended to the raw log, each ending in a newline."""
+    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+
+
 def stamp_received(events: Sequence[ResumeEvent | InteractionEvent], received_at: datetime) -> list[str]:
     """Raw-log lines for events that arrived at ``received_at`` (the server's clock wins)."""
     return [event_to_json(e.model_copy(update={"received_at": received_at})) for e in events]
@@ -66,9 +71,13 @@ class RawLogWriter:
         Returns only once the data is flushed to disk. On failure the file is cut back
         to its previous length, so a failed append never leaves a partial line behind.
         """
-        if not lines:
+        if lines:
+            self.append_payload(encode_lines(lines), received_at)
+
+    def append_payload(self, payload: bytes, received_at: datetime) -> None:
+        """:meth:`append` of lines already encoded by :func:`encode_lines` (the API encodes in its parsers)."""
+        if not payload:
             return
-        payload = ("\n".join(lines) + "\n").encode("utf-8")
         day = received_at.astimezone(UTC).strftime("%Y-%m-%d")
         with self._lock:
             fd = self._file_for(day)

@@ -7,7 +7,7 @@ failed erasure is completed by running it again.
 
 from __future__ import annotations
 
-import json
+import gzip
 import os
 import re
 from pathlib import Path
@@ -17,8 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
+from analytics_pipeline.raw_log import day_files, is_day, is_gzip, json_object, open_raw_file
 from analytics_pipeline.schema import ERASURE_LEDGER
-from analytics_pipeline.warehouse import CATALOG, ensure_tables, transaction
+from analytics_pipeline.warehouse import CATALOG, MEMORY_LIMIT, ensure_tables, transaction
 
 USER_COLUMN = "anon_user_id"
 ERASABLE_SCHEMAS = ("analytics", "training")
@@ -69,6 +70,36 @@ def erase_from_tables(conn: duckdb.DuckDBPyConnection, anon_user_id: str) -> dic
     return deleted
 
 
+def compact_database(database: Path) -> tuple[int, int]:
+    """Rewrite the DuckDB file with its live data only, so erased values are not left in its free blocks.
+
+    DuckDB marks deleted rows and reuses their blocks later but never scrubs them: the bytes of an
+    erased user stay readable in the file. ``COPY FROM DATABASE`` into a fresh file (0600), then an
+    atomic rename over the old one, leaves nothing of them. Call it with no connection open for
+    writing (the erasure op holds the writers' pool). Returns the file's size before and after.
+    """
+    database = Path(database)
+    tmp = database.with_name(f".{database.name}.compacting-{os.getpid()}")
+    for leftover in (tmp, Path(f"{tmp}.wal")):
+        leftover.unlink(missing_ok=True)
+    before = database.stat().st_size
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        conn.execute("ATTACH ? AS erased_source (READ_ONLY)", [str(database)])
+        conn.execute("ATTACH ? AS compacted", [str(tmp)])
+        conn.execute("COPY FROM DATABASE erased_source TO compacted")
+        conn.execute("DETACH compacted")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, database)
+    return before, database.stat().st_size
+
+
 def erased_users(conn: duckdb.DuckDBPyConnection) -> set[str]:
     ensure_tables(conn)
     return {v for (v,) in conn.execute(f"SELECT anon_user_id FROM {ERASURE_LEDGER.qualified_name}").fetchall()}
@@ -104,37 +135,69 @@ def erase_from_parquet(root: Path, anon_user_id: str) -> dict[str, int]:
 
 
 def _line_user_id(line: bytes) -> str | None:
-    try:
-        event = json.loads(line)
-    except ValueError:
+    if (event := json_object(line)) is None:
         match = _USER_ID_FIELD.search(line)
         return match.group(1).decode("utf-8", "replace") if match else None
-    user_id = event.get("user_id") if isinstance(event, dict) else None
+    user_id = event.get("user_id")
     return user_id if isinstance(user_id, str) else None
 
 
-def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> dict[str, int]:
-    """Overwrite the user's raw-log lines with spaces, in place.
+def _is_users_line(body: bytes, anon_user_id: str, salt: bytes) -> bool:
+    user_id = _line_user_id(body) if body.strip() else None
+    return user_id is not None and pseudonymize(user_id, salt, USER_DOMAIN) == anon_user_id
 
-    In place and same length, because the ingestion API may be appending to the file (a
-    rename would send its appends to a deleted file) and so every other event keeps its
+
+def _blank_in_place(path: Path, anon_user_id: str, salt: bytes) -> int:
+    with open_raw_file(path, "r+b") as handle:  # O_NOFOLLOW: never writes through a symlink
+        count = offset = 0
+        for line in handle:  # streamed; pwrite only touches bytes already read
+            # A last line without its newline (a writer killed mid-line) is blanked too: it may name
+            # the user. If it is still being written it is the erased user's own event, lost on purpose.
+            body = line.rstrip(b"\r\n")
+            if _is_users_line(body, anon_user_id, salt):
+                os.pwrite(handle.fileno(), b" " * len(body), offset)
+                count += 1
+            offset += len(line)
+        if count:
+            os.fsync(handle.fileno())
+    return count
+
+
+def _blank_gzip(path: Path, anon_user_id: str, salt: bytes) -> int:
+    """A gzip'd (rotated, no longer appended to) file is rewritten with the user's lines blanked."""
+    with open_raw_file(path) as raw, gzip.open(raw) as handle:
+        if not any(_is_users_line(line.rstrip(b"\r\n"), anon_user_id, salt) for line in handle):
+            return 0
+    count = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal count
+        with open_raw_file(path) as raw, gzip.open(raw) as source, gzip.open(tmp, "wb") as target:
+            for line in source:
+                body = line.rstrip(b"\r\n")
+                if _is_users_line(body, anon_user_id, salt):
+                    line, count = b" " * len(body) + line[len(body) :], count + 1
+                target.write(line)
+
+    _replace_atomically(path, write)
+    return count
+
+
+def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> dict[str, int]:
+    """Overwrite the user's raw-log lines with spaces: in every file the pipeline reads
+    (``raw_log.day_files``: plain, rotated and gzip'd; symlinks are never followed).
+
+    Plain files in place and same length, because the ingestion API may be appending to the
+    file (a rename would send its appends to a deleted file) and so every other event keeps its
     line number (the lineage columns stay right). A blank line is quarantined as
     ``empty_line`` if the day is loaded again. Returns lines blanked per file.
     """
     raw_dir = Path(raw_dir)
     blanked: dict[str, int] = {}
-    for path in sorted(raw_dir.glob("*/*.jsonl")):
-        with path.open("r+b") as handle:
-            count = offset = 0
-            for line in handle:  # streamed; pwrite only touches bytes already read
-                # A last line without its newline may still be being written: left alone.
-                body = line.rstrip(b"\r\n") if line.endswith(b"\n") else None
-                user_id = _line_user_id(body) if body else None
-                if user_id is not None and pseudonymize(user_id, salt, USER_DOMAIN) == anon_user_id:
-                    os.pwrite(handle.fileno(), b" " * len(body), offset)
-                    count += 1
-                offset += len(line)
-            if count:
-                os.fsync(handle.fileno())
+    days = sorted(d.name for d in raw_dir.iterdir() if is_day(d.name)) if raw_dir.is_dir() else []
+    for day in days:
+        for path in day_files(raw_dir, day):
+            erase = _blank_gzip if is_gzip(path) else _blank_in_place
+            if count := erase(path, anon_user_id, salt):
                 blanked[str(path.relative_to(raw_dir))] = count
     return blanked

@@ -7,13 +7,14 @@ loaded rows with nothing.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from analytics_pipeline.raw_log import available_days, day_dir, day_files
+from analytics_pipeline.raw_log import available_days, day_dir, day_files, is_gzip, open_raw_file
 
 DEFAULT_RETENTION_DAYS = 30
 TOMBSTONE = "PURGED.json"
@@ -35,7 +36,7 @@ def expired_days(raw_dir: Path, today: date, retention_days: int) -> list[str]:
 
 
 def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
+    with open_raw_file(path) as raw, gzip.open(raw) if is_gzip(path) else raw as handle:
         return sum(1 for _ in handle)
 
 

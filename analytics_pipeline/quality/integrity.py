@@ -12,13 +12,11 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES
+from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES, TAILORING_MODES
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
 from analytics_pipeline.schema import (
-    INTERACTION_TEXT_COLUMNS,
     INTERACTIONS,
     RESUME_EVENTS,
-    SCRUBBED_TEXT_COLUMNS,
     USERS,
     Table,
 )
@@ -31,10 +29,16 @@ PSEUDONYM_COLUMNS = {
     USERS.name: ("anon_user_id",),
 }
 PSEUDONYM_REGEX = PSEUDONYM_PATTERN.pattern.strip("^$")
-# Every column that holds free text, scrubbed or app-defined: the residual-PII gate reads them all.
+# Every text column but the event ID and the pseudonyms (checked as IDs): scrubbed texts, identifiers such
+# as element, page and tailoring_mode, closed vocabularies and lineage. The residual-PII gate reads them all,
+# so a column added to the schema is scanned without anyone remembering to list it.
 SCANNED_TEXT_COLUMNS = {
-    RESUME_EVENTS.name: (*SCRUBBED_TEXT_COLUMNS, "tailoring_mode"),
-    INTERACTIONS.name: INTERACTION_TEXT_COLUMNS,
+    table.name: tuple(
+        c.name
+        for c in table.columns
+        if c.duckdb_type == "VARCHAR" and c.name != "event_id" and c.name not in PSEUDONYM_COLUMNS[table.name]
+    )
+    for table in EVENT_TABLES
 }
 # Rule name -> SQL condition that is TRUE for a violating row; ``?`` placeholders in the order of the params.
 VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
@@ -43,6 +47,7 @@ VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
         "ats_score_0_to_100": ("ats_score < 0 OR ats_score > 100 OR isnan(ats_score)", []),
         "jd_score_0_to_100": ("jd_score < 0 OR jd_score > 100 OR isnan(jd_score)", []),
         "version_at_least_1": ("version IS NULL OR version < 1", []),
+        "tailoring_mode_allowed": ("NOT list_contains(?, tailoring_mode)", [list(TAILORING_MODES)]),
     },
     INTERACTIONS.name: {
         "action_allowed": ("action IS NULL OR NOT list_contains(?, action)", [list(INTERACTION_ACTIONS)]),

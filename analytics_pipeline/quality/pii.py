@@ -9,20 +9,26 @@ never the matched values.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from analytics_pipeline.raw_log import RawLine
+import pyarrow.parquet as pq
+
+from analytics_pipeline.quality.canary import make_canaries
+from analytics_pipeline.quality.integrity import EVENT_TABLES, PSEUDONYM_COLUMNS, SCANNED_TEXT_COLUMNS
+from analytics_pipeline.raw_log import RawLine, json_object
+from analytics_pipeline.staging import staged_file
 
 # Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     # North American numbers: (617) 396-5537, 617-396-5537, 617.396.5537, +1 617 396 5537.
-    "phone": re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"),
-    "ssn": re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"),
+    # Not inside a longer number, but a letter or separator before is fine: "call-415-555-0187", "ssn-536-22-8899".
+    "phone": re.compile(r"(?<![\d+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!-?\d)"),
+    "ssn": re.compile(r"(?<!\d)(?<!\d-)\d{3}-\d{2}-\d{4}(?!-?\d)"),
     # A scheme, a www. host, or a host with a path (linkedin.com/in/x): bare "Node.js" is no URL.
     "url": re.compile(
         r"\b(?:https?://\S+|www\.[A-Za-z0-9-]+\.\S+|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
@@ -40,11 +46,7 @@ def raw_identifiers(lines: Iterable[RawLine]) -> set[str]:
     """The raw user and resume IDs of the raw lines that parse as JSON objects (held in memory only)."""
     identifiers: set[str] = set()
     for line in lines:
-        try:
-            data = json.loads(line.content)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
+        if (data := json_object(line.content)) is not None:
             identifiers.update(v for k in _IDENTIFIER_FIELDS if isinstance(v := data.get(k), str) and v)
     return identifiers
 
@@ -129,3 +131,27 @@ class ResidualPiiDetector:
                 findings.counts += hits
                 findings.event_ids.append(str(row[event_id_column]))
         return findings
+
+
+def scan_staged(partition_dir: Path, detector: ResidualPiiDetector, batch_rows: int = 1000) -> PiiFindings:
+    """Scan a staged day's Parquet files, column for column as the DuckDB gate does, before they are published."""
+    findings = PiiFindings()
+    for table in EVENT_TABLES:
+        text_columns, id_columns = SCANNED_TEXT_COLUMNS[table.name], PSEUDONYM_COLUMNS[table.name]
+        parquet = pq.ParquetFile(staged_file(partition_dir, table))
+        rows = (
+            row
+            for batch in parquet.iter_batches(batch_rows, columns=["event_id", *text_columns, *id_columns])
+            for row in batch.to_pylist()
+        )
+        found = detector.scan_rows(rows, text_columns, id_columns)
+        findings.counts += found.counts
+        findings.event_ids += found.event_ids
+        findings.rows_scanned += found.rows_scanned
+    return findings
+
+
+def partition_detector(raw_lines: Iterable[RawLine], partition: str, canary_texts: int) -> ResidualPiiDetector:
+    """The detector for one day: its raw identifiers and the canary values planted in it."""
+    canaries = [v for canary in make_canaries(partition, canary_texts) for v in canary.values.values()]
+    return ResidualPiiDetector(raw_identifiers(raw_lines), canaries)

@@ -7,24 +7,20 @@ quarantined row is attributed to the type of the raw line it points at (file, li
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from analytics_pipeline.contract import EVENT_TYPES
-from analytics_pipeline.raw_log import RawLine
+from analytics_pipeline.raw_log import RawLine, json_object
 
 UNKNOWN_TYPE = "unknown"
 LineKey = tuple[str, int]  # (source_file, line_number)
 
 
 def declared_type(content: bytes) -> str:
-    try:
-        data = json.loads(content)
-    except ValueError:
-        return UNKNOWN_TYPE
-    event_type = data.get("event_type") if isinstance(data, dict) else None
+    data = json_object(content)
+    event_type = data.get("event_type") if data is not None else None
     return event_type if event_type in EVENT_TYPES else UNKNOWN_TYPE
 
 

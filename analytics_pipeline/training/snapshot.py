@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from analytics_pipeline.private_files import DIR_MODE, restrict_tree
 from analytics_pipeline.schema import Table
 from analytics_pipeline.training.splits import SPLITS
 from analytics_pipeline.training.tables import TRAINING_TABLES
@@ -98,6 +99,9 @@ def write_snapshot(directory: Path, table: Table, data: pa.Table, details: dict)
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
         final = set_dir / version
+        restrict_tree(staging)  # whatever the umask: pseudonymous training data, owner only
+        for parent in (set_dir, directory):
+            os.chmod(parent, DIR_MODE)
         staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,5 +1,6 @@
 """The analytics tables in DuckDB: the day's events loaded from staging, and users over all days."""
 
+import shutil
 from datetime import date
 
 import dagster as dg
@@ -9,6 +10,8 @@ from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     PseudonymizerResource,
+    QualityThresholdsResource,
+    RawEventLogResource,
     StagingAreaResource,
 )
 from analytics_pipeline.defs.shared import (
@@ -19,6 +22,7 @@ from analytics_pipeline.defs.shared import (
     table_schema,
 )
 from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
+from analytics_pipeline.quality.pii import partition_detector, scan_staged
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 OWNERS = ["team:data-platform"]
@@ -44,13 +48,13 @@ def table_spec(table: Table, description: str, deps) -> dg.AssetSpec:
     return dg.AssetSpec(**table_asset_fields(table), description=description, deps=deps)
 
 
-# What the UI previews: scrubbed values only, never a pseudonym (an erasure could not reach Dagster's
-# run storage to remove it).
+# What the UI previews: values no erasure needs to reach, since an erasure cannot reach Dagster's run
+# storage: never a pseudonym, a user's text or a user's timestamps; vocabularies, counts and scores only.
 PREVIEW_COLUMNS = {
-    RESUME_EVENTS.name: ["event_type", "version", "ats_score", "tailoring_mode", "resume_text", "tailored_text"],
-    INTERACTIONS.name: ["occurred_at", "action", "element", "page"],
+    RESUME_EVENTS.name: ["event_type", "version", "ats_score", "jd_score", "tailoring_mode"],
+    INTERACTIONS.name: ["action", "element", "page"],
     QUARANTINE.name: ["line_number", "reason_code", "reason"],
-    USERS.name: ["first_seen_at", "last_seen_at", "active_days", "event_count", "resume_count"],
+    USERS.name: ["active_days", "event_count", "resume_count"],
 }
 
 
@@ -91,16 +95,30 @@ def event_tables(
     duckdb: AnalyticsDuckDBResource,
     staging: StagingAreaResource,
     pseudonymizer: PseudonymizerResource,
+    raw_log: RawEventLogResource,
+    quality: QualityThresholdsResource,
 ):
-    """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction."""
+    """Loads a day's staged, scrubbed events into DuckDB, replacing that day's rows in one transaction,
+    once the residual-PII gate has passed on the staged files: a leaky day is never published."""
     day = date.fromisoformat(context.partition_key)
+    partition_dir = staging.partition_dir(context.partition_key)
+    detector = partition_detector(raw_log.lines(context.partition_key), context.partition_key, quality.canary_texts)
+    if not (findings := scan_staged(partition_dir, detector)).clean:
+        # Not readable anywhere: the day's earlier rows go too, and the staged Parquet with the leak.
+        with duckdb.get_connection() as conn:
+            warehouse.drop_partition(conn, day)
+        shutil.rmtree(partition_dir)
+        raise dg.Failure(
+            description=f"residual PII in the scrubbed rows of {day}: the day is not loaded (see metadata)",
+            metadata=findings.metadata(),
+        )
     with duckdb.get_connection() as conn:
         warehouse.ensure_tables(conn)
         try:  # also guards runs that skip the salt_matches_tables check
             ensure_salt_fingerprint(conn, pseudonymizer.fingerprint())
         except SaltMismatch as error:
             raise dg.Failure(description=str(error)) from None
-        counts = warehouse.load_partition(conn, day, staging.partition_dir(context.partition_key))
+        counts = warehouse.load_partition(conn, day, partition_dir)
         for table in (RESUME_EVENTS, INTERACTIONS, QUARANTINE):
             yield dg.MaterializeResult(
                 asset_key=table_asset_key(table),

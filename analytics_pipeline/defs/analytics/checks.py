@@ -19,8 +19,7 @@ from analytics_pipeline.defs.resources import (
 )
 from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, table_asset_key
 from analytics_pipeline.quality import integrity
-from analytics_pipeline.quality.canary import make_canaries
-from analytics_pipeline.quality.pii import ResidualPiiDetector, raw_identifiers
+from analytics_pipeline.quality.pii import partition_detector
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
@@ -68,9 +67,10 @@ def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
         table,
         "no_residual_pii",
         "Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, plus "
-        "the day's raw user/resume IDs and canary values, searched in every free-text column and the "
-        "pseudonym columns. Any hit blocks everything downstream. Reports counts per type and event IDs, "
-        "never values.",
+        "the day's raw user/resume IDs and canary values, searched in every text column (element, page, "
+        "tailoring_mode and source_file included) and the pseudonym columns. The same scan runs on the staged "
+        "files before the load, which refuses a leaky day, so this is the second look. Any hit blocks "
+        "everything downstream. Reports counts per type and event IDs, never values.",
         blocking=True,
     )
     def no_residual_pii(
@@ -83,8 +83,7 @@ def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
             if (day := checked_day(context, conn, table)) is None:
                 return no_partition(table)
             partition = day.isoformat()
-            canaries = [v for canary in make_canaries(partition, quality.canary_texts) for v in canary.values.values()]
-            detector = ResidualPiiDetector(raw_identifiers(raw_log.lines(partition)), canaries)
+            detector = partition_detector(raw_log.lines(partition), partition, quality.canary_texts)
             text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
             id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
             rows = integrity.iter_rows(conn, table, ["event_id", *text_columns, *id_columns], day)
@@ -144,7 +143,7 @@ def values_in_allowed_ranges_check(table: Table) -> dg.AssetChecksDefinition:
     @table_check(
         table,
         "values_in_allowed_ranges",
-        "event_type and action are in the contract's sets, scores within 0-100, version >= 1.",
+        "event_type, action and tailoring_mode are in the contract's sets, scores within 0-100, version >= 1.",
         blocking=True,
     )
     def values_in_allowed_ranges(

@@ -33,7 +33,8 @@ def forget_user(
     training: TrainingSetsResource,
     pseudonymizer: PseudonymizerResource,
 ) -> dg.Output:
-    """Ledger + every user table (one transaction), then staged and training Parquet, then raw logs."""
+    """Ledger + every user table (one transaction) and a compacted DuckDB file, then staged and
+    training Parquet, then raw logs."""
     try:
         anon_user_id = erasure.validate_pseudonym(config.anon_user_id)
     except ValueError as error:
@@ -43,6 +44,8 @@ def forget_user(
         if problem := salt_mismatch(conn, pseudonymizer.fingerprint()):
             raise dg.Failure(description=problem)
         table_rows = erasure.erase_from_tables(conn, anon_user_id)
+    # The deleted rows' bytes would stay in the file's free blocks: rewrite it with live data only.
+    size_before, size_after = erasure.compact_database(Path(duckdb.database))
     parquet_rows = {
         **{f"staging/{k}": v for k, v in erasure.erase_from_parquet(Path(staging.staging_dir), anon_user_id).items()},
         **{
@@ -60,6 +63,8 @@ def forget_user(
             "table_rows_deleted": dg.MetadataValue.json(table_rows),
             "parquet_rows_deleted": dg.MetadataValue.json(parquet_rows),
             "raw_lines_blanked": dg.MetadataValue.json(raw_lines),
+            "duckdb_bytes_before_compaction": size_before,
+            "duckdb_bytes_after_compaction": size_after,
         },
     )
 

@@ -76,6 +76,7 @@ def scrubbed_events(
     return dg.MaterializeResult(
         metadata={
             "raw_files": len(files),
+            "skipped_raw_files": {s.name: s.reason for s in raw_log.skipped(day)},
             "lines_read": stats.lines_read,
             "resume_events": stats.rows["resume_events"],
             "interactions": stats.rows["interactions"],

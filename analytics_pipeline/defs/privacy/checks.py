@@ -56,3 +56,24 @@ def salt_matches_tables(duckdb: AnalyticsDuckDBResource, pseudonymizer: Pseudony
         description=problem,
         metadata={"running_salt_fingerprint": running, "stored_salt_fingerprint": stored or "none (first load)"},
     )
+
+
+@dg.asset_check(
+    asset=scrubbed_events,
+    description="Every entry of the day's raw directory is read: fails (WARN) while any file is skipped "
+    "(an unknown name or extension, a symlink, a nested directory, a name with control characters), "
+    "listing each with its reason, so no raw file is ignored without a trace.",
+)
+def no_raw_files_skipped(context: dg.AssetCheckExecutionContext, raw_log: RawEventLogResource) -> dg.AssetCheckResult:
+    op_context = context.op_execution_context
+    day = op_context.partition_key if op_context.has_partition_key else raw_log.days()[-1]
+    skipped = raw_log.skipped(day)
+    return dg.AssetCheckResult(
+        passed=not skipped,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "partition": day,
+            "files_read": len(raw_log.files(day)),
+            "skipped_files": {s.name: s.reason for s in skipped},
+        },
+    )

@@ -23,13 +23,13 @@ from analytics_pipeline.training.tables import ENGAGEMENT_FEATURES, REFINEMENT_P
 RESUME_EVENTS_KEY = table_asset_key(RESUME_EVENTS)
 INTERACTIONS_KEY = table_asset_key(INTERACTIONS)
 PREVIEW_ROWS = 5
+# No pseudonyms and no texts: Dagster's run storage keeps previews, and an erasure cannot reach it.
 PREVIEW_COLUMNS = {
     TAILORING_EXAMPLES.name: [
         "split",
         "event_type",
         "version",
         "ats_score",
-        "tailored_text",
         "copied",
         "downloaded",
         "refined_again",
@@ -39,7 +39,6 @@ PREVIEW_COLUMNS = {
         "before_version",
         "after_version",
         "ats_score_delta",
-        "after_text",
         "after_accepted",
     ],
     ENGAGEMENT_FEATURES.name: [
