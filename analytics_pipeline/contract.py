@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -126,7 +127,11 @@ class ResumeEvent(_Event):
     tailored_text: Text | None = None
     ats_score: Score | None = None
     jd_score: Score | None = None
-    tailoring_mode: TailoringMode | None = None
+    # The JSON Schema (for the web client) describes what a caller may send: any label, which the
+    # validator below maps to the closed vocabulary.
+    tailoring_mode: Annotated[
+        TailoringMode | None, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]})
+    ] = None
 
     @field_validator("tailoring_mode", mode="before")
     @classmethod
@@ -146,7 +151,11 @@ class InteractionEvent(_Event):
     event_type: Literal["interaction"]
     action: InteractionAction
     element: ElementName
-    page: PagePath | None = None
+    # As sent (a path of at most 256 characters); stored as its route template, see _template_only.
+    page: Annotated[
+        PagePath | None,
+        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 256}, {"type": "null"}]}),
+    ] = None
 
     @field_validator("page", mode="before")
     @classmethod
