@@ -13,6 +13,8 @@ from itertools import islice
 from pathlib import Path
 
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The file name of the committed synthetic sample (sample_data.py); the ingestion API writes events-<host>-<pid>.jsonl.
+SAMPLE_FILE_NAME = "events-sample.jsonl"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ def day_dir(raw_dir: Path, day: str) -> Path:
 def day_files(raw_dir: Path, day: str) -> list[Path]:
     """The raw log files of one day, in a stable order."""
     return sorted(day_dir(raw_dir, day).glob("*.jsonl"))
+
+
+def is_sample_day(raw_dir: Path, day: str) -> bool:
+    """Whether the day's raw files are the synthetic sample (which plants bad lines and is dated November 2026)."""
+    files = day_files(raw_dir, day)
+    return bool(files) and all(f.name == SAMPLE_FILE_NAME for f in files)
 
 
 def available_days(raw_dir: Path) -> list[str]:
