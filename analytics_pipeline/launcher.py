@@ -152,7 +152,9 @@ class CodeLocationServer:
         return result["run"]["runId"]
 
 
-def wait_for_run(instance: dg.DagsterInstance, run_id: str, poll_seconds: float = 0.5) -> dg.DagsterRun:
+def wait_for_run(
+    instance: dg.DagsterInstance, run_id: str, queued_timeout: float = QUEUED_TIMEOUT_SECONDS, poll_seconds: float = 0.5
+) -> dg.DagsterRun:
     """Block until the run has finished; a run left in the queue (no daemon to take it) is an error."""
     queued_since = time.monotonic()
     while True:
@@ -161,9 +163,9 @@ def wait_for_run(instance: dg.DagsterInstance, run_id: str, poll_seconds: float 
             return run
         if run.status != dg.DagsterRunStatus.QUEUED:
             queued_since = time.monotonic()
-        elif time.monotonic() - queued_since > QUEUED_TIMEOUT_SECONDS:
+        elif time.monotonic() - queued_since > queued_timeout:
             raise LaunchError(
-                f"run {run_id} is still queued after {QUEUED_TIMEOUT_SECONDS} s: this instance queues runs for the "
+                f"run {run_id} is still queued after {queued_timeout:.0f} s: this instance queues runs for the "
                 "daemon (run `dagster-daemon run`), or name analytics_pipeline.run_coordinator."
                 "ImmediateOrQueuedRunCoordinator as its run_coordinator (see data/dagster_home/dagster.yaml)"
             )

@@ -9,7 +9,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from analytics_pipeline.launcher import LOCATION_NAME, REPOSITORY_NAME, CodeLocationServer, graphql, wait_for_run
+from analytics_pipeline.launcher import (
+    LAUNCH_RUN,
+    LOCATION_NAME,
+    REPOSITORY_NAME,
+    CodeLocationServer,
+    LaunchError,
+    graphql,
+    wait_for_run,
+)
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline_tests.conftest import TEST_SALT
@@ -95,6 +103,12 @@ def test_run_launches_runs_of_the_code_location_that_re_execute_from_the_ui(tmp_
             answer = graphql(server.port, REEXECUTE, {"parent": day_run.run_id})["launchPipelineReexecution"]
             assert answer["__typename"] == "LaunchRunSuccess", answer
             child = wait_for_run(instance, answer["run"]["runId"])
+            # Any other run (the UI's, a schedule's) still queues for the daemon, and the CLI does not wait forever.
+            params = {"selector": {**selector, "jobName": "training_job"}, "executionMetadata": {"tags": []}}
+            queued = graphql(server.port, LAUNCH_RUN, {"params": params})["launchRun"]["run"]["runId"]
+            assert instance.get_run_by_id(queued).status == dg.DagsterRunStatus.QUEUED
+            with pytest.raises(LaunchError, match="still queued"):
+                wait_for_run(instance, queued, queued_timeout=1)
         assert child.status == dg.DagsterRunStatus.SUCCESS
         assert child.parent_run_id == day_run.run_id and child.tags["dagster/partition"] == "2026-11-02"
 
