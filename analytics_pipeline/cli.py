@@ -30,7 +30,8 @@ def _instance() -> Iterator[dg.DagsterInstance]:
         with dg.DagsterInstance.get() as instance:
             yield instance
         return
-    with tempfile.TemporaryDirectory(prefix="dagster-home-") as home:
+    # The location's code server may still be closing its storage as the directory goes: ignore that.
+    with tempfile.TemporaryDirectory(prefix="dagster-home-", ignore_cleanup_errors=True) as home:
         Path(home, "dagster.yaml").write_text(THROWAWAY_INSTANCE)
         with dg.DagsterInstance.from_config(home) as instance:
             yield instance

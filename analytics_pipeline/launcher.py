@@ -85,7 +85,7 @@ class CodeLocationServer:
     _loaded: bool = False
 
     def __enter__(self) -> CodeLocationServer:
-        self._dir = tempfile.TemporaryDirectory(prefix="analytics-pipeline-")
+        self._dir = tempfile.TemporaryDirectory(prefix="analytics-pipeline-", ignore_cleanup_errors=True)
         workspace = Path(self._dir.name) / "workspace.yaml"
         workspace.write_text(workspace_yaml(os.getcwd()))  # JSON is YAML
         self.log = Path(self._dir.name) / "webserver.log"
