@@ -5,64 +5,106 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
 from analytics_pipeline.ingest.serve import add_serve_command
 
-# Step logs stay in the run (visible in the UI); the terminal gets warnings and the summary.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+SCRUBBED_EVENTS_KEY = dg.AssetKey(["staging", "scrubbed_events"])  # reports the PII entities it replaced
+# Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once.
+THROWAWAY_INSTANCE = """run_coordinator:
+  module: analytics_pipeline.run_coordinator
+  class: ImmediateOrQueuedRunCoordinator
+"""
 
 
-def _instance() -> dg.DagsterInstance:
+@contextmanager
+def _instance() -> Iterator[dg.DagsterInstance]:
     # With DAGSTER_HOME set (the Makefile sets it) runs are recorded and show in the UI.
-    return dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if os.getenv("DAGSTER_HOME"):
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+        return
+    # The location's code server may still be closing its storage as the directory goes: ignore that.
+    with tempfile.TemporaryDirectory(prefix="dagster-home-", ignore_cleanup_errors=True) as home:
+        Path(home, "dagster.yaml").write_text(THROWAWAY_INSTANCE)
+        with dg.DagsterInstance.from_config(home) as instance:
+            yield instance
+
+
+def _report_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, stream=sys.stdout) -> None:
+    from analytics_pipeline.run_report import failure_messages
+
+    for message in failure_messages(instance, run.run_id):
+        print(f"  {message}", file=stream)
 
 
 def run_pipeline(days: list[str] | None = None) -> int:
-    """Materialize every asset for each day partition (default: every day in the raw log)."""
-    from analytics_pipeline.definitions import defs
-    from analytics_pipeline.defs.privacy.assets import scrubbed_events
+    """Launch daily_events_job for each day partition (default: every day in the raw log), then training_job.
+
+    Each run is a normal run of the code location, launched through the instance and waited for.
+    """
+    from analytics_pipeline.defs.resources import default_resources
     from analytics_pipeline.defs.shared import register_days
+    from analytics_pipeline.launcher import PARTITION_TAG, CodeLocationServer, LaunchError, run_window, wait_for_run
+    from analytics_pipeline.run_report import check_outcomes, format_check_outcomes, materialization_metadata
     from analytics_pipeline.summary import print_summary
 
-    definitions = defs()
+    # Resources without the rest of the definitions: the webserver loads those.
     # Outside a run, resources still hold EnvVar placeholders: resolve them to values.
-    raw_log = definitions.resources["raw_log"].process_config_and_initialize()
+    resources = default_resources()
+    raw_log = resources["raw_log"].process_config_and_initialize()
     days = days or raw_log.days()
     if not days:
         print(f"no raw event files under {raw_log.raw_dir}", file=sys.stderr)
         return 1
-    job = definitions.resolve_job_def("daily_events_job")
     failed = []
     entities: Counter[str] = Counter()
-    with _instance() as instance:
+    with _instance() as instance, CodeLocationServer(instance) as location:
         register_days(instance, days)
-        for day in days:
-            result = job.execute_in_process(
-                partition_key=day, instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE
-            )
-            print(f"{day}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
-            if not result.success:
-                failed.append(day)
-                for failure in result.get_step_failure_events():
-                    print(f"  {failure.step_key}: {failure.step_failure_data.error.message.strip()}")
-                continue
-            for event in result.get_asset_materialization_events():
-                if event.asset_key == scrubbed_events.key:
-                    entities.update(event.materialization.metadata["pii_entities_replaced"].value)
-        # Training sets read every loaded day, so they are rebuilt once, after the partitions.
-        if len(failed) < len(days):
-            training = definitions.resolve_job_def("training_job").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET_CONSOLE
-            )
-            print(f"training sets: {'ok' if training.success else 'FAILED'} (run {training.run_id})")
-            if not training.success:
-                failed.append("training")
-    database = definitions.resources["duckdb"].process_config_and_initialize().database
-    if os.path.exists(database):
-        print_summary(database, entities)
+        try:
+            # Up to the instance's run limit at once (scrubbing uses a core each; DuckDB steps take turns).
+            pending = iter(days)
+            launched = {}
+
+            def launch_next() -> None:
+                if (day := next(pending, None)) is not None:
+                    launched[day] = location.launch("daily_events_job", tags={PARTITION_TAG: day})
+
+            for _ in range(run_window(instance)):
+                launch_next()
+            for day in days:
+                run = wait_for_run(instance, launched[day])
+                launch_next()
+                ok = run.status == dg.DagsterRunStatus.SUCCESS
+                print(f"{day}: {'ok' if ok else 'FAILED'} (run {run.run_id})")
+                for line in format_check_outcomes(check_outcomes(instance, run.run_id)):
+                    print(line)
+                if not ok:
+                    failed.append(day)
+                    _report_failure(instance, run)
+                    continue
+                for metadata in materialization_metadata(instance, run.run_id, SCRUBBED_EVENTS_KEY):
+                    entities.update(metadata["pii_entities_replaced"])
+            # Training sets read every loaded day, so they are rebuilt once, after the partitions.
+            if len(failed) < len(days):
+                training = wait_for_run(instance, location.launch("training_job"))
+                ok = training.status == dg.DagsterRunStatus.SUCCESS
+                print(f"training sets: {'ok' if ok else 'FAILED'} (run {training.run_id})")
+                if not ok:
+                    failed.append("training")
+                    _report_failure(instance, training)
+        except LaunchError as error:
+            print(f"could not run the pipeline: {error}", file=sys.stderr)
+            return 1
+    duckdb = resources["duckdb"].process_config_and_initialize()
+    if os.path.exists(duckdb.database):
+        print_summary(duckdb, entities)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
@@ -86,26 +128,24 @@ def print_pseudonym(user_id: str) -> int:
 
 
 def forget(user_id: str) -> int:
-    """Run erasure_job for one user. Only the pseudonym goes into the run config."""
-    from analytics_pipeline.definitions import defs
+    """Run erasure_job for one user, launched through the instance. Only the pseudonym goes into the run config."""
+    from analytics_pipeline.launcher import CodeLocationServer, LaunchError, wait_for_run
+    from analytics_pipeline.run_report import output_metadata
 
-    config = {
-        **QUIET_CONSOLE,
-        "ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}},
-    }
+    config = {"ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}}}
     with _instance() as instance:
-        result = (
-            defs()
-            .resolve_job_def("erasure_job")
-            .execute_in_process(run_config=config, instance=instance, raise_on_error=False)
-        )
-    if not result.success:
-        for event in result.get_step_failure_events():
-            print(event.step_failure_data.error.message, file=sys.stderr)
-        return 1
-    (output,) = [e for e in result.all_events if e.is_successful_output]
-    for name, value in output.step_output_data.metadata.items():
-        print(f"{name}: {value.value}")
+        try:
+            with CodeLocationServer(instance) as location:
+                run = wait_for_run(instance, location.launch("erasure_job", run_config=config))
+        except LaunchError as error:
+            print(f"could not run erasure_job: {error}", file=sys.stderr)
+            return 1
+        if run.status != dg.DagsterRunStatus.SUCCESS:
+            _report_failure(instance, run, sys.stderr)
+            return 1
+        for name, value in output_metadata(instance, run.run_id).items():
+            print(f"{name}: {value}")
+    print(f"run {run.run_id}")
     return 0
 
 

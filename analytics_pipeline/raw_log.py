@@ -31,6 +31,8 @@ DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RAW_FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.jsonl(?:\.\d+)?(?:\.gz)?$", re.IGNORECASE)
 # Written by retention in a purged day directory: known, not a skipped file.
 KNOWN_NON_LOG_FILES = frozenset({"PURGED.json"})
+# The file name of the committed synthetic sample (sample_data.py); the ingestion API writes events-<host>-<pid>.jsonl.
+SAMPLE_FILE_NAME = "events-sample.jsonl"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ def day_files(raw_dir: Path, day: str) -> list[Path]:
 def skipped_files(raw_dir: Path, day: str) -> list[SkippedFile]:
     """Entries of a day directory that are not read, with the reason: reported, never silent."""
     return _scan(raw_dir, day)[1]
+
+
+def is_sample_day(raw_dir: Path, day: str) -> bool:
+    """Whether the day's raw files are the synthetic sample (which plants bad lines and is dated November 2026)."""
+    files = day_files(raw_dir, day)
+    return bool(files) and all(f.name == SAMPLE_FILE_NAME for f in files)
 
 
 def available_days(raw_dir: Path) -> list[str]:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from faker import Faker
 
+from analytics_pipeline.raw_log import SAMPLE_FILE_NAME
+
 SAMPLE_START = date(2026, 11, 2)
 NAME_LOCALES = ["en_US", "en_GB", "es_ES", "de_DE", "fr_FR", "it_IT", "en_IN", "pt_BR", "nl_NL"]
 
@@ -344,7 +346,7 @@ def write_sample(
         target = Path(out_dir) / day.isoformat()
         target.mkdir(parents=True, exist_ok=True)
         lines = generator.day_lines(day, sessions_per_day, malformed_share)
-        (target / "events-sample.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (target / SAMPLE_FILE_NAME).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return generator.pii
 
 

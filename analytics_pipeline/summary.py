@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from analytics_pipeline import warehouse
+from analytics_pipeline.defs.resources import AnalyticsDuckDBResource
 from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE
 from analytics_pipeline.training import TRAINING_TABLES
 
 
-def print_summary(database: str, entities_replaced: Counter[str]) -> None:
+def print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[str]) -> None:
     """Rows per table and quarantine reasons (read from DuckDB), PII entities replaced per type."""
-    with warehouse.connect(database, read_only=True) as conn:
-        print(f"\nDuckDB file: {database}")
+    with duckdb.get_connection(read_only=True) as conn:
+        print(f"\nDuckDB file: {duckdb.database}")
         for table in ANALYTICS_TABLES:
             rows = conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
             print(f"  {table.qualified_name:<24} {rows:>8} rows")

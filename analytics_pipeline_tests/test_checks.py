@@ -56,16 +56,28 @@ def tamper(pipeline, *statements: str, params: list | None = None) -> None:
 
 
 def run_checks(pipeline, asset: str, **resources) -> dict[str, dg.AssetCheckEvaluation]:
-    """Run only the checks of one asset, as from the UI: without a partition they check the newest
-    loaded day (the only one here). Returns their evaluations by name."""
+    """Run only the checks of one asset, as from the UI: in daily_events_job, for the loaded day
+    (checks of the day-partitioned tables are partitioned like them). Returns their evaluations by name."""
     definitions = pipeline.definitions
-    result = dg.materialize(
-        [*definitions.assets, *definitions.asset_checks],
-        selection=dg.AssetSelection.checks_for_assets(dg.AssetKey.from_user_string(asset)),
+    definitions = dg.Definitions(
+        assets=definitions.assets,
+        asset_checks=definitions.asset_checks,
+        jobs=definitions.jobs,
         resources={**definitions.resources, **resources},
+    )
+    key = dg.AssetKey.from_user_string(asset)
+    checks = [c for c in definitions.asset_checks if any(k.asset_key == key for k in c.check_keys)]
+    (day,) = available_days(pipeline.raw_dir)
+    register_days(pipeline.instance, [day])
+    result = definitions.resolve_job_def("daily_events_job").execute_in_process(
+        partition_key=day,
+        op_selection=[c.node_def.name for c in checks],
+        instance=pipeline.instance,
         raise_on_error=False,
     )
-    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert all(e.partition == (None if asset == USERS else day) for e in evaluations.values())
+    return evaluations
 
 
 def values(evaluation: dg.AssetCheckEvaluation) -> dict:
@@ -219,6 +231,7 @@ def test_future_and_too_late_events_warn(copy):
     evaluation = run_checks(pipeline, INTERACTIONS)["occurred_at_plausible"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert values(evaluation)["violations_by_rule"] == {"in_future": 1, "too_late": 1}
+    assert evaluation.description.startswith("1 events occurred in the future; 1 events occurred more than 7 days")
     lenient = QualityThresholdsResource(lateness_days=60)
     assert values(run_checks(pipeline, INTERACTIONS, quality=lenient)["occurred_at_plausible"])[
         "violations_by_rule"
@@ -229,6 +242,8 @@ def test_stale_tables_warn_and_fresh_ones_pass(copy):
     pipeline = copy
     stale = run_checks(pipeline, RESUME_EVENTS)["latest_partition_fresh"]
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN, "the sample day is in the past"
+    assert stale.description.startswith("The newest loaded partition, 2026-11-02, is ")
+    assert "committed synthetic sample" in stale.description and values(stale)["sample_data"]
     tamper(
         pipeline,
         "UPDATE analytics.resume_events SET partition_date = current_date "
@@ -261,6 +276,11 @@ def test_quarantine_rate_above_threshold_warns(copy):
     evaluation = run_checks(pipeline, QUARANTINE)["quarantine_rate_below_threshold"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert values(evaluation)["quarantine_rate"] > 0.01
+    quarantined, read = values(evaluation)["lines_quarantined"], values(evaluation)["lines_read"]
+    assert evaluation.description.startswith(f"{quarantined} of {read} raw lines quarantined (")
+    assert (
+        "above the 1.0% threshold" in evaluation.description and "committed synthetic sample" in evaluation.description
+    )
     lenient = QualityThresholdsResource(max_quarantine_rate="0.5")
     assert run_checks(pipeline, QUARANTINE, quality=lenient)["quarantine_rate_below_threshold"].passed
 

@@ -1,19 +1,47 @@
 """`analytics-pipeline run` (what `make run` calls) configured only through environment variables."""
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from analytics_pipeline.launcher import (
+    LAUNCH_RUN,
+    LOCATION_NAME,
+    REPOSITORY_NAME,
+    CodeLocationServer,
+    LaunchError,
+    graphql,
+    wait_for_run,
+)
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline_tests.conftest import TEST_SALT
 
 pytestmark = pytest.mark.slow
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REEXECUTE = """
+mutation Reexecute($parent: String!) {
+  launchPipelineReexecution(reexecutionParams: {parentRunId: $parent, strategy: ALL_STEPS}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+JOB_RUNS = """
+query JobRuns($selector: PipelineSelector!) {
+  pipelineOrError(params: $selector) { ... on Pipeline { runs { runId } } }
+}
+"""
 
-def run_cli(tmp_path, salt: str | None) -> subprocess.CompletedProcess:
+
+def cli_env(tmp_path, salt: str | None) -> dict[str, str]:
     env = {
         **os.environ,
         "ANALYTICS_RAW_DIR": str(tmp_path / "raw"),
@@ -25,25 +53,69 @@ def run_cli(tmp_path, salt: str | None) -> subprocess.CompletedProcess:
     env.pop("ANALYTICS_SALT", None)
     if salt:
         env["ANALYTICS_SALT"] = salt
+    return env
+
+
+def run_cli(tmp_path, salt: str | None) -> subprocess.CompletedProcess:
+    # The instance of `make run`: the project's dagster.yaml (its run coordinator, its limits).
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
     return subprocess.run(
         [sys.executable, "-m", "analytics_pipeline.cli", "run"],
         capture_output=True,
         text=True,
-        env=env,
+        env=cli_env(tmp_path, salt),
         cwd=tmp_path,
         timeout=600,
     )
 
 
-def test_run_uses_the_configured_paths_and_prints_a_summary(tmp_path):
+def test_run_launches_runs_of_the_code_location_that_re_execute_from_the_ui(tmp_path, monkeypatch):
     write_sample(tmp_path / "raw", days=1, sessions_per_day=4, users=5, seed=3)
     done = run_cli(tmp_path, TEST_SALT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "2026-11-02: ok" in done.stdout and "PII entities replaced" in done.stdout
+    # Each check's outcome, with the reason when it did not pass.
+    (passed,) = [line for line in done.stdout.splitlines() if line.strip().startswith("passed:")]
+    assert "analytics/resume_events:no_residual_pii" in passed
+    assert "warned: analytics/resume_events:latest_partition_fresh: " in done.stdout
     with connect(tmp_path / "db" / "analytics.duckdb", read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM analytics.resume_events").fetchone()[0] > 0
     assert TEST_SALT not in done.stdout + done.stderr
+
+    for name, value in cli_env(tmp_path, TEST_SALT).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    with dg.DagsterInstance.get() as instance:
+        runs = {run.job_name: run for run in instance.get_runs()}
+        assert set(runs) == {"daily_events_job", "training_job"}
+        day_run = runs["daily_events_job"]
+        # Launched through the instance with the workspace's origin, as the UI launches runs.
+        assert day_run.remote_job_origin is not None
+        assert day_run.remote_job_origin.location_name == LOCATION_NAME
+        assert day_run.tags["dagster/partition"] == "2026-11-02"
+        # The real webserver: the runs are on their job's page, and Re-execute (all steps) works.
+        with CodeLocationServer(instance) as server:
+            server.wait_until_loaded()
+            selector = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME}
+            job_runs = graphql(server.port, JOB_RUNS, {"selector": {**selector, "pipelineName": "daily_events_job"}})
+            assert {r["runId"] for r in job_runs["pipelineOrError"]["runs"]} == {day_run.run_id}
+            answer = graphql(server.port, REEXECUTE, {"parent": day_run.run_id})["launchPipelineReexecution"]
+            assert answer["__typename"] == "LaunchRunSuccess", answer
+            child = wait_for_run(instance, answer["run"]["runId"])
+            # Any other run (the UI's, a schedule's) still queues for the daemon, and the CLI does not wait forever.
+            params = {"selector": {**selector, "jobName": "training_job"}, "executionMetadata": {"tags": []}}
+            queued = graphql(server.port, LAUNCH_RUN, {"params": params})["launchRun"]["run"]["runId"]
+            assert instance.get_run_by_id(queued).status == dg.DagsterRunStatus.QUEUED
+            with pytest.raises(LaunchError, match="still queued"):
+                wait_for_run(instance, queued, queued_timeout=1)
+        assert child.status == dg.DagsterRunStatus.SUCCESS
+        assert child.parent_run_id == day_run.run_id and child.tags["dagster/partition"] == "2026-11-02"
+
+
+def test_the_code_location_is_named_as_in_the_workspace_and_pyproject():
+    assert f"location_name: {LOCATION_NAME}" in (PROJECT_ROOT / "workspace.yaml").read_text()
+    assert f'code_location_name = "{LOCATION_NAME}"' in (PROJECT_ROOT / "pyproject.toml").read_text()
 
 
 def test_run_without_salt_fails_and_says_how_to_set_it(tmp_path):

@@ -1,18 +1,16 @@
 """The code location loads: in Python, and in the real webserver through workspace.yaml."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from analytics_pipeline.definitions import defs
+from analytics_pipeline.launcher import LOCATION_STATUS, LaunchError, free_port, graphql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_ASSETS = {
@@ -39,25 +37,9 @@ def test_every_asset_is_catalogued():
         assert spec.description and spec.group_name and spec.owners and spec.kinds, spec.key
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["data"]
-
-
 @pytest.mark.slow
 def test_webserver_loads_the_workspace(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     log = tmp_path / "webserver.log"
     with log.open("w") as log_file:
@@ -73,22 +55,18 @@ def test_webserver_loads_the_workspace(tmp_path):
         entries = None
         while time.monotonic() < deadline:
             try:
-                data = _graphql(
-                    port,
-                    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                    "locationOrLoadError { __typename ... on PythonError { message } } } } } }",
-                )
+                data = graphql(port, LOCATION_STATUS, timeout=10)
                 entries = data["workspaceOrError"]["locationEntries"]
                 if entries and all(e["loadStatus"] == "LOADED" for e in entries):
                     break
-            except OSError:
+            except (OSError, LaunchError):
                 pass
             time.sleep(1)
         assert entries, f"webserver did not answer: {log.read_text()[-2000:]}"
         (entry,) = entries
         assert entry["name"] == "analytics_pipeline"
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
-        nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        nodes = graphql(port, "{ assetNodes { assetKey { path } } }")["assetNodes"]
         assert EXPECTED_ASSETS <= {"/".join(n["assetKey"]["path"]) for n in nodes}
     finally:
         server.terminate()

@@ -15,24 +15,33 @@ def gated_events() -> None:
     """Stands in for a partitioned analytics table."""
 
 
-@dg.asset_check(asset=GATED, blocking=True)
-def no_residual_pii(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    # Fails on one day only, the way a residual-PII finding would.
-    return dg.AssetCheckResult(passed=context.op_execution_context.partition_key != "2026-11-03")
+def gate_checks(partitioned: bool) -> tuple[dg.AssetChecksDefinition, dg.AssetChecksDefinition]:
+    """A blocking check and a warning on the stand-in table; partitioned like the real ones, or not
+    (results recorded before the checks were partitioned carry the day only in their run's tags)."""
+    partitions_def = PARTITIONS if partitioned else None
+
+    @dg.asset_check(asset=GATED, blocking=True, partitions_def=partitions_def)
+    def no_residual_pii(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        # Fails on one day only, the way a residual-PII finding would.
+        return dg.AssetCheckResult(passed=context.op_execution_context.partition_key != "2026-11-03")
+
+    @dg.asset_check(asset=GATED, partitions_def=partitions_def)
+    def looks_fresh() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+    return no_residual_pii, looks_fresh
 
 
-@dg.asset_check(asset=GATED)
-def looks_fresh() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
-
-
-def test_gate_excludes_failed_and_unchecked_partitions_but_not_warnings():
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_gate_excludes_failed_and_unchecked_partitions_but_not_warnings(partitioned):
+    no_residual_pii, looks_fresh = gate_checks(partitioned)
     with dg.DagsterInstance.ephemeral() as instance:
         for day in ("2026-11-02", "2026-11-03"):
             result = dg.materialize(
                 [gated_events, no_residual_pii, looks_fresh], partition_key=day, instance=instance, raise_on_error=False
             )
-            assert result.get_asset_check_evaluations()
+            evaluations = result.get_asset_check_evaluations()
+            assert evaluations and all(e.partition == (day if partitioned else None) for e in evaluations)
         checks = {no_residual_pii.check_key, looks_fresh.check_key}
         failures = gate_failures(instance, checks, ["2026-11-02", "2026-11-03", "2026-11-04"])
         assert gate_failures(instance, set(), ["2026-11-03"]) == {}

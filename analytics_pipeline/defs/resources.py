@@ -16,7 +16,15 @@ from dagster_duckdb import DuckDBResource
 from analytics_pipeline import warehouse
 from analytics_pipeline.privacy.hashing import salt_fingerprint, validate_salt
 from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
-from analytics_pipeline.raw_log import RawLine, SkippedFile, available_days, day_files, iter_raw_lines, skipped_files
+from analytics_pipeline.raw_log import (
+    RawLine,
+    SkippedFile,
+    available_days,
+    day_files,
+    is_sample_day,
+    iter_raw_lines,
+    skipped_files,
+)
 from analytics_pipeline.training import SplitRatios, TrainingConfig
 from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAULT_MAX_PLACEHOLDER_SHARE
 from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
@@ -87,6 +95,9 @@ class RawEventLogResource(dg.ConfigurableResource):
 
     def skipped(self, day: str) -> list[SkippedFile]:
         return skipped_files(Path(self.raw_dir), day)
+
+    def is_sample_day(self, day: str) -> bool:
+        return is_sample_day(Path(self.raw_dir), day)
 
 
 class StagingAreaResource(dg.ConfigurableResource):

@@ -17,8 +17,9 @@ from analytics_pipeline.defs.resources import (
     QualityThresholdsResource,
     RawEventLogResource,
 )
-from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, table_asset_key
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, table_asset_key
 from analytics_pipeline.quality import integrity
+from analytics_pipeline.quality.explain import freshness_reason, lateness_reason, quarantine_rate_reason
 from analytics_pipeline.quality.pii import partition_detector
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
@@ -29,13 +30,18 @@ EVENT_TABLE_DEPS = [table_asset_key(table) for table in EVENT_TABLES]
 
 
 def table_check(table: Table, name: str, description: str, blocking: bool = False, **kwargs):
-    """The decorator every table check shares: keyed on the table's asset, in the DuckDB pool."""
+    """The decorator every table check shares: keyed on the table's asset, in the DuckDB pool.
+
+    Checks of the day-partitioned tables are partitioned like them: each result belongs to the day
+    its run loaded, and the UI shows each day's status (also for checks that read the whole table).
+    """
     return dg.asset_check(
         asset=table_asset_key(table),
         name=name,
         blocking=blocking,
         pool=DUCKDB_WRITER_POOL,
         description=description,
+        partitions_def=None if table is USERS else daily_partitions,
         **kwargs,
     )
 
@@ -178,6 +184,7 @@ def occurred_at_plausible_check(table: Table) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=not violations,
             severity=dg.AssetCheckSeverity.WARN,
+            description=lateness_reason(violations, day, quality.lateness_days) if violations else None,
             metadata={"partition": day.isoformat(), "lateness_days": quality.lateness_days, **by_rule(violations)},
         )
 
@@ -192,18 +199,22 @@ def latest_partition_fresh_check(table: Table) -> dg.AssetChecksDefinition:
         "stalled schedule shows. Warns (the committed sample data is from November 2026 and goes stale).",
     )
     def latest_partition_fresh(
-        duckdb: AnalyticsDuckDBResource, quality: QualityThresholdsResource
+        duckdb: AnalyticsDuckDBResource, raw_log: RawEventLogResource, quality: QualityThresholdsResource
     ) -> dg.AssetCheckResult:
         with duckdb.get_connection(read_only=True) as conn:
             latest = integrity.latest_partition(conn, table)
         age_days = (datetime.now(UTC).date() - latest).days if latest else None
+        passed = age_days is not None and age_days <= quality.freshness_max_age_days
+        sample = latest is not None and raw_log.is_sample_day(latest.isoformat())
         return dg.AssetCheckResult(
-            passed=age_days is not None and age_days <= quality.freshness_max_age_days,
+            passed=passed,
             severity=dg.AssetCheckSeverity.WARN,
+            description=None if passed else freshness_reason(latest, age_days, quality.freshness_max_age_days, sample),
             metadata={
                 "latest_partition": latest.isoformat() if latest else "none",
                 "age_days": age_days if age_days is not None else -1,
                 "max_age_days": quality.freshness_max_age_days,
+                "sample_data": sample,
             },
         )
 
@@ -263,14 +274,22 @@ def quarantine_rate_below_threshold(
         if (day := checked_day(context, conn, QUARANTINE)) is None:
             return no_partition(QUARANTINE)
         result = partition_reconciliation(conn, raw_log, day)
+    passed = result.quarantine_rate <= quality.max_rate
+    quarantined = sum(result.quarantined.values())
+    sample = raw_log.is_sample_day(day.isoformat())
     return dg.AssetCheckResult(
-        passed=result.quarantine_rate <= quality.max_rate,
+        passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if passed
+        else quarantine_rate_reason(quarantined, result.lines_read, quality.max_rate, sample),
         metadata={
             "partition": day.isoformat(),
             "quarantine_rate": round(result.quarantine_rate, 4),
             "max_quarantine_rate": quality.max_rate,
             "lines_read": result.lines_read,
+            "lines_quarantined": quarantined,
+            "sample_data": sample,
         },
     )
 

@@ -12,12 +12,15 @@ from analytics_pipeline.defs.resources import (
     RawEventLogResource,
     ScrubberResource,
 )
+from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.salt import salt_mismatch, stored_salt_fingerprint
 from analytics_pipeline.quality.canary import measure_canary_recall, sample_texts
+from analytics_pipeline.quality.explain import canary_reason
 
 
 @dg.asset_check(
     asset=scrubbed_events,
+    partitions_def=daily_partitions,
     description="Plants synthetic canary PII (name, e-mail, phone, SSN, street address) in a copy of a "
     "sample of the day's texts, runs the real scrubber on it and reports recall per type. Fails if any "
     "canary survives. The copy is discarded; it never reaches the tables.",
@@ -34,13 +37,22 @@ def canary_pii_removed(
     report = measure_canary_recall(texts, scrubber.get_scrubber().scrub_batch, day)
     # WARN: it measures the scrubber on synthetic values; no_residual_pii gates the real data,
     # and an ERROR here would also hold back the raw-log retention of the day.
-    return dg.AssetCheckResult(passed=report.passed, severity=dg.AssetCheckSeverity.WARN, metadata=report.metadata())
+    metadata = report.metadata()
+    return dg.AssetCheckResult(
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None
+        if report.passed
+        else canary_reason(metadata["survived_by_type"], metadata["canaries_planted"], report.texts_tested),
+        metadata=metadata,
+    )
 
 
 @dg.asset_check(
     asset=scrubbed_events,
     name="salt_matches_tables",
     blocking=True,
+    partitions_def=daily_partitions,
     description="The salt in use has the fingerprint stored with the DuckDB tables. A different salt "
     "would give every user a second pseudonym; blocking, so nothing is loaded with it.",
 )

@@ -1,0 +1,182 @@
+"""Runs of the code location launched through the Dagster instance, as the UI launches them.
+
+``analytics-pipeline run`` and ``forget`` start a webserver for the code location (``analytics_pipeline``,
+as in workspace.yaml) on a free loopback port, launch each run through its GraphQL API and wait for it.
+So every run carries the location's origin: it can be re-executed from the UI and shows on its job's
+page and the timeline. The runs are tagged to start at once (``run_coordinator.py``): no daemon needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from analytics_pipeline.run_coordinator import IMMEDIATE, LAUNCH_TAG, ImmediateOrQueuedRunCoordinator
+
+LOCATION_NAME = "analytics_pipeline"  # the name workspace.yaml and pyproject.toml give the code location
+REPOSITORY_NAME = "__repository__"  # what Dagster calls the repository of a Definitions object
+PARTITION_TAG = "dagster/partition"
+LOAD_TIMEOUT_SECONDS = 300
+# A run the instance queues (a coordinator without the immediate launch, e.g. on Kubernetes) needs a daemon.
+QUEUED_TIMEOUT_SECONDS = 300
+
+LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+LOCATION_STATUS = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+class LaunchError(RuntimeError):
+    """The code location did not load, or a run could not be launched or did not start."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = json.load(response)
+    if body.get("errors"):
+        raise LaunchError("; ".join(error["message"] for error in body["errors"]))
+    return body["data"]
+
+
+def workspace_yaml(working_directory: str) -> str:
+    """The location of workspace.yaml, with relative paths (data/...) resolved against ``working_directory``."""
+    entry = {"module_name": "analytics_pipeline.definitions", "location_name": LOCATION_NAME}
+    return json.dumps({"load_from": [{"python_module": {**entry, "working_directory": working_directory}}]})
+
+
+@dataclass
+class CodeLocationServer:
+    """A webserver for the code location, on a free loopback port, for as long as the ``with`` block lasts."""
+
+    instance: dg.DagsterInstance
+    port: int = field(default_factory=free_port)
+    _loaded: bool = False
+
+    def __enter__(self) -> CodeLocationServer:
+        self._dir = tempfile.TemporaryDirectory(prefix="analytics-pipeline-", ignore_cleanup_errors=True)
+        workspace = Path(self._dir.name) / "workspace.yaml"
+        workspace.write_text(workspace_yaml(os.getcwd()))  # JSON is YAML
+        self.log = Path(self._dir.name) / "webserver.log"
+        with self.log.open("w") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "dagster_webserver", "-w", str(workspace), "-h", "127.0.0.1"]
+                + ["-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "DAGSTER_HOME": self.instance.root_directory},
+            )
+        return self  # it loads while the caller prepares; the first launch waits for it
+
+    def __exit__(self, *exc_info) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._dir.cleanup()
+
+    def _log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+
+    def wait_until_loaded(self) -> None:
+        if self._loaded:
+            return
+        deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise LaunchError(f"the Dagster webserver exited:\n{self._log_tail()}")
+            try:
+                entries = graphql(self.port, LOCATION_STATUS, timeout=10)["workspaceOrError"]["locationEntries"]
+            except (OSError, LaunchError):
+                entries = None
+            if entries and entries[0]["loadStatus"] == "LOADED":
+                location = entries[0]["locationOrLoadError"]
+                if location["__typename"] != "RepositoryLocation":
+                    raise LaunchError(f"the code location did not load: {location.get('message', location)}")
+                self._loaded = True
+                return
+            time.sleep(0.5)
+        raise LaunchError(f"the code location did not load within {LOAD_TIMEOUT_SECONDS} s:\n{self._log_tail()}")
+
+    def launch(self, job_name: str, tags: dict[str, str] | None = None, run_config: dict | None = None) -> str:
+        """Submit a run of ``job_name`` through the instance (tagged to start at once); its run ID."""
+        self.wait_until_loaded()
+        params = {
+            "selector": {
+                "repositoryLocationName": LOCATION_NAME,
+                "repositoryName": REPOSITORY_NAME,
+                "jobName": job_name,
+            },
+            "runConfigData": run_config or {},
+            "executionMetadata": {
+                "tags": [{"key": k, "value": v} for k, v in {**(tags or {}), LAUNCH_TAG: IMMEDIATE}.items()]
+            },
+        }
+        result = graphql(self.port, LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+            raise LaunchError(f"{job_name} was not launched ({result['__typename']}): {detail}")
+        return result["run"]["runId"]
+
+
+def wait_for_run(
+    instance: dg.DagsterInstance, run_id: str, queued_timeout: float = QUEUED_TIMEOUT_SECONDS, poll_seconds: float = 0.5
+) -> dg.DagsterRun:
+    """Block until the run has finished; a run left in the queue (no daemon to take it) is an error."""
+    queued_since = time.monotonic()
+    while True:
+        run = instance.get_run_by_id(run_id)
+        if run.is_finished:
+            return run
+        if run.status != dg.DagsterRunStatus.QUEUED:
+            queued_since = time.monotonic()
+        elif time.monotonic() - queued_since > queued_timeout:
+            raise LaunchError(
+                f"run {run_id} is still queued after {queued_timeout:.0f} s: this instance queues runs for the "
+                "daemon (run `dagster-daemon run`), or name analytics_pipeline.run_coordinator."
+                "ImmediateOrQueuedRunCoordinator as its run_coordinator (see data/dagster_home/dagster.yaml)"
+            )
+        time.sleep(poll_seconds)
+
+
+def launches_immediately(instance: dg.DagsterInstance) -> bool:
+    return isinstance(instance.run_coordinator, ImmediateOrQueuedRunCoordinator)
+
+
+def run_window(instance: dg.DagsterInstance) -> int:
+    """How many runs to have in flight at once: the instance's run limit (the queue's), at least one."""
+    limit = instance.get_concurrency_config().run_queue_config.max_concurrent_runs
+    return max(1, limit) if limit is not None else 1
