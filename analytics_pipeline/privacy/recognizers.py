@@ -15,6 +15,7 @@ from phonenumbers import PhoneMetadata
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
 # Words that NER models mistake for names (or places) in technical text; never a PERSON on their own.
@@ -672,10 +673,14 @@ _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|B
 
 
 class StreetAddressRecognizer(PatternRecognizer):
-    """House number + street name + suffix (with an optional unit), and PO boxes.
+    """Street addresses: US style (number + street + suffix, optional unit), PO boxes, and the international
+    formats of ``formats.INTERNATIONAL_STREET_PATTERNS`` (street name first, number-street-number, units,
+    military addresses), each widened to its whole block (``formats.extend_address``).
 
     Presidio ships no street-address recognizer; spaCy tags at most the city.
     """
+
+    INTERNATIONAL_SCORE = 0.6
 
     PATTERNS = [
         Pattern(
@@ -697,5 +702,58 @@ class StreetAddressRecognizer(PatternRecognizer):
             patterns=self.PATTERNS,
             context=["address", "street", "live", "located", "mail"],
             name="StreetAddressRecognizer",
-            version="2",
+            version="3",
         )
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        results = [
+            recognizer_result(self, "STREET_ADDRESS", *extend_address(text, r.start, r.end), r.score)
+            for r in super().analyze(text, entities, nlp_artifacts, regex_flags)
+        ]
+        if "STREET_ADDRESS" in entities:
+            results += [
+                recognizer_result(self, "STREET_ADDRESS", start, end, self.INTERNATIONAL_SCORE)
+                for start, end in international_address_spans(text)
+            ]
+        return results
+
+
+class CuedPhoneRecognizer(EntityRecognizer):
+    """National numbers without a country code (6-15 digits in any grouping) next to a phone cue.
+
+    libphonenumber validates against one region's plan and the patterns above need a
+    country code or the North American shape; ``785 8949`` after ``cell:`` is a phone anywhere.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="CuedPhoneRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: the rules are regular expressions."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PHONE_NUMBER" not in entities:
+            return []
+        return [recognizer_result(self, "PHONE_NUMBER", s, e, self.SCORE) for s, e in cued_phone_spans(text)]
+
+
+class CardNumberRecognizer(EntityRecognizer):
+    """Luhn-valid card numbers of every major issuer range and length (12-19 digits, ``formats.is_card_number``).
+
+    Presidio's pattern misses 19-digit Visa, Maestro, 2-series Mastercard and 15-digit JCB.
+    """
+
+    SCORE = 0.8
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["CREDIT_CARD"], name="CardNumberRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: a pattern and a checksum."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "CREDIT_CARD" not in entities:
+            return []
+        return [recognizer_result(self, "CREDIT_CARD", s, e, self.SCORE) for s, e in card_spans(text)]

@@ -38,7 +38,9 @@ from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
     NOT_NAME_WORDS,
     TECH_ALLOW_LIST,
+    CardNumberRecognizer,
     ContextualNameRecognizer,
+    CuedPhoneRecognizer,
     FastPhoneRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
@@ -57,7 +59,7 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 3
+SCRUBBER_REVISION = 4
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Presidio reads entities, tokens and lemmas (for context words) from spaCy; nothing reads the parse
 # or the tags. en_core_web_sm's NER has its own embedding layer, so it runs alone. Lemmas are the
@@ -288,6 +290,8 @@ class PiiScrubber:
             self._phone_recognizer,
             StreetAddressRecognizer(),
             PhoneNumberPatternRecognizer(),
+            CuedPhoneRecognizer(),
+            CardNumberRecognizer(),
             ContextualNameRecognizer(),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
