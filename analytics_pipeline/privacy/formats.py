@@ -66,14 +66,17 @@ def card_spans(text: str) -> list[tuple[int, int]]:
 # Words people put before (or after) a phone number, in the languages of the CVs a resume app sees.
 PHONE_CUES = (
     r"phone|phones|ph|tel|tele|telephone|mobile|mob|cell|cellphone|cell phone|handy|whatsapp|signal|viber|"
-    r"call|ring|text|sms|fax|landline|contact number|number|no|nr|num|reach me|"
+    r"call|calls|calling|ring|text|texts|sms|message|messages|voicemail|dial|answer|answering|fax|landline|"
+    r"hotline|contact number|number|no|nr|num|reach me|"
     r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
     r"matkapuhelin|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
 )
 _CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])")
+# Labels written after a number in contact lists ("781 1704 office").
+_AFTER_CUE = re.compile(rf"(?i)^[ \t]*[(\[]?(?:{PHONE_CUES}|office|home|work|direct|private)(?![^\W\d_])")
 # Digits in groups as countries write them: 785 8949, 50-98-28-96, (37) 788-063, 01.84.17.61.18, 0699/868 88 55.
 NATIONAL_PHONE = re.compile(
-    r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:(?:[ .-]|/ ?)\d{1,5}){0,5}"
+    r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,8}(?:(?:[ .-]|/ ?)\d{1,8}){0,5}"
     r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![\w-]|[.,/]\d)"
 )
 NATIONAL_PHONE_DIGITS = (6, 15)
@@ -98,7 +101,7 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
         previous_line = text[text.rfind("\n", 0, max(line_start - 1, 0)) + 1 : max(line_start - 1, 0)]
         if (
             _CUE.search(before)
-            or _CUE.search(after)
+            or _AFTER_CUE.search(after)
             or (line_start and len(previous_line) <= 30 and _CUE.search(previous_line))
         ):
             spans.append(match.span())
@@ -152,7 +155,15 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # Flat 3, Suite 979, Apt. 406, Unit 8524 Box 0979
     "unit": rf"\b{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
     # PSC 5436, Box 5539 / Unit 8524 Box 0979 / USS Lorenzen ... then APO/FPO/DPO AE 25990
-    "military": r"\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\bUSNS?[ \t]+[A-Z][a-z]+\b|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b",
+    "military": r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\b(?:USNS|USS|USCGC)[ \t]+[^\W\d_]+\b"
+    r"|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b)",
+    # A street without a type word is still an address when a unit follows it: Allika 46, Suite 501 / Kesk 53 Apt. 4
+    "before_unit": rf"\b{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER},?[ \t]*\n?[ \t]*(?={UNIT}[ \t]*#?[ \t]*\d)",
+    # ... or when the writer says it is one: "my address is Allika 46", "Adresse: Hauptplatz 3", "moved to 450 Edeby 55"
+    "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
+    rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
+    rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?:\d{{1,6}}[ \t]+)?"
+    rf"{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER}",
 }
 INTERNATIONAL_STREET = re.compile("|".join(f"(?:{p})" for p in INTERNATIONAL_STREET_PATTERNS.values()))
 _LEADING_NUMBER = re.compile(r"\d{1,6}[ \t]+$")
@@ -167,8 +178,7 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
     leading = _LEADING_NUMBER.search(text, max(0, start - 8), start)
     if leading:
         start = leading.start()
-    unit = _TRAILING_UNIT.match(text, end)
-    if unit:
+    while unit := _TRAILING_UNIT.match(text, end):  # "Suite 991 Suite 636" happens
         end = unit.end()
     line_end = text.find("\n", end)
     block_end = end
