@@ -289,7 +289,7 @@ def format_comparison(reports: dict[str, EvalReport], title: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from analytics_pipeline.privacy.scrubber import STOCK_MODEL, PiiScrubber
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     scrubbers: dict[str, ScrubBatch] = {"project": PiiScrubber().scrub_batch}
     if not args.no_stock:
-        scrubbers["stock Presidio"] = stock_presidio_scrub_batch(DEFAULT_MODEL)
+        scrubbers["stock Presidio"] = stock_presidio_scrub_batch(STOCK_MODEL)
     sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
     if args.shared_set.exists():
         sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(args.shared_set)

@@ -651,7 +651,7 @@ class FastPhoneRecognizer(PhoneRecognizer):
 
 
 # USPS Publication 28 street suffixes (full names), minus words that too often follow a number in
-# resume prose ("3 Data Center migrations", "2 Key accounts"): Center, Key, Union, Track, Light, Lock, Field, Ford.
+# resume prose ("3 Data Center migrations", "2 Key accounts"): Center, Key, Union, Track, Light, Lock, Field, Ford, Wells (Fargo).
 _USPS_SUFFIXES = (
     "Alley Anex Arcade Avenue Bayou Beach Bend Bluffs? Bottom Boulevard Branch Bridge Brooks? Burgs? Bypass "
     "Camp Canyon Cape Causeway Circles? Cliffs? Club Commons? Corners? Course Courts? Coves? Creek Crescent "
@@ -662,7 +662,7 @@ _USPS_SUFFIXES = (
     "Parkways? Pass Passage Path Pike Pines? Place Plains? Plaza Points? Ports? Prairie Radial Ramp Ranch "
     "Rapids? Rest Ridges? River Roads? Route Row Rue Run Shoals? Shores? Skyway Springs? Spurs? Squares? "
     "Station Stravenue Stream Streets? Summit Terrace Throughway Trace Trafficway Trail Trailer Tunnel "
-    "Turnpike Underpass Valleys? Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells?"
+    "Turnpike Underpass Valleys? Viaduct Views? Villages? Ville Vista Walks? Wall Ways?"
 )
 _STREET_SUFFIXES = _USPS_SUFFIXES.replace(" ", "|")
 # Abbreviations may carry a period ("St."); full words may not (the period ends the sentence).
