@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
@@ -418,7 +419,11 @@ _LABELS = (
 _CUES = (
     r"reach out to|contact|call|email|e-mail|ask for|reports? to|reporting to|managed by|mentored by|"
     r"supervised by|recommended by|referred by|hiring manager|recruiter|talent partner|"
-    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)"
+    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)|"
+    # self-introductions, dialogue and family, as people write in chats and letters
+    r"my name is|my name's|i am|i'm|this is|call me|named|called|said|says|asked|told|replied|shouted at|"
+    r"yelled at|according to|thanks to|married|son of|daughter of|"
+    r"my (?:kid|son|daughter|wife|husband|partner|friend|brother|sister|mother|father|mom|dad|boss)"
 )
 # Each cue pattern captures a name-shaped run in group "name"; the run is trimmed to real name words.
 _NAME_CONTEXTS = (
@@ -757,3 +762,74 @@ class CardNumberRecognizer(EntityRecognizer):
         if "CREDIT_CARD" not in entities:
             return []
         return [recognizer_result(self, "CREDIT_CARD", s, e, self.SCORE) for s, e in card_spans(text)]
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """Lower-cased first names of the 1990 US Census lists (see ``data/PROVENANCE.md``), minus tech and role words."""
+    path = Path(__file__).parent / "data" / "first_names.txt"
+    names = path.read_text(encoding="utf-8").split()
+    return frozenset(n for n in names if n not in TECH_ALLOW_LIST and n not in NOT_NAME_WORDS)
+
+
+# Employers named after people: list hits inside them are the company, not a person.
+PERSON_NAMED_EMPLOYERS = re.compile(
+    r"\b(?:Goldman Sachs|Morgan Stanley|J\.? ?P\.? Morgan|JPMorgan|Johnson (?:&|and) Johnson|Johnson Controls|"
+    r"Wells Fargo|Charles Schwab|Edward Jones|Raymond James|Ernst (?:&|and) Young|Procter (?:&|and) Gamble|"
+    r"Marks (?:&|and) Spencer|Merrill Lynch|Lehman Brothers|Booz Allen(?: Hamilton)?|Arthur Andersen|Dow Jones|"
+    r"Hewlett[- ]Packard|Bristol[- ]Myers Squibb|Eli Lilly|Thomson Reuters|Walt Disney|Ralph Lauren|Calvin Klein|"
+    r"Tommy Hilfiger|Estée Lauder|Baker McKenzie|Allen (?:&|and) Overy|Robert Half|Kelly Services|Harley[- ]Davidson|"
+    r"Sherwin[- ]Williams|Lockheed Martin|Northrop Grumman|Warner Bros|Berkshire Hathaway|Ben (?:&|and) Jerry's|"
+    r"Dolce (?:&|and) Gabbana|Louis Vuitton|Christian Dior|Hugo Boss|Ruth's Chris|Wendy's|McDonald's|Martin Marietta)\b"
+)
+_TITLE_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]*(?:['’\-][^\W\d_]+)*"
+_LIST_NAME = re.compile(rf"(?<![\w@./#-]){_TITLE_WORD}(?:[ \t]+(?:[A-Z]\.?|{_TITLE_WORD})){{0,3}}(?![\w@-])")
+# A lower-case name right after a strong cue ("pls change the name at the top to anika sharma").
+_LOWER_CASE_INTRO = re.compile(
+    r"(?i:\b(?:my name is|my name's|call me|named|name to|change it to|"
+    r"change (?:the |my )?name (?:at the top |on top |in the header )?to)[ \t]+)"
+    r"(?P<name>[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:[ \t]+[a-zà-ÿ\u0100-\u024f][^\W\d_]+)?)"
+)
+
+
+class NameListRecognizer(EntityRecognizer):
+    """Capitalized words that open with a census first name ("Megan", "Charlotte Mathiassen", "Nikolaj N Møller"),
+    and lower-case names right after a strong self-introduction cue.
+
+    Hits are not propagated to other occurrences (``no_propagation``) and skip employers named
+    after people (``PERSON_NAMED_EMPLOYERS``); the scrubber's employer checks apply to them as to NER guesses.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="NameListRecognizer", version="1")
+
+    def load(self) -> None:
+        """The list loads on first use (cached for the process)."""
+
+    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
+        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        names = first_names()
+        employers = [m.span() for m in PERSON_NAMED_EMPLOYERS.finditer(text)]
+        results = []
+        for match in _LIST_NAME.finditer(text):
+            words = match.group().split()
+            if (
+                words[0].lower() not in names
+                or words[0].isupper()
+                and len(words[0]) > 1
+                and not match.group().isupper()
+            ):
+                continue
+            if any(s < match.end() and match.start() < e for s, e in employers):
+                continue
+            extent = name_extent(text, match.start(), match.end())
+            if extent:
+                results.append(self._result(*extent, "first_name_list"))
+        results += [self._result(*m.span("name"), "lower_case_intro") for m in _LOWER_CASE_INTRO.finditer(text)]
+        return results

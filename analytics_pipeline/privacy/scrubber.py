@@ -43,6 +43,7 @@ from analytics_pipeline.privacy.recognizers import (
     ContextualNameRecognizer,
     CuedPhoneRecognizer,
     FastPhoneRecognizer,
+    NameListRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
 )
@@ -146,6 +147,8 @@ class DetectedSpan:
 
 
 _NER_RECOGNIZER = "SpacyRecognizer"
+# Recognizers that guess names without a cue: their hits in an employer's or a city's place are dropped.
+_GUESSING_RECOGNIZERS = frozenset({_NER_RECOGNIZER, "NameListRecognizer"})
 # An NER "person" right after these is an employer ("Engineer at Booz Allen Hamilton", "Analyst, Pfizer",
 # "worked at Intuit and Lockheed Martin").
 _EMPLOYER_BEFORE = re.compile(
@@ -165,7 +168,7 @@ def _is_not_a_name(text: str, result: RecognizerResult) -> bool:
         c.isalpha() for c in value
     ):
         return True
-    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) not in _GUESSING_RECOGNIZERS:
         return False
     # Any occurrence in an employer's place makes every occurrence the employer ("role at Shopify" and
     # "Highlights relevant to Shopify").
@@ -257,8 +260,7 @@ def refine_results(
         r
         for r in results
         if not (
-            r.entity_type == "PERSON"
-            and (_is_not_a_name(text, r) or _is_organisation(text, r, organisation_words))
+            r.entity_type == "PERSON" and (_is_not_a_name(text, r) or _is_organisation(text, r, organisation_words))
         )
     ]
     return kept + propagate_names(text, kept, organisation_words)
@@ -353,6 +355,7 @@ class PiiScrubber:
             CuedPhoneRecognizer(),
             CardNumberRecognizer(),
             ContextualNameRecognizer(),
+            NameListRecognizer(),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
