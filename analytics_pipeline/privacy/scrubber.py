@@ -33,6 +33,7 @@ from importlib.metadata import version as package_version
 import tldextract.tldextract
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.util import filter_spans
 
 from analytics_pipeline.privacy.recognizers import (
@@ -263,7 +264,74 @@ def refine_results(
             r.entity_type == "PERSON" and (_is_not_a_name(text, r) or _is_organisation(text, r, organisation_words))
         )
     ]
-    return kept + propagate_names(text, kept, organisation_words)
+    kept += propagate_names(text, kept, organisation_words)
+    return kept + complete_names(text, kept)
+
+
+# A name-shaped word: Title-case (or an initial), not a stop word, role, section or technology word.
+_ADJACENT_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f](?:[^\W\d_]+(?:['’\-][^\W\d_]+)*|\.)?")
+_LIST_ITEM = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_WORD_BEFORE = re.compile(r"(\S+)[ \t]$")
+_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
+
+
+def _is_adjacent_name_word(word: str) -> bool:
+    bare = word.lower().rstrip(".")
+    return bool(word) and bare not in STOP_WORDS and bare not in NOT_NAME_WORDS and bare not in TECH_ALLOW_LIST
+
+
+def complete_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """The rest of a name next to a detected one: Title-case words touching it on its line ("Oline <PERSON>",
+    "The <PERSON> Mauer version"), and the other single-word items of a list one of whose items is a name
+    ("founders: Monjeau, <PERSON> and <PERSON>")."""
+    extra = []
+    for r in results:
+        if r.entity_type != "PERSON":
+            continue
+        before = _WORD_BEFORE.search(text, max(0, r.start - 30), r.start)
+        if (
+            before
+            and (before.start() == 0 or text[before.start() - 1].isspace())
+            and _ADJACENT_WORD.fullmatch(before.group(1))
+            and _is_adjacent_name_word(before.group(1))
+        ):
+            extra.append(_completion(*before.span(1)))
+        after = re.match(r"[ \t](\S+?)(?=['’]s\b|[\s,.;:!?)\"]|$)", text[r.end : r.end + 30])
+        if after and _ADJACENT_WORD.fullmatch(after.group(1)) and _is_adjacent_name_word(after.group(1)):
+            extra.append(_completion(r.end + 1, r.end + 1 + len(after.group(1))))
+        extra += _list_neighbours(text, r)
+    return extra
+
+
+def _list_neighbours(text: str, result: RecognizerResult) -> list[RecognizerResult]:
+    # Only a coordinated list ("X, Y and Z"), not a header line ("Jane Doe, Chicago, IL").
+    found, coordinated, position = [], False, result.end
+    while (separator := _LIST_SEPARATOR.match(text, position)) and (item := _LIST_ITEM.match(text, separator.end())):
+        if not _is_adjacent_name_word(item.group()):
+            break
+        coordinated = coordinated or bool(re.search(r"and|&", separator.group()))
+        found.append(_completion(*item.span()))
+        position = item.end()
+    position = result.start
+    while head := _LIST_HEAD.search(text, max(0, position - 40), position):
+        if not _is_adjacent_name_word(head.group(1)) or (head.start() and text[head.start() - 1].isalnum()):
+            break
+        found.append(_completion(*head.span(1)))
+        position = head.start()
+    return found if coordinated else []
+
+
+_LIST_HEAD = re.compile(r"([A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*)[ \t]*,[ \t]*$")
+
+
+def _completion(start: int, end: int) -> RecognizerResult:
+    return RecognizerResult(
+        "PERSON",
+        start,
+        end,
+        _PROPAGATED_SCORE,
+        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NameCompletion"},
+    )
 
 
 def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
