@@ -656,7 +656,7 @@ class FastPhoneRecognizer(PhoneRecognizer):
 
 
 # USPS Publication 28 street suffixes (full names), minus words that too often follow a number in
-# resume prose ("3 Data Center migrations", "2 Key accounts"): Center, Key, Union, Track, Light, Lock, Field, Ford, Wells (Fargo).
+# resume prose ("3 Data Center migrations", "2 Key accounts"): Center, Key, Union, Track, Light, Lock, Field, Ford.
 _USPS_SUFFIXES = (
     "Alley Anex Arcade Avenue Bayou Beach Bend Bluffs? Bottom Boulevard Branch Bridge Brooks? Burgs? Bypass "
     "Camp Canyon Cape Causeway Circles? Cliffs? Club Commons? Corners? Course Courts? Coves? Creek Crescent "
@@ -667,7 +667,7 @@ _USPS_SUFFIXES = (
     "Parkways? Pass Passage Path Pike Pines? Place Plains? Plaza Points? Ports? Prairie Radial Ramp Ranch "
     "Rapids? Rest Ridges? River Roads? Route Row Rue Run Shoals? Shores? Skyway Springs? Spurs? Squares? "
     "Station Stravenue Stream Streets? Summit Terrace Throughway Trace Trafficway Trail Trailer Tunnel "
-    "Turnpike Underpass Valleys? Viaduct Views? Villages? Ville Vista Walks? Wall Ways?"
+    "Turnpike Underpass Valleys? Viaduct Views? Villages? Ville Vista Walks? Wall Ways? Wells?"
 )
 _STREET_SUFFIXES = _USPS_SUFFIXES.replace(" ", "|")
 # Abbreviations may carry a period ("St."); full words may not (the period ends the sentence).
@@ -691,7 +691,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern(
             "street_address",
             rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
+            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?!\s+Fargo)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
             0.6,
         ),
         Pattern(

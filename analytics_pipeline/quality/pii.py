@@ -1,7 +1,8 @@
 """An independent residual-PII detector for scrubbed data.
 
 Deliberately not the scrubber: strict regular expressions for the machine-shaped
-identifiers (e-mail, phone, SSN, URL) plus exact matching of known raw values (the
+identifiers (e-mail, phone, SSN, URL, and the international cards, phones and streets
+of ``privacy/formats.py``) plus exact matching of known raw values (the
 partition's raw user and resume IDs, the canaries). A hit means the scrubber or the
 pseudonymization let something through. Findings carry types, counts and event IDs,
 never the matched values.
@@ -12,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
 from analytics_pipeline.raw_log import RawLine
 
 # Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
@@ -29,6 +31,14 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\.(?:com|org|net|io|dev|me|co|ai|app|edu|gov|info|biz)/\S*)",
         re.IGNORECASE,
     ),
+}
+# The international formats the scrubber claims (issue 12): a Luhn-valid card of an issuer's range, a
+# national number next to a phone cue, a street anchored on a street-type word. Shared with the scrubber's
+# recognizers (privacy/formats.py) so the gate checks exactly what the scrubber says it removes.
+PII_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
+    "card": card_spans,
+    "phone_national": cued_phone_spans,
+    "street_address": international_address_spans,
 }
 RAW_IDENTIFIER = "raw_identifier"
 CANARY = "canary"
@@ -98,6 +108,8 @@ class ResidualPiiDetector:
             return hits
         for kind, pattern in PII_PATTERNS.items():
             hits[kind] += sum(1 for _ in pattern.finditer(text))
+        for kind, find in PII_FINDERS.items():
+            hits[kind] += len(find(text))
         lowered = text.lower()
         hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
             v in lowered for v in self._other_identifiers
