@@ -69,7 +69,7 @@ PHONE_CUES = (
     r"call|calls|calling|ring|text|texts|sms|message|messages|voicemail|dial|answer|answering|fax|landline|"
     r"hotline|contact number|number|no|nr|num|reach me|"
     r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
-    r"matkapuhelin|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
+    r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
 )
 _CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])")
 # Labels written after a number in contact lists ("781 1704 office").
@@ -134,7 +134,7 @@ _TYPE_AFTER = (
 _ENGLISH_TYPE_AFTER = r"Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Crescent|Terrace|Boulevard|Blvd\.?"
 # Street names written as one word with the type as suffix: Koskikatu, Friedhofstrasse, Beiteveien, Vesterskovvej.
 _COMPOUND_SUFFIX = (
-    r"straße|strasse|str\.|gasse|allee|platz|damm|ufer|steig|"
+    r"straße|strasse|str\.|gasse|allee|platz|damm|ufer|steig|weg|"
     r"straat|laan|plein|gracht|kade|dreef|singel|"
     r"gatan|gata|vägen|väg|gränd|vej|veien|vegen|vei|gade|stræde|stien|torget|bakken|"
     r"katu|tie|kuja|polku|tori|kaari|rinne|väylä|"
@@ -162,8 +162,8 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # ... or when the writer says it is one: "my address is Allika 46", "Adresse: Hauptplatz 3", "moved to 450 Edeby 55"
     "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
     rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
-    rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?:\d{{1,6}}[ \t]+)?"
-    rf"{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER}",
+    rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?P<cued>(?:\d{{1,6}}[ \t]+)?"
+    rf"{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER})",
 }
 INTERNATIONAL_STREET = re.compile("|".join(f"(?:{p})" for p in INTERNATIONAL_STREET_PATTERNS.values()))
 _LEADING_NUMBER = re.compile(r"\d{1,6}[ \t]+$")
@@ -197,4 +197,7 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def international_address_spans(text: str) -> list[tuple[int, int]]:
-    return [extend_address(text, *m.span()) for m in INTERNATIONAL_STREET.finditer(text)]
+    # The address cue itself ("address is") is not part of the address.
+    return [
+        extend_address(text, *m.span("cued" if m.group("cued") else 0)) for m in INTERNATIONAL_STREET.finditer(text)
+    ]

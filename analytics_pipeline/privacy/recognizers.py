@@ -786,9 +786,9 @@ _TITLE_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]*(?:['’\-][^\W\d_]+)*"
 _LIST_NAME = re.compile(rf"(?<![\w@./#-]){_TITLE_WORD}(?:[ \t]+(?:[A-Z]\.?|{_TITLE_WORD})){{0,3}}(?![\w@-])")
 # A lower-case name right after a strong cue ("pls change the name at the top to anika sharma").
 _LOWER_CASE_INTRO = re.compile(
-    r"(?i:\b(?:my name is|my name's|call me|named|name to|change it to|"
+    r"(?i:\b(?:my name is|my name's|named|name to|change it to|"
     r"change (?:the |my )?name (?:at the top |on top |in the header )?to)[ \t]+)"
-    r"(?P<name>[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:[ \t]+[a-zà-ÿ\u0100-\u024f][^\W\d_]+)?)"
+    r"(?P<name>[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?(?:[ \t]+[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?)?)"
 )
 
 

@@ -228,16 +228,24 @@ def _propagates(result: RecognizerResult) -> bool:
     return not (result.recognition_metadata or {}).get("no_propagation", False)
 
 
+_EDGE_WORD = re.compile(r"\S+")
+
+
 def _trim_ner_span(text: str, result: RecognizerResult) -> RecognizerResult:
-    # spaCy runs names across line breaks ("Jane Doe\nlinkedin.com/in/..."); a name never spans lines.
-    newline = text.find("\n", result.start, result.end)
-    if (
-        newline == -1
-        or (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER
-    ):
+    """An NER name cut at its first line break (spaCy runs "Jane Doe\nlinkedin.com/in/..." together) and
+    without the salutation or stop words the model includes at its edges ("Dear Ines Ferreira")."""
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
         return result
+    newline = text.find("\n", result.start, result.end)
+    end = newline if newline != -1 else result.end
+    words = [m for m in _EDGE_WORD.finditer(text, result.start, end)]
+    while words and not _is_adjacent_name_word(words[0].group().strip(",.:;")):
+        words.pop(0)
+    while words and not _is_adjacent_name_word(words[-1].group().strip(",.:;")):
+        words.pop()
+    start, end = (words[0].start(), words[-1].end()) if words else (result.start, end)
     return RecognizerResult(
-        result.entity_type, result.start, newline, result.score, recognition_metadata=result.recognition_metadata
+        result.entity_type, start, end, result.score, recognition_metadata=result.recognition_metadata
     )
 
 
@@ -285,8 +293,10 @@ def complete_names(text: str, results: list[RecognizerResult]) -> list[Recognize
     "The <PERSON> Mauer version"), and the other single-word items of a list one of whose items is a name
     ("founders: Monjeau, <PERSON> and <PERSON>")."""
     extra = []
+    structured = [r for r in results if r.entity_type != "PERSON"]
     for r in results:
-        if r.entity_type != "PERSON":
+        # A PERSON guess over an e-mail or URL is that value, not a name to complete.
+        if r.entity_type != "PERSON" or any(o.start < r.end and r.start < o.end for o in structured):
             continue
         before = _WORD_BEFORE.search(text, max(0, r.start - 30), r.start)
         if (
