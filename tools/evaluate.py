@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -301,21 +302,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    scrubbers: dict[str, ScrubBatch] = {"project": PiiScrubber().scrub_batch}
-    if not args.no_stock:
-        scrubbers["stock Presidio"] = stock_presidio_scrub_batch(STOCK_MODEL)
     sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
     if args.shared_set.exists():
         sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(args.shared_set)
     else:
         print(f"(skipping the public set: {args.shared_set} not found)")
-    for set_name, docs in sets.items():
-        reports = {name: evaluate_scrubber(fn, docs, record_leaks=args.leaks) for name, fn in scrubbers.items()}
-        print(format_comparison(reports, f"{set_name} ({len(docs)} documents)"))
+    # The project scrubber runs on every set before stock Presidio is loaded, so the process's peak RSS
+    # at that point is one scrubber process's (the pipeline's scrubbing step holds one scrubber).
+    project = PiiScrubber().scrub_batch
+    reports = {name: {"project": evaluate_scrubber(project, docs, args.leaks)} for name, docs in sets.items()}
+    project_peak_mib = peak_rss_mib()
+    if not args.no_stock:
+        stock = stock_presidio_scrub_batch(STOCK_MODEL)
+        for name, docs in sets.items():
+            reports[name]["stock Presidio"] = evaluate_scrubber(stock, docs)
+    for name, docs in sets.items():
+        print(format_comparison(reports[name], f"{name} ({len(docs)} documents)"))
         print()
         if args.leaks:
-            for entity_type, value in reports["project"].leaks:
+            for entity_type, value in reports[name]["project"].leaks:
                 print(f"  leak {entity_type}: {value!r}")
+    print(f"peak RSS of the project scrubber's process (model loaded, both sets scrubbed): {project_peak_mib:.0f} MiB")
+    if not args.no_stock:
+        print(f"peak RSS with stock Presidio's engine and model loaded too: {peak_rss_mib():.0f} MiB")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
