@@ -723,45 +723,47 @@ class StreetAddressRecognizer(PatternRecognizer):
         return results
 
 
-class CuedPhoneRecognizer(EntityRecognizer):
+class _FormatRecognizer(EntityRecognizer):
+    """One entity type found by a plain function of ``formats.py`` (shared with the residual-PII gate)."""
+
+    ENTITY = ""
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, version="1")
+
+    def load(self) -> None:
+        """Nothing to load: patterns and checks."""
+
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        return [recognizer_result(self, self.ENTITY, s, e, self.SCORE) for s, e in self.find(text)]
+
+
+class CuedPhoneRecognizer(_FormatRecognizer):
     """National numbers without a country code (6-15 digits in any grouping) next to a phone cue.
 
     libphonenumber validates against one region's plan and the patterns above need a
     country code or the North American shape; ``785 8949`` after ``cell:`` is a phone anywhere.
     """
 
-    SCORE = 0.6
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["PHONE_NUMBER"], name="CuedPhoneRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: the rules are regular expressions."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PHONE_NUMBER" not in entities:
-            return []
-        return [recognizer_result(self, "PHONE_NUMBER", s, e, self.SCORE) for s, e in cued_phone_spans(text)]
+    ENTITY, SCORE = "PHONE_NUMBER", 0.6
+    find = staticmethod(cued_phone_spans)
 
 
-class CardNumberRecognizer(EntityRecognizer):
+class CardNumberRecognizer(_FormatRecognizer):
     """Luhn-valid card numbers of every major issuer range and length (12-19 digits, ``formats.is_card_number``).
 
     Presidio's pattern misses 19-digit Visa, Maestro, 2-series Mastercard and 15-digit JCB.
     """
 
-    SCORE = 0.8
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["CREDIT_CARD"], name="CardNumberRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: a pattern and a checksum."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "CREDIT_CARD" not in entities:
-            return []
-        return [recognizer_result(self, "CREDIT_CARD", s, e, self.SCORE) for s, e in card_spans(text)]
+    ENTITY, SCORE = "CREDIT_CARD", 0.8
+    find = staticmethod(card_spans)
 
 
 @cache
