@@ -106,10 +106,14 @@ class ResidualPiiDetector:
         hits: Counter[str] = Counter()
         if not text:
             return hits
+        found: list[tuple[int, int]] = []
         for kind, pattern in PII_PATTERNS.items():
-            hits[kind] += sum(1 for _ in pattern.finditer(text))
+            spans = [m.span() for m in pattern.finditer(text)]
+            hits[kind] += len(spans)
+            found += spans
         for kind, find in PII_FINDERS.items():
-            hits[kind] += len(find(text))
+            # A value already counted (a US phone is also a cued national number) is one hit, not two.
+            hits[kind] += sum(not any(s < e2 and s2 < e for s2, e2 in found) for s, e in find(text))
         lowered = text.lower()
         hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
             v in lowered for v in self._other_identifiers
