@@ -243,3 +243,32 @@ def test_name_list_hits_are_not_propagated_and_employers_named_after_people_are_
 )
 def test_names_in_chat_requests_self_introductions_and_lists_are_removed(scrubber, text, name):
     assert name not in scrubber.scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Unlike the Sokolova novel, it is short.", "Sokolova"),
+        ("Lunch with Hedvig Arvidsson and the team.", "Arvidsson"),
+        ("A song by Elínborg Guðmundsdóttir.", "Guðmundsdóttir"),
+        ("Ryhänen joined in May.", "Ryhänen"),
+        ("her maiden name is nyberg", "nyberg"),
+        ("What's your last name? Arcuri", "Arcuri"),
+        ("Ubul: What a wife.\nHalldór: Remember me?", "Ubul"),
+    ],
+)
+def test_names_found_by_surname_ending_name_answer_or_speaker_label_are_removed(scrubber, text, name):
+    assert name not in scrubber.scrub(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Company name: Acme Corp",
+        "The field name is required.",
+        "Tools: Docker\nFrameworks: Django",
+        "Lessons learned: ship often.\nNotes: see the Rostov office.",
+    ],
+)
+def test_name_shape_rules_keep_words_labels_and_company_names(scrubber, text):
+    assert scrubber.scrub(text) == text

@@ -835,3 +835,117 @@ class NameListRecognizer(EntityRecognizer):
                 results.append(self._result(*extent, "first_name_list"))
         results += [self._result(*m.span("name"), "lower_case_intro") for m in _LOWER_CASE_INTRO.finditer(text)]
         return results
+
+
+def english_lemmas(nlp) -> frozenset[str]:
+    """Every lemma of WordNet's index (nouns, verbs, adjectives, adverbs) as the model's lemmatizer ships it."""
+    if "lemmatizer" not in nlp.component_names:
+        return frozenset()
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index", {})
+    return frozenset(word for pos in ("noun", "verb", "adj", "adv") for word in index.get(pos, ()))
+
+
+_CAPITALIZED = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*"
+# Family-name endings shared by millions of people (Nordic patronymics and -sen/-ström, Slavic -ov/-ova/-enko/-ović,
+# Polish -ski, Greek -poulos, Romanian -escu, Georgian -shvili, Finnish -nen): a capitalized word ending so,
+# and not an English word, is a surname far more often than anything else.
+_SURNAME_ENDINGS = (
+    r"sson|dóttir|dottir|poulos|opoulou|enko|ović|ovic|ević|evic|escu|shvili|ová|ovna|ovich|evich|"
+    r"ovsky|evsky|owski|ewski|owska|ewska|ov|ova|ev|eva|yev|yeva|sen|nen|ström|strom|qvist|kvist"
+)
+_SURNAME = re.compile(
+    rf"(?<![\w@./#-])(?:(?P<given>{_CAPITALIZED})[ \t]+(?:[A-Z]\.?[ \t]+)?)?"
+    rf"(?P<surname>{_CAPITALIZED}(?:{_SURNAME_ENDINGS}))(?![\w@-])"
+)
+_MIN_SURNAME_LETTERS = 6
+# The answer to a question about a name, or the value after "name is": "her maiden name is nyberg",
+# "Last name: Arcuri", "What's your last name? Arcuri", "User: Maja S Hermansen".
+_NAME_ANSWER = re.compile(
+    r"(?i:\b(?:first|last|maiden|middle|full|family|given|birth|nick)?[ -]?name(?:'s| is| was|:)"
+    r"|\bname\?[ \t]*(?:\n[ \t]*)?(?:[^\W\d_]+:[ \t]*)?)"
+    r"[ \t]*(?P<name>[^\W\d_][^\W\d_'’\-]*(?:[ \t]+(?:[^\W\d_][^\W\d_'’\-]*|[^\W\d_]\.?)){0,2})"
+)
+# Names of things, not people: "Company name: Acme", "file name is".
+_THING_BEFORE_NAME = re.compile(
+    r"(?i)\b(?:company|business|brand|product|project|file|field|column|table|package|variable|host|domain|user|"
+    r"team|event|band|app|street|account|display|screen|code|model|store|shop|school)[ \t-]*$"
+)
+# Dialogue: speakers labelling their lines ("Ubul: What a wife."), when two or more speakers do.
+_SPEAKER = re.compile(r"(?m)^[ \t>]*(?P<name>[^\W\d_][^\W\d_'’\-]{2,})[ \t]*:[ \t]*[\"“']?[^\W\d_]")
+_FUNCTION_WORDS = frozenset(
+    "a an the this that it its my your his her our their is was be not no yes and or but of to in on at for "
+    "with from by as so if then than too very also just only".split()
+)
+
+
+class NameShapeRecognizer(EntityRecognizer):
+    """Names no list holds, found by their shape or their place: surname endings common to whole languages,
+    the answer after "name is" or a question about a name, and dialogue speakers' labels.
+
+    English words (WordNet's index, from the model's lemmatizer tables) are never taken: "Lesson",
+    "Tools:" and "name is required" stay. Hits are not propagated to other occurrences.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self, english_words: frozenset[str]) -> None:
+        self._english = english_words
+        super().__init__(supported_entities=["PERSON"], name="NameShapeRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: the word index comes from the scrubber's model."""
+
+    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
+        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
+
+    def _is_word(self, word: str) -> bool:
+        # Any English word, or one ending in an English word of 5+ letters ("Betterlesson" is not "-sson").
+        lower = word.lower()
+        forms = (lower, lower.removesuffix("s"), lower.removesuffix("es"), lower[:-3] + "y")
+        return any(form in self._english for form in forms) or any(
+            lower[i:] in self._english for i in range(1, len(lower) - 4)
+        )
+
+    def _not_a_name(self, word: str) -> bool:
+        lower = word.lower()
+        return lower in NOT_NAME_WORDS or lower in TECH_ALLOW_LIST or lower in NAME_PARTICLES or self._is_word(word)
+
+    def _surnames(self, text: str) -> list[RecognizerResult]:
+        results = []
+        for match in _SURNAME.finditer(text):
+            surname = match.group("surname")
+            if len(surname) < _MIN_SURNAME_LETTERS or self._not_a_name(surname):
+                continue
+            given = match.group("given")
+            start = match.start("surname") if given and self._not_a_name(given) else match.start()
+            results.append(self._result(start, match.end(), "surname_ending"))
+        return results
+
+    def _answers(self, text: str) -> list[RecognizerResult]:
+        results = []
+        for match in _NAME_ANSWER.finditer(text):
+            if _THING_BEFORE_NAME.search(text, max(0, match.start() - 20), match.start()):
+                continue
+            kept = []
+            for word in re.finditer(r"\S+", match.group("name")):
+                value = word.group().rstrip(".")
+                if value.lower() in _FUNCTION_WORDS or (len(value) > 1 and self._not_a_name(value) and value.islower()):
+                    break
+                if len(value) > 1 and value.lower() in NOT_NAME_WORDS | TECH_ALLOW_LIST:
+                    break
+                kept.append(word)
+            if kept:
+                base = match.start("name")
+                results.append(self._result(base + kept[0].start(), base + kept[-1].end(), "name_answer"))
+        return results
+
+    def _speakers(self, text: str) -> list[RecognizerResult]:
+        labels = list(_SPEAKER.finditer(text))
+        if len({m.group("name").lower() for m in labels}) < 2:
+            return []
+        return [self._result(*m.span("name"), "speaker") for m in labels if not self._not_a_name(m.group("name"))]
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        return self._surnames(text) + self._answers(text) + self._speakers(text)

@@ -45,8 +45,10 @@ from analytics_pipeline.privacy.recognizers import (
     CuedPhoneRecognizer,
     FastPhoneRecognizer,
     NameListRecognizer,
+    NameShapeRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
+    english_lemmas,
 )
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
@@ -434,6 +436,7 @@ class PiiScrubber:
             CardNumberRecognizer(),
             ContextualNameRecognizer(),
             NameListRecognizer(),
+            NameShapeRecognizer(english_lemmas(self._nlp)),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
