@@ -272,3 +272,15 @@ def test_names_found_by_surname_ending_name_answer_or_speaker_label_are_removed(
 )
 def test_name_shape_rules_keep_words_labels_and_company_names(scrubber, text):
     assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ticket no. 4829173 was closed; invoice nr 20231187.",
+        "Order number 55012345 shipped on 2024-03-17.",
+        "Call me about the 2019 2020 2021 budget.",
+    ],
+)
+def test_order_ticket_numbers_dates_and_years_next_to_a_cue_are_not_phones(scrubber, text):
+    assert "PHONE_NUMBER" not in scrubber.scrub(text)

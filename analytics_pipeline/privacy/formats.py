@@ -67,7 +67,7 @@ def card_spans(text: str) -> list[tuple[int, int]]:
 PHONE_CUES = (
     r"phone|phones|ph|tel|tele|telephone|mobile|mob|cell|cellphone|cell phone|handy|whatsapp|signal|viber|"
     r"call|calls|calling|ring|text|texts|sms|message|messages|voicemail|dial|answer|answering|fax|landline|"
-    r"hotline|contact number|number|no|nr|num|reach me|"
+    r"hotline|contact number|phone no|tel no|mobile no|call me on|reach me|"
     r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
     r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
 )
@@ -80,6 +80,12 @@ NATIONAL_PHONE = re.compile(
     r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![\w-]|[.,/]\d)"
 )
 NATIONAL_PHONE_DIGITS = (6, 15)
+# Dates and runs of years next to a cue ("call me about the 2019 2020 budget", "calls logged 2024-03-17") are not phones.
+_DATE_OR_YEARS = re.compile(
+    r"(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])|"
+    r"(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)\d\d|"
+    r"(?:(?:19|20)\d\d[ ,/-]+)+(?:19|20)\d\d"
+)
 _CUE_WINDOW = 40
 
 
@@ -93,6 +99,8 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in NATIONAL_PHONE.finditer(text):
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
+            continue
+        if _DATE_OR_YEARS.fullmatch(match.group()):
             continue
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]
