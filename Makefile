@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Every target sets up .venv first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.12 (the NER model needs it): the first candidate that runs (a pyenv shim may exist but not run).
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -12,8 +14,10 @@ DEMO_SALT := demo-salt-NOT-SECRET-do-not-use-in-production
 
 setup: $(STAMP)
 
+# --clear: a venv of another Python (the project was on 3.11) is rebuilt, not patched.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it or pass PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)

@@ -5,25 +5,26 @@ from collections import Counter
 
 import pytest
 
+from analytics_pipeline.privacy.scrubber import STOCK_MODEL
 from tools.eval_set import EVAL_SET_PATH, KINDS, PII_TYPES, generate, load_jsonl, write_jsonl
 from tools.evaluate import (
+    SHARED_SET_PATH,
     Replacement,
     align_replacements,
     evaluate_outputs,
     evaluate_scrubber,
     format_comparison,
     load_presidio_research_set,
+    stock_presidio_scrub_batch,
 )
 
-RECALL_TARGETS = {
-    "EMAIL_ADDRESS": 0.99,
-    "URL": 0.99,
-    "US_SSN": 0.99,
-    "PHONE_NUMBER": 0.99,
-    "PERSON": 0.97,
-    "STREET_ADDRESS": 0.97,
-}
-KEEP_TARGET = 0.98
+# Issue 12's floors. Committed set: every type, keep-words, PERSON precision.
+COMMITTED_RECALL_FLOOR = 0.99
+KEEP_TARGET = 0.99
+PERSON_PRECISION_FLOOR = 0.90
+# Public presidio-research set: per type, and every type at least stock Presidio's recall in the same run.
+PUBLIC_RECALL_FLOORS = {"PERSON": 0.90, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
+PUBLIC_OTHER_FLOOR = 0.99
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,47 @@ def test_public_set_is_read_in_the_same_document_format(tmp_path):
 
 def test_scrubber_meets_the_targets_on_the_committed_set(scrubber, committed_docs):
     report = evaluate_scrubber(scrubber.scrub_batch, committed_docs, record_leaks=True)
-    recalls = {entity: report.score(entity).recall for entity in RECALL_TARGETS}
-    assert all(recalls[entity] >= target for entity, target in RECALL_TARGETS.items()), (recalls, report.leaks[:20])
+    recalls = {entity: report.score(entity).recall for entity in PII_TYPES}
+    assert all(recall >= COMMITTED_RECALL_FLOOR for recall in recalls.values()), (recalls, report.leaks[:20])
     assert report.keep_rate >= KEEP_TARGET
+    assert report.score("PERSON").precision >= PERSON_PRECISION_FLOOR
     assert report.unaligned_documents == 0
     assert "| PERSON |" in format_comparison({"project": report}, "committed set")
+
+
+def test_a_trace_is_what_issue_12_calls_one():
+    doc = _doc(
+        "Dear Ms. Ada Obi, call 0612 345 678 or visit Koskikatu 25, 00100 Helsinki.",
+        [
+            ("PERSON", "Ms. Ada Obi"),
+            ("PHONE_NUMBER", "0612 345 678"),
+            ("STREET_ADDRESS", "Koskikatu 25, 00100 Helsinki"),
+        ],
+        [],
+    )
+    # Honorific and city left, 3 of 10 phone digits left: no trace. Ada (3 letters) left: a trace.
+    removed = evaluate_outputs([doc], ["Dear Ms. <PERSON>, call 061<PHONE_NUMBER> or visit <STREET_ADDRESS> Helsinki."])
+    assert [removed.score(t).recall for t in ("PERSON", "PHONE_NUMBER", "STREET_ADDRESS")] == [1.0, 1.0, 1.0]
+    leaked = evaluate_outputs(
+        [doc], ["Dear Ms. Ada <PERSON>, call 0612 345<PHONE_NUMBER> or visit Koskikatu <STREET_ADDRESS>."]
+    )
+    assert leaked.score("PERSON").recall == 0.0
+    assert leaked.score("PHONE_NUMBER").recall == 0.0  # 7 digits in a row
+    assert leaked.score("STREET_ADDRESS").recall == 1.0  # the street name without any of its numbers
+    street_and_number = evaluate_outputs(
+        [doc], ["Dear <PERSON>, call <PHONE_NUMBER> or visit Koskikatu 25, <STREET_ADDRESS>."]
+    )
+    assert street_and_number.score("STREET_ADDRESS").recall == 0.0
+
+
+@pytest.mark.skipif(not SHARED_SET_PATH.exists(), reason="../shared/pii_eval is beside the clone in CI")
+def test_scrubber_meets_the_floors_and_beats_stock_presidio_on_the_public_set(scrubber):
+    docs = load_presidio_research_set()
+    ours = evaluate_scrubber(scrubber.scrub_batch, docs, record_leaks=True)
+    stock = evaluate_scrubber(stock_presidio_scrub_batch(STOCK_MODEL), docs)  # ~10 s on 2 cores
+    recalls = {t: s.recall for t, s in ours.per_type.items() if s.labeled}
+    floors = {t: PUBLIC_RECALL_FLOORS.get(t, PUBLIC_OTHER_FLOOR) for t in recalls}
+    assert all(recalls[t] >= floors[t] for t in recalls), (recalls, ours.leaks[:20])
+    assert all(recalls[t] >= stock.score(t).recall for t in recalls), {
+        t: (recalls[t], stock.score(t).recall) for t in recalls
+    }

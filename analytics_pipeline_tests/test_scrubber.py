@@ -28,7 +28,7 @@ def test_counts_per_type_and_version(scrubber):
     scrubbed, counts = scrubber.scrub_batch_with_counts(["Mail jane.roe@example.org or call 212-555-0188.", None])
     assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
-    assert scrubber.version.startswith("pii-scrubber/3 presidio-analyzer/")
+    assert scrubber.version.startswith("pii-scrubber/4 presidio-analyzer/")
 
 
 def test_analyze_batch_reports_positions_types_and_recognizers_not_values(scrubber):
@@ -171,3 +171,116 @@ def test_entity_set_is_configurable_without_reloading(scrubber):
     only_email = scrubber.with_placeholders()
     only_email.entities = ["EMAIL_ADDRESS"]
     assert only_email.scrub("Jane Doe, jane@example.com, 212-555-0101") == "Jane Doe, <EMAIL_ADDRESS>, 212-555-0101"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Wohnhaft: Friedhofstraße 33, 10115 Berlin", "Friedhofstraße 33"),
+        ("send it to rua do arenque 1634 pls", "rua do arenque 1634"),
+        ("Adres: Kerkstraat 12\n1012 AB Amsterdam", "Kerkstraat 12"),
+        ("Address: Mannerheimintie 5 A 12, Helsinki", "Mannerheimintie 5"),
+        ("Contact: Váci utca 19.", "Váci utca 19"),
+        ("Post: ul. Marszałkowska 84/92, Warszawa", "ul. Marszałkowska 84/92"),
+        ("Ship to PSC 5436, Box 5539\nAPO AE 09123", "PSC 5436, Box 5539"),
+        ("Flat 3, 12 Baker Street", "Flat 3"),
+    ],
+)
+def test_international_street_addresses_are_removed(scrubber, text, value):
+    assert value not in scrubber.scrub(text)
+    assert "<STREET_ADDRESS>" in scrubber.scrub(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cell: 785 8949",
+        "Tel.: 030 1234567",
+        "Phone:\n50-98-28-96",
+        "reach me on (37) 788-063 after six",
+        "781 1704 (office)",
+        "Puh. 040 123 4567",
+    ],
+)
+def test_national_phone_numbers_next_to_a_cue_are_removed(scrubber, text):
+    assert "<PHONE_NUMBER>" in scrubber.scrub(text)
+    assert not any(run for run in re.findall(r"\d[\d .()-]{5,}\d", scrubber.scrub(text)))
+
+
+@pytest.mark.parametrize(
+    "card", ["4152488713445952355", "5038 6729 7114", "2221 6885 0944 1839", "213173282369527", "6011 5959 8113 3377"]
+)
+def test_cards_of_every_issuer_range_and_length_are_removed(scrubber, card):
+    assert scrubber.scrub(f"pay with {card} thx") == "pay with <CREDIT_CARD> thx"
+
+
+def test_order_numbers_dates_and_counts_are_not_cards_phones_or_addresses(scrubber):
+    text = (
+        "Order 123456789012 shipped 2024-03-17. Grew revenue 35% over 3 years, "
+        "hired 12 engineers in Q3 2023. Helped close 3 deals. Python 3.12, 8 GB RAM."
+    )
+    assert scrubber.scrub(text) == text
+
+
+def test_name_list_hits_are_not_propagated_and_employers_named_after_people_are_kept(scrubber):
+    text = (
+        "Analyst at Morgan Stanley, then Goldman Sachs and Johnson & Johnson.\n"
+        "Worked with Megan on risk models. Morgan Stanley is hiring."
+    )
+    scrubbed = scrubber.scrub(text)
+    assert "Megan" not in scrubbed
+    assert scrubbed.count("Morgan Stanley") == 2
+    assert "Goldman Sachs" in scrubbed and "Johnson & Johnson" in scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("pls change the name at the top to anika sharma and use my cell", "anika sharma"),
+        ("My name is Rubija and I need a CV", "Rubija"),
+        ("They had 6: Gaetane, Todd and Vsevolod.", "Gaetane"),
+    ],
+)
+def test_names_in_chat_requests_self_introductions_and_lists_are_removed(scrubber, text, name):
+    assert name not in scrubber.scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Unlike the Sokolova novel, it is short.", "Sokolova"),
+        ("Lunch with Hedvig Arvidsson and the team.", "Arvidsson"),
+        ("A song by Elínborg Guðmundsdóttir.", "Guðmundsdóttir"),
+        ("Ryhänen joined in May.", "Ryhänen"),
+        ("her maiden name is nyberg", "nyberg"),
+        ("What's your last name? Arcuri", "Arcuri"),
+        ("Ubul: What a wife.\nHalldór: Remember me?", "Ubul"),
+    ],
+)
+def test_names_found_by_surname_ending_name_answer_or_speaker_label_are_removed(scrubber, text, name):
+    assert name not in scrubber.scrub(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Company name: Acme Corp",
+        "The field name is required.",
+        "Tools: Docker\nFrameworks: Django",
+        "Lessons learned: ship often.\nNotes: see the Rostov office.",
+    ],
+)
+def test_name_shape_rules_keep_words_labels_and_company_names(scrubber, text):
+    assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ticket no. 4829173 was closed; invoice nr 20231187.",
+        "Order number 55012345 shipped on 2024-03-17.",
+        "Call me about the 2019 2020 2021 budget.",
+    ],
+)
+def test_order_ticket_numbers_dates_and_years_next_to_a_cue_are_not_phones(scrubber, text):
+    assert "PHONE_NUMBER" not in scrubber.scrub(text)

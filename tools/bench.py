@@ -128,13 +128,13 @@ def time_interleaved(contenders: list[Timed], texts: list[str], rounds: int) -> 
 def text_benchmarks(texts: list[str]) -> list[Timed]:
     import spacy
 
-    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, STOCK_MODEL, PiiScrubber, model_location
     from tools.evaluate import stock_presidio_scrub_batch
 
     single = PiiScrubber()
     dual = PiiScrubber(n_process=2)
-    full_model = spacy.load(DEFAULT_MODEL)
-    ner_only = spacy.load(DEFAULT_MODEL, enable=["ner"])
+    full_model = spacy.load(model_location(DEFAULT_MODEL))
+    ner_only = spacy.load(model_location(DEFAULT_MODEL), enable=["ner"])
 
     def scrub_with(scrubber: PiiScrubber) -> Callable[[list[str]], object]:
         def run(part: list[str]) -> object:
@@ -144,7 +144,7 @@ def text_benchmarks(texts: list[str]) -> list[Timed]:
         return run
 
     contenders = [
-        Timed("(1) stock Presidio, one text at a time", stock_presidio_scrub_batch(DEFAULT_MODEL)),
+        Timed("(1) stock Presidio, one text at a time", stock_presidio_scrub_batch(STOCK_MODEL)),
         Timed("(2) PiiScrubber.scrub_batch, 1 process", scrub_with(single)),
         Timed("(2b) PiiScrubber.scrub_batch, n_process=2", scrub_with(dual)),
         Timed("(3) spaCy nlp.pipe, NER only (floor)", lambda part: list(ner_only.pipe(part, batch_size=32))),
@@ -172,7 +172,7 @@ class RecallComparison:
 
 
 def recall_check(shared_set: Path | None) -> list[RecallComparison]:
-    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from analytics_pipeline.privacy.scrubber import STOCK_MODEL, PiiScrubber
     from tools.eval_set import EVAL_SET_PATH, load_jsonl
     from tools.evaluate import (
         evaluate_scrubber,
@@ -183,7 +183,7 @@ def recall_check(shared_set: Path | None) -> list[RecallComparison]:
     sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
     if shared_set and shared_set.exists():
         sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(shared_set)
-    stock, project = stock_presidio_scrub_batch(DEFAULT_MODEL), PiiScrubber()
+    stock, project = stock_presidio_scrub_batch(STOCK_MODEL), PiiScrubber()
     comparisons = []
     for name, docs in sets.items():
         stock_report, project_report = evaluate_scrubber(stock, docs), evaluate_scrubber(project.scrub_batch, docs)

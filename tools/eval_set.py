@@ -357,8 +357,49 @@ SIGN_OFFS = (
     "Best",
     "Respectfully",
 )
-PII_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "US_SSN", "STREET_ADDRESS")
-KINDS = ("resume", "tailored_resume", "job_description", "cover_letter", "no_pii")
+# Well-known real streets, written as each country writes them (type word before, after or fused with the name).
+INTERNATIONAL_STREETS = (
+    "Hauptstraße",
+    "Bahnhofstr.",
+    "Schillerweg",
+    "Kerkstraat",
+    "Stationsweg",
+    "Storgatan",
+    "Kirkeveien",
+    "Nørregade",
+    "Mannerheimintie",
+    "Aleksanterinkatu",
+    "rue de la Paix",
+    "Avenue Victor Hugo",
+    "boulevard Saint-Michel",
+    "Calle Mayor",
+    "Avenida de la Constitución",
+    "Rua Augusta",
+    "Avenida Paulista",
+    "Via Garibaldi",
+    "Corso Vittorio Emanuele",
+    "ul. Długa",
+    "ul. Marszałkowska",
+    "Váci utca",
+    "Andrássy út",
+)
+INTERNATIONAL_CITIES = (
+    ("10115", "Berlin", "Germany"),
+    ("1012 AB", "Amsterdam", "Netherlands"),
+    ("111 22", "Stockholm", "Sweden"),
+    ("0150", "Oslo", "Norway"),
+    ("00100", "Helsinki", "Finland"),
+    ("75002", "Paris", "France"),
+    ("28013", "Madrid", "Spain"),
+    ("01310-100", "São Paulo", "Brazil"),
+    ("20121", "Milano", "Italy"),
+    ("00-001", "Warszawa", "Poland"),
+    ("1052", "Budapest", "Hungary"),
+)
+# Phone cues as CVs and chats write them, and national groupings without a country code.
+PHONE_CUES = ("Tel.: ", "Mobile: ", "Puh. ", "Tlf: ", "cell ", "Handy: ", "Móvil: ", "whatsapp ", "call me on ")
+PII_TYPES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "US_SSN", "STREET_ADDRESS", "CREDIT_CARD")
+KINDS = ("resume", "tailored_resume", "job_description", "cover_letter", "no_pii", "international_cv", "chat_request")
 
 
 @dataclass
@@ -491,6 +532,39 @@ class _Generator:
                 f"{self.pick((', ', ' '))}{self.pick(UNITS)} {self.rng.randint(1, 999)}{self.pick(('', '', 'B', 'C'))}"
             )
         return address
+
+    def national_phone(self) -> str:
+        d = self.rng.randint
+        return self.pick(
+            (
+                f"030 {d(1000000, 9999999)}",
+                f"06 {d(10, 99)} {d(10, 99)} {d(10, 99)} {d(10, 99)}",
+                f"040 {d(100, 999)} {d(1000, 9999)}",
+                f"{d(20, 99)} {d(10, 99)} {d(10, 99)} {d(10, 99)}",
+                f"0{d(400, 499)} {d(100, 999)} {d(100, 999)}",
+                f"0{d(10, 99)}-{d(100, 999)} {d(10, 99)} {d(10, 99)}",
+                f"6{d(10, 99)} {d(100, 999)} {d(100, 999)}",
+                f"({d(10, 99)}) {d(1000, 9999)}-{d(1000, 9999)}",
+                f"{d(100, 999)} {d(1000, 9999)}",
+            )
+        )
+
+    def international_address(self) -> tuple[str, str]:
+        """The street line (labeled) and the postcode/city line after it (its postcode labeled too)."""
+        street, number = self.pick(INTERNATIONAL_STREETS), self.rng.randint(1, 240)
+        street_line = f"{street}, {number}" if street.startswith("Calle") else f"{street} {number}"
+        if self.rng.random() < 0.3:
+            street_line += self.pick((", Apt 4", " Flat 2", ", Suite 310", " Apt. 12"))
+        postcode, city, country = self.pick(INTERNATIONAL_CITIES)
+        return street_line, f"{postcode} {city}, {country}"
+
+    def card_number(self) -> str:
+        prefix = self.pick(("4", "4", "51", "55", "2221", "2720", "34", "37", "6011", "65", "3530", "50", "67", "62"))
+        length = {"34": 15, "37": 15, "50": 12, "67": 19, "4": self.pick((16, 19))}.get(prefix, 16)
+        digits = prefix + "".join(str(self.rng.randint(0, 9)) for _ in range(length - len(prefix) - 1))
+        total = sum(int(c) * 2 - 9 * (int(c) > 4) if i % 2 == 0 else int(c) for i, c in enumerate(reversed(digits)))
+        number = digits + str((10 - total % 10) % 10)
+        return self.pick((number, " ".join(number[i : i + 4] for i in range(0, len(number), 4))))
 
     def name_styled(self, person: _Person) -> str:
         return self.pick((person.full, person.full, person.full.upper(), f"{person.first} {person.last}"))
@@ -671,6 +745,53 @@ class _Generator:
         doc.text(" to ")
         self.skills(doc, 1)
         doc.text(f" in {self.rng.randint(2015, 2024)}.\n")
+
+    def international_cv(self, doc: _DocBuilder) -> None:
+        person = self.person()
+        doc.pii_value("PERSON", self.pick((person.full, f"{person.last.upper()} {person.first}")))
+        doc.text(self.pick((" — ", "\n", ", "))).keep_word(self.pick(JOB_TITLES)).text("\n")
+        street, city = self.international_address()
+        doc.text(self.pick(("Adresse: ", "Address: ", "", "Dirección: "))).pii_value("STREET_ADDRESS", street)
+        doc.text("\n" + city + "\n")
+        doc.text(self.pick(PHONE_CUES)).pii_value("PHONE_NUMBER", self.national_phone())
+        doc.text(" · ").pii_value("EMAIL_ADDRESS", self.email(person)).text("\n\n")
+        doc.text(self.pick(("Berufserfahrung", "Experience", "Expérience", "Werkervaring"))).text("\n")
+        doc.text(f"{self.rng.randint(2012, 2019)}–{self.rng.randint(2020, 2025)}  ").keep_word(self.pick(JOB_TITLES))
+        doc.text(", ").keep_word(self.pick(EMPLOYERS)).text(" — ")
+        self.skills(doc, 3)
+        doc.text("\n")
+
+    def chat_request(self, doc: _DocBuilder) -> None:
+        person = self.person()
+        name = self.pick((person.full.lower(), f"{person.first} {person.last}", person.full.lower()))
+        opening = self.pick(
+            (
+                "pls change the name at the top to ",
+                "hey can u make it say my name is ",
+                "my name is ",
+                "can you change the name to ",
+            )
+        )
+        doc.text(opening).pii_value("PERSON", name)
+        choice = self.rng.random()
+        if choice < 0.4:
+            doc.text(self.pick((" and use my cell ", " and put my mobile ", ", my phone is "))).pii_value(
+                "PHONE_NUMBER", self.pick((self.national_phone(), self.phone()))
+            )
+        elif choice < 0.75:
+            street, city = self.international_address()
+            doc.text(self.pick((" and my address is ", ", i moved to ", ". new address: "))).pii_value(
+                "STREET_ADDRESS", street
+            )
+            doc.text(", " + city.lower())
+        else:
+            doc.text(self.pick((" and charge card ", ", pay with ", " - card is "))).pii_value(
+                "CREDIT_CARD", self.card_number()
+            )
+        doc.text(self.pick((" thx", ". also make it sound more senior for ", " and tailor it for ")))
+        if not doc.parts[-1].endswith("thx"):
+            doc.keep_word(self.pick(JOB_TITLES)).text(" at ").keep_word(self.pick(EMPLOYERS))
+        doc.text(self.pick(("", " pls", "!!", " asap")))
 
 
 def generate(seed: int = DEFAULT_SEED, docs_per_kind: int = DEFAULT_DOCS_PER_KIND) -> list[dict]:

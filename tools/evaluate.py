@@ -4,9 +4,11 @@ Works on any ``scrub_batch(texts) -> texts`` function that replaces spans with
 ``<TYPE>`` / ``<TYPE_N>`` placeholders and leaves every other character alone,
 so the project scrubber and stock Presidio are measured the same way.
 
-A labeled value counts as removed only if no trace of it is left: every letter
-and digit of it must fall inside a replaced region (a leftover surname, house
-number or the last digits of a phone number is a leak). A placeholder is correct
+A labeled value counts as removed only if no trace of it is left (``trace_left``):
+a name leaks while any of its words of 3+ letters survives (honorifics aside), a
+phone number while 7 of its digits in a row survive, a street address while a
+word of its street line survives together with any of its numbers (a bare city
+or country may stay); any other value while a single letter or digit survives. A placeholder is correct
 (precision) if the region it replaced overlaps a labeled value of its type. A
 keep-word (skill, tool, job title, employer) is preserved if no replaced region
 touches it.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,9 +115,42 @@ def align_replacements(original: str, scrubbed: str) -> list[Replacement] | None
     return [Replacement(match.group(1), aligned.start(i), aligned.end(i)) for i, match in enumerate(matches, start=1)]
 
 
-def _covered(text: str, start: int, end: int, replacements: list[Replacement]) -> bool:
-    """Whether every letter and digit of text[start:end] lies inside a replaced region."""
-    return all(any(r.start <= i < r.end for r in replacements) for i in range(start, end) if text[i].isalnum())
+HONORIFICS = frozenset({"mr", "mrs", "ms", "mx", "miss", "dr", "prof", "sir", "madam"})
+# Words of an address's street line that name no place ("the corner of X and Y").
+_ADDRESS_FILLER = frozenset({"the", "corner", "and", "between"})
+
+
+def _uncovered(start: int, end: int, replacements: list[Replacement]) -> list[bool]:
+    """Per character of [start, end): True if no replaced region covers it."""
+    return [not any(r.start <= i < r.end for r in replacements) for i in range(start, end)]
+
+
+def trace_left(entity_type: str, value: str, left: list[bool]) -> bool:
+    """Whether what survives of a labeled value (``left[i]``: character i was not replaced) identifies it."""
+    if entity_type == "PERSON":
+        return any(
+            any(left[m.start() : m.end()])
+            for m in re.finditer(r"[^\W\d_]{3,}", value)
+            if m.group().lower() not in HONORIFICS
+        )
+    if entity_type == "PHONE_NUMBER":
+        digits = [kept for char, kept in zip(value, left) if char.isdigit()]
+        longest = run = 0
+        for kept in digits:
+            run = run + 1 if kept else 0
+            longest = max(longest, run)
+        return longest >= min(7, len(digits))
+    if entity_type == "STREET_ADDRESS":
+        numbers = [m for m in re.finditer(r"\d+", value)]
+        street_line = re.match(r"[^\n,]*\d[^\n,]*|[^\n,]*", value.lstrip()).group()
+        offset = len(value) - len(value.lstrip())
+        words = [m for m in re.finditer(r"[^\W\d_]{3,}", street_line) if m.group().lower() not in _ADDRESS_FILLER]
+        if not words:  # a bare postcode or number: any digit left is a trace
+            return any(left[i] for i, char in enumerate(value) if char.isdigit())
+        return any(any(left[offset + m.start() : offset + m.end()]) for m in words) and any(
+            any(left[m.start() : m.end()]) for m in numbers
+        )
+    return any(kept for char, kept in zip(value, left) if char.isalnum())
 
 
 def _trace_left(value: str, scrubbed: str) -> bool:
@@ -135,7 +171,8 @@ def score_document(report: EvalReport, doc: dict, scrubbed: str, record_leaks: b
         if replacements is None:
             removed = not _trace_left(label["value"], scrubbed)
         else:
-            removed = _covered(text, label["start"], label["end"], replacements)
+            left = _uncovered(label["start"], label["end"], replacements)
+            removed = not trace_left(label["type"], label["value"], left)
         score.removed += removed
         if not removed and record_leaks:
             report.leaks.append((label["type"], label["value"]))
@@ -253,7 +290,7 @@ def format_comparison(reports: dict[str, EvalReport], title: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+    from analytics_pipeline.privacy.scrubber import STOCK_MODEL, PiiScrubber
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -265,21 +302,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
-    scrubbers: dict[str, ScrubBatch] = {"project": PiiScrubber().scrub_batch}
-    if not args.no_stock:
-        scrubbers["stock Presidio"] = stock_presidio_scrub_batch(DEFAULT_MODEL)
     sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
     if args.shared_set.exists():
         sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(args.shared_set)
     else:
         print(f"(skipping the public set: {args.shared_set} not found)")
-    for set_name, docs in sets.items():
-        reports = {name: evaluate_scrubber(fn, docs, record_leaks=args.leaks) for name, fn in scrubbers.items()}
-        print(format_comparison(reports, f"{set_name} ({len(docs)} documents)"))
+    # The project scrubber runs on every set before stock Presidio is loaded, so the process's peak RSS
+    # at that point is one scrubber process's (the pipeline's scrubbing step holds one scrubber).
+    project = PiiScrubber().scrub_batch
+    reports = {name: {"project": evaluate_scrubber(project, docs, args.leaks)} for name, docs in sets.items()}
+    project_peak_mib = peak_rss_mib()
+    if not args.no_stock:
+        stock = stock_presidio_scrub_batch(STOCK_MODEL)
+        for name, docs in sets.items():
+            reports[name]["stock Presidio"] = evaluate_scrubber(stock, docs)
+    for name, docs in sets.items():
+        print(format_comparison(reports[name], f"{name} ({len(docs)} documents)"))
         print()
         if args.leaks:
-            for entity_type, value in reports["project"].leaks:
+            for entity_type, value in reports[name]["project"].leaks:
                 print(f"  leak {entity_type}: {value!r}")
+    print(f"peak RSS of the project scrubber's process (model loaded, both sets scrubbed): {project_peak_mib:.0f} MiB")
+    if not args.no_stock:
+        print(f"peak RSS with stock Presidio's engine and model loaded too: {peak_rss_mib():.0f} MiB")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

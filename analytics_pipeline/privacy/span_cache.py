@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 Value = TypeVar("Value")
 
@@ -21,7 +21,7 @@ def content_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-class BoundedCache(Generic[Value]):
+class BoundedCache[Value]:
     """Least-recently-used mapping with at most ``max_entries`` entries (0 disables it)."""
 
     def __init__(self, max_entries: int):

@@ -18,7 +18,11 @@ from faker import Faker
 from analytics_pipeline.contract import RESUME_TEXT_FIELDS, InvalidEvent, ResumeEvent, parse_event_line
 from analytics_pipeline.raw_log import RawLine
 
-CANARY_TYPES = ("name", "email", "phone", "ssn", "street_address")
+CANARY_TYPES = ("name", "email", "phone", "ssn", "street_address", "national_phone", "international_address")
+# International street shapes (street-type word before, after or fused with the name) and national phone
+# groupings, so the canary measures the formats the scrubber claims beyond US ones.
+_STREET_FORMATS = ("{name}straße {n}", "Rua {name} {n}", "Via {name} {n}", "{name}katu {n}", "ul. {name} {n}")
+_NATIONAL_PHONE_FORMATS = ("{a} {b} {c} {d}", "0{a}-{b}{c}-{d}", "({a}) {b}{c}-{d}{d}")
 # Real area codes: an invalid number (e.g. area code 311) is not what users type, and
 # Presidio's phone recognizer rightly ignores it, so it would be a false canary miss.
 AREA_CODES = (212, 213, 305, 312, 404, 415, 503, 512, 617, 646, 702, 713, 818, 919)
@@ -34,7 +38,10 @@ class CanarySet:
 
     def sentence(self) -> str:
         v = self.values
-        return f"Contact {v['name']} at {v['email']} or {v['phone']}. Mail: {v['street_address']}. SSN: {v['ssn']}."
+        return (
+            f"Contact {v['name']} at {v['email']} or {v['phone']}. Mail: {v['street_address']}. SSN: {v['ssn']}. "
+            f"Abroad: {v['international_address']}, mobile {v['national_phone']}."
+        )
 
 
 def make_canaries(seed: str, count: int) -> list[CanarySet]:
@@ -50,6 +57,12 @@ def make_canaries(seed: str, count: int) -> list[CanarySet]:
                 "phone": f"({rng.choice(AREA_CODES)}) {rng.randint(220, 989)}-{rng.randint(1000, 9999)}",
                 "ssn": f"{rng.randint(100, 665)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
                 "street_address": fake.street_address(),
+                "national_phone": rng.choice(_NATIONAL_PHONE_FORMATS).format(
+                    a=rng.randint(20, 99), b=rng.randint(100, 999), c=rng.randint(10, 99), d=rng.randint(10, 99)
+                ),
+                "international_address": rng.choice(_STREET_FORMATS).format(
+                    name=fake.last_name(), n=rng.randint(1, 250)
+                ),
             }
         )
         for _ in range(count)

@@ -1,7 +1,8 @@
 """An independent residual-PII detector for scrubbed data.
 
 Deliberately not the scrubber: strict regular expressions for the machine-shaped
-identifiers (e-mail, phone, SSN, URL) plus exact matching of known raw values (the
+identifiers (e-mail, phone, SSN, URL, and the international cards, phones and streets
+of ``privacy/formats.py``) plus exact matching of known raw values (the
 partition's raw user and resume IDs, the canaries). A hit means the scrubber or the
 pseudonymization let something through. Findings carry types, counts and event IDs,
 never the matched values.
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
 from analytics_pipeline.quality.canary import make_canaries
 from analytics_pipeline.quality.integrity import EVENT_TABLES, PSEUDONYM_COLUMNS, SCANNED_TEXT_COLUMNS
 from analytics_pipeline.raw_log import RawLine, json_object
@@ -35,6 +37,14 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\.(?:com|org|net|io|dev|me|co|ai|app|edu|gov|info|biz)/\S*)",
         re.IGNORECASE,
     ),
+}
+# The international formats the scrubber claims (issue 12): a Luhn-valid card of an issuer's range, a
+# national number next to a phone cue, a street anchored on a street-type word. Shared with the scrubber's
+# recognizers (privacy/formats.py) so the gate checks exactly what the scrubber says it removes.
+PII_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
+    "card": card_spans,
+    "phone_national": cued_phone_spans,
+    "street_address": international_address_spans,
 }
 RAW_IDENTIFIER = "raw_identifier"
 CANARY = "canary"
@@ -98,8 +108,14 @@ class ResidualPiiDetector:
         hits: Counter[str] = Counter()
         if not text:
             return hits
+        found: list[tuple[int, int]] = []
         for kind, pattern in PII_PATTERNS.items():
-            hits[kind] += sum(1 for _ in pattern.finditer(text))
+            spans = [m.span() for m in pattern.finditer(text)]
+            hits[kind] += len(spans)
+            found += spans
+        for kind, find in PII_FINDERS.items():
+            # A value already counted (a US phone is also a cued national number) is one hit, not two.
+            hits[kind] += sum(not any(s < e2 and s2 < e for s2, e2 in found) for s, e in find(text))
         lowered = text.lower()
         hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
             v in lowered for v in self._other_identifiers

@@ -1,0 +1,211 @@
+"""Shapes of payment cards, national phone numbers and international street addresses, as people write them.
+
+Plain regular expressions and checks, shared by the scrubber's recognizers and the
+residual-PII gate, so the gate checks every format the scrubber claims to remove.
+Street patterns are anchored on street-type words (``Straße``, ``rue``, ``via``,
+``-katu``, ``utca`` ...), so they stay fast and do not fire on ordinary prose.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- payment cards -------------------------------------------------------------------------------
+
+# Issuer identification ranges (first digits, inclusive) and the lengths each issuer uses.
+_CARD_RANGES: tuple[tuple[int, int, tuple[int, ...]], ...] = (
+    (4, 4, (13, 16, 19)),  # Visa (19 digits since 2018)
+    (51, 55, (16,)),  # Mastercard
+    (2221, 2720, (16,)),  # Mastercard 2-series
+    (34, 34, (15,)),  # American Express
+    (37, 37, (15,)),
+    (300, 305, (14, 16, 17, 18, 19)),  # Diners Club
+    (36, 36, (14, 16, 17, 18, 19)),
+    (38, 39, (14, 16, 17, 18, 19)),
+    (6011, 6011, (16, 17, 18, 19)),  # Discover
+    (644, 649, (16, 17, 18, 19)),
+    (65, 65, (16, 17, 18, 19)),
+    (3528, 3589, (15, 16, 17, 18, 19)),  # JCB
+    (1800, 1800, (15,)),  # JCB (legacy 15-digit)
+    (2131, 2131, (15,)),
+    (50, 50, tuple(range(12, 20))),  # Maestro
+    (56, 69, tuple(range(12, 20))),  # Maestro, UnionPay (62), RuPay (60), Verve (650)
+    (2200, 2204, (16, 17, 18, 19)),  # Mir
+    (9792, 9792, (16,)),  # Troy
+)
+# 12-19 digits, bare or in groups separated by one space or hyphen (4-4-4-4, 4-6-5, ...).
+CARD_CANDIDATE = re.compile(r"(?<![\w+.,/-])\d{2,6}(?:[ -]?\d{2,6}){1,6}(?![\w-]|[.,/]\d)")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def is_card_number(text: str) -> bool:
+    """Whether ``text`` (digits with optional separators) is a Luhn-valid number in an issuer's range and length."""
+    digits = re.sub(r"[ -]", "", text)
+    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+        return False
+    return any(
+        low <= int(digits[: len(str(low))]) <= high and len(digits) in lengths for low, high, lengths in _CARD_RANGES
+    )
+
+
+def card_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in CARD_CANDIDATE.finditer(text) if is_card_number(m.group())]
+
+
+# --- national phone numbers next to a cue ------------------------------------------------------
+
+# Words people put before (or after) a phone number, in the languages of the CVs a resume app sees.
+PHONE_CUES = (
+    r"phone|phones|ph|tel|tele|telephone|mobile|mob|cell|cellphone|cell phone|handy|whatsapp|signal|viber|"
+    r"call|calls|calling|ring|text|texts|sms|message|messages|voicemail|dial|answer|answering|fax|landline|"
+    r"hotline|contact number|phone no|tel no|mobile no|call me on|reach me|"
+    r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
+    r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
+)
+_CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])")
+# Labels written after a number in contact lists ("781 1704 office").
+_AFTER_CUE = re.compile(rf"(?i)^[ \t]*[(\[]?(?:{PHONE_CUES}|office|home|work|direct|private)(?![^\W\d_])")
+# Digits in groups as countries write them: 785 8949, 50-98-28-96, (37) 788-063, 01.84.17.61.18, 0699/868 88 55.
+NATIONAL_PHONE = re.compile(
+    r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,8}(?:(?:[ .-]|/ ?)\d{1,8}){0,5}"
+    r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![\w-]|[.,/]\d)"
+)
+NATIONAL_PHONE_DIGITS = (6, 15)
+# Dates and runs of years next to a cue ("call me about the 2019 2020 budget", "calls logged 2024-03-17") are not phones.
+_DATE_OR_YEARS = re.compile(
+    r"(?:19|20)\d\d[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])|"
+    r"(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|1[0-2])[-./](?:19|20)\d\d|"
+    r"(?:(?:19|20)\d\d[ ,/-]+)+(?:19|20)\d\d"
+)
+_CUE_WINDOW = 40
+
+
+def _digits(value: str) -> int:
+    return sum(c.isdigit() for c in re.split(r"(?i)x|ext", value)[0])
+
+
+def cued_phone_spans(text: str) -> list[tuple[int, int]]:
+    """National numbers (6-15 digits, any grouping) with a phone cue before them on their line, or as the
+    label of the line before, or just after them on their line ("785 8949 (mobile)")."""
+    spans = []
+    for match in NATIONAL_PHONE.finditer(text):
+        if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
+            continue
+        if _DATE_OR_YEARS.fullmatch(match.group()):
+            continue
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]
+        line_end = text.find("\n", match.end())
+        after = text[match.end() : min(match.end() + 15, len(text) if line_end == -1 else line_end)]
+        previous_line = text[text.rfind("\n", 0, max(line_start - 1, 0)) + 1 : max(line_start - 1, 0)]
+        if (
+            _CUE.search(before)
+            or _AFTER_CUE.search(after)
+            or (line_start and len(previous_line) <= 30 and _CUE.search(previous_line))
+        ):
+            spans.append(match.span())
+    return spans
+
+
+# --- international street addresses ------------------------------------------------------------
+
+# Street-type words that come before the street name (FR, ES/PT/BR/MX, IT, PL, CZ, NL, RO, TR, ...).
+_TYPE_BEFORE = (
+    r"rue|avenue|av\.?|ave\.?|boulevard|bd\.?|blvd\.?|chemin|allée|allee|impasse|place|quai|route|cours|"
+    r"calle|c/|avenida|avda\.?|paseo|plaza|camino|carrera|carretera|ronda|travesía|travesia|callejón|"
+    r"rua|r\.|travessa|praça|praca|largo|estrada|alameda|rodovia|"
+    r"via|viale|piazza|piazzale|corso|vicolo|strada|"
+    r"ul\.?|ulica|al\.?|aleja|os\.?|osiedle|pl\.?|plac|"
+    r"ulice|náměstí|nám\.?|třída|"
+    r"strada|str\.|bulevardul|calea|sokak|sok\.?|cadde(?:si)?|cad\.?|mahallesi|mah\.?|"
+    r"odos|leoforos|ulitsa|prospekt"
+)
+# Street-type words that follow the street name as a separate word (HU, Nordic, DE/NL spelled apart, English).
+_TYPE_AFTER = (
+    r"utca|u\.|út|útja|tér|tere|körút|krt\.?|köz|sétány|kapu|"
+    r"gate|gata|gatan|vej|vei|veien|vegen|väg|vägen|gade|allé|terrasse|plass|plads|torg|torget|"
+    r"straße|strasse|str\.|weg|gasse|allee|platz|damm|ufer|"
+    r"straat|laan|plein|gracht|kade|dreef|singel|"
+    r"katu|kuja|polku|tori"
+)
+# English street words after the name, capitalized as addresses write them ("Main Street 12", "Baker St 3"):
+# lower-case "close 3 deals" or "drive 2x growth" is prose.
+_ENGLISH_TYPE_AFTER = r"Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Crescent|Terrace|Boulevard|Blvd\.?"
+# Street names written as one word with the type as suffix: Koskikatu, Friedhofstrasse, Beiteveien, Vesterskovvej.
+_COMPOUND_SUFFIX = (
+    r"straße|strasse|str\.|gasse|allee|platz|damm|ufer|steig|weg|"
+    r"straat|laan|plein|gracht|kade|dreef|singel|"
+    r"gatan|gata|vägen|väg|gränd|vej|veien|vegen|vei|gade|stræde|stien|torget|bakken|"
+    r"katu|tie|kuja|polku|tori|kaari|rinne|väylä|"
+    r"utca|útja|körút"
+)
+_WORD = r"[^\W\d_][\w'’.-]*"
+_CAP_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][\w'’.-]*"
+_HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?)?\.?(?!\d)"
+UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Studio|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
+INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
+    # rue de Virton 38, Rua do Arenque 1634, via Roma 131, ul. Grochowa 80, calle Mayor, 5
+    "type_first": rf"(?i:\b(?:{_TYPE_BEFORE}))[ \t]+(?:{_WORD}[ \t]+){{0,4}}{_WORD},?[ \t]+{_HOUSE_NUMBER}",
+    # Koskikatu 25, Friedhofstrasse 33, Vesterskovvej 79, Petőfiutca 3
+    "compound": rf"\b[^\W\d_]{{2,}}(?i:{_COMPOUND_SUFFIX})[ \t]+{_HOUSE_NUMBER}",
+    # Stensås terrasse 38, Király u. 15., Main Street 12, Baker St 3
+    "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?i:(?:{_TYPE_AFTER}))(?!\w)[ \t]+{_HOUSE_NUMBER}",
+    "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+{_HOUSE_NUMBER}",
+    # Flat 3, Suite 979, Apt. 406, Unit 8524 Box 0979
+    "unit": rf"\b{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
+    # PSC 5436, Box 5539 / Unit 8524 Box 0979 / USS Lorenzen ... then APO/FPO/DPO AE 25990
+    "military": r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\b(?:USNS|USS|USCGC)[ \t]+[^\W\d_]+\b"
+    r"|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b)",
+    # A street without a type word is still an address when a unit follows it: Allika 46, Suite 501 / Kesk 53 Apt. 4
+    "before_unit": rf"\b{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER},?[ \t]*\n?[ \t]*(?={UNIT}[ \t]*#?[ \t]*\d)",
+    # ... or when the writer says it is one: "my address is Allika 46", "Adresse: Hauptplatz 3", "moved to 450 Edeby 55"
+    "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
+    rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
+    rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?P<cued>(?:\d{{1,6}}[ \t]+)?"
+    rf"{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER})",
+}
+INTERNATIONAL_STREET = re.compile("|".join(f"(?:{p})" for p in INTERNATIONAL_STREET_PATTERNS.values()))
+_LEADING_NUMBER = re.compile(r"\d{1,6}[ \t]+$")
+_TRAILING_UNIT = re.compile(rf",?[ \t]*\n?[ \t]*{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b")
+_BLOCK_LINE_CHARS = 40
+_BLOCK_LINES = 4
+
+
+def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a street match to its whole address: a number before it (postcode or building), a unit after it,
+    and the following short lines of its block up to the last one holding a digit (postcode lines)."""
+    leading = _LEADING_NUMBER.search(text, max(0, start - 8), start)
+    if leading:
+        start = leading.start()
+    while unit := _TRAILING_UNIT.match(text, end):  # "Suite 991 Suite 636" happens
+        end = unit.end()
+    line_end = text.find("\n", end)
+    block_end = end
+    for _ in range(_BLOCK_LINES):
+        if line_end == -1 or text[block_end:line_end].strip(" ,.;"):
+            break  # the address line goes on with other text: not a block
+        next_end = text.find("\n", line_end + 1)
+        line = text[line_end + 1 : len(text) if next_end == -1 else next_end]
+        if not line.strip() or len(line) > _BLOCK_LINE_CHARS:
+            break
+        last_digit = re.search(r"\d[\w-]*(?!.*\d)", line)
+        if last_digit:  # the postcode goes; words after it on the line ("in case of ...") stay
+            end = line_end + 1 + last_digit.end()
+        block_end, line_end = line_end + 1 + len(line), next_end
+    return start, end
+
+
+def international_address_spans(text: str) -> list[tuple[int, int]]:
+    # The address cue itself ("address is") is not part of the address.
+    return [
+        extend_address(text, *m.span("cued" if m.group("cued") else 0)) for m in INTERNATIONAL_STREET.finditer(text)
+    ]
