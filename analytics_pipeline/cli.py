@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from analytics_pipeline.ingest.serve import add_serve_command
+from analytics_pipeline.private_files import restrict_process
 
 SCRUBBED_EVENTS_KEY = dg.AssetKey(["staging", "scrubbed_events"])  # reports the PII entities it replaced
 # Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once.
@@ -150,6 +151,8 @@ def forget(user_id: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything the commands and their child processes (webserver, run workers) write is owner-only.
+    restrict_process()
     parser = argparse.ArgumentParser(prog="analytics-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize the pipeline for day partitions")

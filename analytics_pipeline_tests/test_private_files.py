@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +22,9 @@ def test_a_run_under_umask_022_writes_only_owner_only_files(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir(mode=0o755)
     os.chmod(home, 0o755)
+    # The project's instance config: its run coordinator starts the CLI's runs without a daemon.
+    config = Path(shutil.copy(Path(__file__).resolve().parents[1] / "data" / "dagster_home" / "dagster.yaml", home))
+    config.chmod(0o600)  # the operator's file; what the pipeline writes is checked below
     env = os.environ | {
         "ANALYTICS_SALT": TEST_SALT,
         "ANALYTICS_RAW_DIR": str(tmp_path / "raw"),
