@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from uuid import UUID
 
 import pyarrow as pa
 
@@ -53,6 +54,11 @@ def _to_arrow(rows: list[dict], table: Table) -> tuple[pa.Table, list[dict]]:
         return pa.Table.from_pylist(good, schema=table.arrow_schema), bad
 
 
+# A client retry: the same event_id again in one day partition. The first one is loaded.
+DUPLICATE_CODE = "duplicate_event_id"
+DUPLICATE_REASON = "event_id already seen in this partition"
+
+
 def _utc_naive(value):
     # Tables store UTC as TIMESTAMP; the contract guarantees tz-aware UTC input.
     return value.replace(tzinfo=None) if value is not None else None
@@ -70,6 +76,11 @@ class EventCleaner:
         self._salt = salt
         self._scrubber = scrubber
         self._seen_event_ids: set[bytes] = set()
+
+    @property
+    def claimed_event_ids(self) -> list[str]:
+        """Event IDs of the valid events seen so far (loaded, or quarantined when a value did not fit a column)."""
+        return sorted(str(UUID(bytes=event_id)) for event_id in self._seen_event_ids)
 
     def _quarantine_row(self, line: RawLine, code: str, reason: str) -> dict:
         return {
@@ -107,9 +118,7 @@ class EventCleaner:
                 )
                 continue
             if event.event_id.bytes in self._seen_event_ids:
-                quarantine_rows.append(
-                    self._quarantine_row(line, "duplicate_event_id", "event_id already seen in this partition")
-                )
+                quarantine_rows.append(self._quarantine_row(line, DUPLICATE_CODE, DUPLICATE_REASON))
                 continue
             self._seen_event_ids.add(event.event_id.bytes)
             row = self._common(event, line)

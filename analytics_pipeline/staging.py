@@ -1,8 +1,9 @@
 """Stage a day partition as scrubbed Parquet files, chunk by chunk, in bounded memory.
 
-Scrubbing (CPU-bound, parallel across partitions) is split from loading DuckDB
-(one writer at a time): each partition is first written here, then loaded.
-A partition directory appears whole or not at all (written aside, then renamed).
+Scrubbing (CPU-bound, parallel across partitions and across the shards of a day) is split
+from loading DuckDB (one writer at a time): each partition is first written here, then loaded.
+A sharded day is staged shard by shard under ``.shards/<day>/<run>/``, then merged into the
+day's directory. A partition directory appears whole or not at all (written aside, then renamed).
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from analytics_pipeline.cleaning import EventCleaner
+from analytics_pipeline.cleaning import DUPLICATE_CODE, DUPLICATE_REASON, EventCleaner
 from analytics_pipeline.private_files import DIR_MODE, restrict_tree
 from analytics_pipeline.raw_log import RawLine, chunked
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, Table
 
 STAGED_TABLES = (RESUME_EVENTS, INTERACTIONS, QUARANTINE)
+# Beside a shard's tables: the event IDs it claimed, so the merge can settle duplicates across shards.
+CLAIMED_IDS_FILE = "claimed_event_ids.parquet"
+CLAIMED_IDS_SCHEMA = pa.schema([pa.field("event_id", pa.string(), nullable=False)])
 
 
 def staged_file(partition_dir: Path, table: Table) -> Path:
     return Path(partition_dir) / f"{table.name}.parquet"
+
+
+def shards_dir(staging_dir: Path, day: str) -> Path:
+    """Where the shards of a day are staged before their merge (every run's, so retention can purge them)."""
+    return Path(staging_dir) / ".shards" / day
 
 
 @dataclass
@@ -38,6 +49,14 @@ class StageStats:
     @property
     def reconciles(self) -> bool:
         return self.lines_read == sum(self.rows.values())
+
+    def __add__(self, other: StageStats) -> StageStats:
+        return StageStats(
+            self.lines_read + other.lines_read,
+            self.rows + other.rows,
+            self.quarantine_reasons + other.quarantine_reasons,
+            self.entity_counts + other.entity_counts,
+        )
 
 
 def stage_partition(
@@ -68,8 +87,64 @@ def stage_partition(
     finally:
         for writer in writers.values():
             writer.close()
+    claimed = pa.array(cleaner.claimed_event_ids, pa.string())
+    pq.write_table(pa.table([claimed], schema=CLAIMED_IDS_SCHEMA), work_dir / CLAIMED_IDS_FILE)
     _swap_in(work_dir, partition_dir)
     return stats
+
+
+def merge_shards(shard_dirs: list[Path], partition_dir: Path) -> StageStats:
+    """Merge staged shards (in day order) into the day's staged files, as one unsharded pass would have staged them.
+
+    Each shard kept the first of its own duplicate event IDs; an event whose ID an earlier shard
+    claimed becomes a duplicate quarantine row here. Returns the rows written per table and the
+    duplicates found (to add to the shards' lines and reasons). Streams batch by batch; holds the
+    day's event IDs in memory (about 50 MB per million events).
+    """
+    partition_dir = Path(partition_dir)
+    work_dir = partition_dir.with_name(f".{partition_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True, mode=0o700)
+    merged = StageStats()
+    writers = {
+        table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
+    }
+    claimed: list[pa.Array] = []  # event IDs claimed by the shards merged so far
+    try:
+        for shard_dir in shard_dirs:
+            earlier = pa.concat_arrays(claimed) if claimed else pa.array([], pa.string())
+            for table in (RESUME_EVENTS, INTERACTIONS):
+                for batch in pq.ParquetFile(staged_file(shard_dir, table)).iter_batches():
+                    rows = pa.Table.from_batches([batch])
+                    repeated = pc.is_in(rows["event_id"], value_set=earlier)
+                    kept, duplicates = rows.filter(pc.invert(repeated)), rows.filter(repeated)
+                    writers[table.name].write_table(kept)
+                    merged.rows[table.name] += kept.num_rows
+                    if duplicates.num_rows:
+                        writers[QUARANTINE.name].write_table(_duplicate_rows(duplicates))
+                        merged.rows[QUARANTINE.name] += duplicates.num_rows
+                        merged.quarantine_reasons[DUPLICATE_CODE] += duplicates.num_rows
+            for batch in pq.ParquetFile(staged_file(shard_dir, QUARANTINE)).iter_batches():
+                writers[QUARANTINE.name].write_batch(batch)
+                merged.rows[QUARANTINE.name] += batch.num_rows
+            claimed.append(pq.read_table(Path(shard_dir) / CLAIMED_IDS_FILE)["event_id"].combine_chunks())
+    finally:
+        for writer in writers.values():
+            writer.close()
+    _swap_in(work_dir, partition_dir)
+    return merged
+
+
+def _duplicate_rows(rows: pa.Table) -> pa.Table:
+    return pa.table(
+        {
+            "partition_date": rows["partition_date"],
+            "source_file": rows["source_file"],
+            "line_number": rows["line_number"],
+            "reason_code": pa.array([DUPLICATE_CODE] * rows.num_rows),
+            "reason": pa.array([DUPLICATE_REASON] * rows.num_rows),
+        }
+    ).cast(QUARANTINE.arrow_schema)
 
 
 def _swap_in(work_dir: Path, partition_dir: Path) -> None:

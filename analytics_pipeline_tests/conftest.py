@@ -19,6 +19,7 @@ from analytics_pipeline.defs.resources import (
     QualityThresholdsResource,
     RawEventLogResource,
     ScrubberResource,
+    ShardIOManager,
     StagingAreaResource,
     TrainingSetsResource,
 )
@@ -82,8 +83,9 @@ def pipeline_resources(root: Path, salt: str = TEST_SALT) -> dict:
         "pseudonymizer": PseudonymizerResource(salt=salt),
         "scrubber": ScrubberResource(),
         "raw_log": RawEventLogResource(raw_dir=str(root / "raw")),
-        # Small chunks so tests cross chunk boundaries.
-        "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64),
+        # Small chunks and shards so tests cross chunk and shard boundaries.
+        "staging": StagingAreaResource(staging_dir=str(root / "staging"), chunk_lines=64, shard_events=100),
+        "shard_io_manager": ShardIOManager(staging_dir=str(root / "staging")),
         "duckdb": AnalyticsDuckDBResource(database=str(root / "warehouse.duckdb")),
         "training": TrainingSetsResource(training_dir=str(root / "training")),
         "lifecycle": LifecycleResource(),

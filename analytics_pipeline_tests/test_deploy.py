@@ -23,10 +23,19 @@ LOCAL_INSTANCE = PROJECT_ROOT / "data" / "dagster_home"
 KUBERNETES_INSTANCE = PROJECT_ROOT / "deploy" / "k8s"
 
 
+def op_pools() -> dict[str, str | None]:
+    return {op.name: op.pool for op in defs().resolve_job_def("daily_events_job").graph.iterate_op_defs()}
+
+
+def op_name(step_key: str) -> str:
+    """``staging__scrubbed_events.scrub_shard[shard_000_of_002]`` -> ``scrub_shard``."""
+    return step_key.split("[")[0].rsplit(".", 1)[-1]
+
+
 def test_scrubbing_runs_outside_the_duckdb_writer_pool_and_loading_inside_it():
-    job = defs().resolve_job_def("daily_events_job")
-    pools = {node.name: node.definition.pool for node in job.graph.nodes}
-    assert pools["staging__scrubbed_events"] is None  # partitions scrub in parallel
+    pools = op_pools()
+    # Partitions and the shards of a partition scrub in parallel.
+    assert pools["plan_scrub_shards"] is pools["scrub_shard"] is pools["merge_scrubbed_shards"] is None
     assert pools["event_tables"] == pools["analytics__users"] == DUCKDB_WRITER_POOL
     # The only pool, so the instance's default limit (1) is its limit.
     assert set(pools.values()) <= {None, DUCKDB_WRITER_POOL}
@@ -48,7 +57,7 @@ def test_two_partition_runs_at_once_never_use_duckdb_at_the_same_time(tmp_path):
     # Two real worker processes with the project's dagster.yaml; raises unless both succeed and rows reconcile.
     bench.run_partitions(tmp_path, "2 partitions in parallel", days, parallel=True)
 
-    pools = {node.name: node.definition.pool for node in defs().resolve_job_def("daily_events_job").graph.nodes}
+    pools = op_pools()
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         runs = instance.get_runs()
         assert sorted(run.tags["dagster/partition"] for run in runs) == sorted(days)
@@ -56,7 +65,7 @@ def test_two_partition_runs_at_once_never_use_duckdb_at_the_same_time(tmp_path):
             [
                 (step.start_time, step.end_time)
                 for step in instance.get_run_step_stats(run.run_id)
-                if pools[step.step_key]
+                if pools[op_name(step.step_key)]
             ]
             for run in runs
         ]

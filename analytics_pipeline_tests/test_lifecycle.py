@@ -43,10 +43,11 @@ def test_purge_records_files_and_lines_never_content(tmp_path):
 
 
 def test_purge_staging_removes_leftovers_of_killed_runs(tmp_path):
-    for name in (DAY, f".{DAY}.tmp-123", f".{DAY}.old-9", "2026-11-03"):
-        (tmp_path / name).mkdir()
+    for name in (DAY, f".{DAY}.tmp-123", f".{DAY}.old-9", "2026-11-03", f".shards/{DAY}/run-1/shard_000_of_002"):
+        (tmp_path / name).mkdir(parents=True)
     assert retention.purge_staging_day(tmp_path, DAY)
-    assert [p.name for p in tmp_path.iterdir()] == ["2026-11-03"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".shards", "2026-11-03"]
+    assert not any((tmp_path / ".shards").iterdir())
     assert not retention.purge_staging_day(tmp_path, DAY)
 
 

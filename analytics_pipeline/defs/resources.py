@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -25,6 +26,7 @@ from analytics_pipeline.raw_log import (
     iter_raw_lines,
     skipped_files,
 )
+from analytics_pipeline.staging import shards_dir
 from analytics_pipeline.training import SplitRatios, TrainingConfig
 from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAULT_MAX_PLACEHOLDER_SHARE
 from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
@@ -33,6 +35,10 @@ DEFAULT_RAW_DIR = "data/raw/events"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_STAGING_DIR = "data/staging"
 DEFAULT_RETENTION_DAYS = 30
+# About 10 s of NER per shard on one core: small enough to spread a day evenly over workers,
+# large enough that a step's own cost (about a second on Celery) stays small beside it.
+DEFAULT_SHARD_EVENTS = 5000
+DEFAULT_MAX_SHARDS = 64
 
 
 def setting(name: str, default: str | int) -> str | int | dg.EnvVar:
@@ -104,13 +110,41 @@ class StagingAreaResource(dg.ConfigurableResource):
     """Scrubbed per-partition Parquet files between the scrubbing and the DuckDB load.
 
     ``chunk_lines`` bounds memory: lines are cleaned and written this many at a time.
+    A day is scrubbed in shards of about ``shard_events`` raw lines (at most ``max_shards``),
+    each its own step: the executor spreads them over processes, Celery workers or pods.
     """
 
     staging_dir: str = DEFAULT_STAGING_DIR
     chunk_lines: int = 2000
+    shard_events: int = DEFAULT_SHARD_EVENTS
+    max_shards: int = DEFAULT_MAX_SHARDS
 
     def partition_dir(self, day: str) -> Path:
         return Path(self.staging_dir) / day
+
+    def run_shards_dir(self, day: str, run_id: str) -> Path:
+        return shards_dir(Path(self.staging_dir), day) / run_id
+
+
+class ShardIOManager(dg.ConfigurableIOManager):
+    """Keeps the small values passed between the shard steps of a day (shard plans, per-shard counts)
+    beside the staged shards, on the staging volume every process, worker and pod mounts; the merge
+    step deletes them with the shards. Dagster's default IO manager would keep them under the local
+    DAGSTER_HOME, which other machines cannot read."""
+
+    staging_dir: str = DEFAULT_STAGING_DIR
+
+    def _path(self, context: dg.OutputContext | dg.InputContext, identifier: list[str]) -> Path:
+        run_id, *step = identifier
+        return shards_dir(Path(self.staging_dir), context.partition_key) / run_id / "io" / "-".join(step)
+
+    def handle_output(self, context: dg.OutputContext, obj) -> None:
+        path = self._path(context, context.get_identifier())
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_bytes(pickle.dumps(obj))
+
+    def load_input(self, context: dg.InputContext):
+        return pickle.loads(self._path(context, context.upstream_output.get_identifier()).read_bytes())
 
 
 class LifecycleResource(dg.ConfigurableResource):
@@ -185,7 +219,12 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "pseudonymizer": PseudonymizerResource(salt=setting("ANALYTICS_SALT", "")),
         "scrubber": ScrubberResource(n_process=setting("ANALYTICS_SCRUB_PROCESSES", 1)),
         "raw_log": RawEventLogResource(raw_dir=setting("ANALYTICS_RAW_DIR", DEFAULT_RAW_DIR)),
-        "staging": StagingAreaResource(staging_dir=setting("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)),
+        "staging": StagingAreaResource(
+            staging_dir=setting("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR),
+            shard_events=setting("ANALYTICS_SHARD_EVENTS", DEFAULT_SHARD_EVENTS),
+            max_shards=setting("ANALYTICS_MAX_SHARDS", DEFAULT_MAX_SHARDS),
+        ),
+        "shard_io_manager": ShardIOManager(staging_dir=setting("ANALYTICS_STAGING_DIR", DEFAULT_STAGING_DIR)),
         "lifecycle": LifecycleResource(retention_days=setting("ANALYTICS_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
         "duckdb": AnalyticsDuckDBResource(database=setting("ANALYTICS_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)),
         "training": TrainingSetsResource(

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from analytics_pipeline.raw_log import available_days, day_dir, day_files, is_gzip, open_raw_file
+from analytics_pipeline.staging import shards_dir
 
 DEFAULT_RETENTION_DAYS = 30
 TOMBSTONE = "PURGED.json"
@@ -62,9 +63,14 @@ def was_purged(raw_dir: Path, day: str) -> bool:
 
 
 def purge_staging_day(staging_dir: Path, day: str) -> bool:
-    """Delete a day's staged Parquet, and leftovers of runs killed while staging it."""
+    """Delete a day's staged Parquet, and leftovers of runs killed while staging it (or its shards)."""
     staging_dir = Path(staging_dir)
-    targets = [staging_dir / day, *staging_dir.glob(f".{day}.tmp-*"), *staging_dir.glob(f".{day}.old-*")]
+    targets = [
+        staging_dir / day,
+        *staging_dir.glob(f".{day}.tmp-*"),
+        *staging_dir.glob(f".{day}.old-*"),
+        shards_dir(staging_dir, day),
+    ]
     existing = [t for t in targets if t.exists()]
     for target in existing:
         shutil.rmtree(target)

@@ -1,5 +1,13 @@
-"""The scrubbing step: a day of raw events validated, pseudonymized, scrubbed and staged as Parquet."""
+"""The scrubbing step: a day of raw events validated, pseudonymized, scrubbed and staged as Parquet.
 
+A graph-backed asset, so that one day is many steps: the day is cut into shards (line-aligned
+byte ranges of its raw files), each shard is scrubbed by its own step, and the shards are merged
+into the day's staged files. Any executor runs the same graph: in one process (the default), in
+subprocesses, on Celery workers or in Kubernetes pods (README "Beyond one machine").
+"""
+
+import shutil
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -16,46 +24,95 @@ from analytics_pipeline.defs.resources import (
 from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.retention import was_purged
 from analytics_pipeline.privacy.hashing import SaltError
-from analytics_pipeline.staging import stage_partition
+from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
+from analytics_pipeline.staging import StageStats, merge_shards, stage_partition
+
+SHARD_IO = "shard_io_manager"
 
 
-@dg.asset(
-    key=["staging", "scrubbed_events"],
-    deps=[raw_events],
-    partitions_def=daily_partitions,
-    group_name="staging",
-    kinds={"python", "parquet"},
-    owners=["team:privacy"],
-    tags={"pii": "scrubbed"},
-)
-def scrubbed_events(
-    context: dg.AssetExecutionContext,
+@dataclass(frozen=True)
+class StagedShard:
+    """What a shard step hands to the merge: where its Parquet is and what it counted."""
+
+    shard: Shard
+    directory: str
+    stats: StageStats
+    scrubber_version: str
+
+
+def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
+    try:
+        return pseudonymizer.salt_bytes()
+    except SaltError as error:
+        raise dg.Failure(description=str(error)) from None
+
+
+@dg.op(ins={"raw_events": dg.In(dg.Nothing)}, out=dg.DynamicOut(Shard, io_manager_key=SHARD_IO))
+def plan_scrub_shards(
+    context: dg.OpExecutionContext,
     raw_log: RawEventLogResource,
     staging: StagingAreaResource,
     pseudonymizer: PseudonymizerResource,
-    scrubber: ScrubberResource,
-) -> dg.MaterializeResult:
-    """One day of raw events, validated against the event contract, with user and resume IDs
-    replaced by keyed pseudonyms and every free-text field scrubbed of PII, staged as Parquet.
-
-    Invalid lines become quarantine rows (file, line, reason; never content). Every raw line
-    ends up in exactly one staged row, so lines read = events + quarantined.
-    """
+):
+    """Cuts the day's raw files into shards of about ``shard_events`` lines, on line boundaries."""
     day = context.partition_key
     if was_purged(Path(raw_log.raw_dir), day):
         raise dg.Failure(
             f"the raw log of {day} was deleted by retention; its loaded rows stay in the tables, "
             "and staging it again would replace them with nothing"
         )
-    try:
-        salt = pseudonymizer.salt_bytes()
-    except SaltError as error:
-        raise dg.Failure(description=str(error)) from None
+    _salt(pseudonymizer)  # before any shard starts: a missing salt fails the day once, with instructions
+    shards = plan_shards(Path(raw_log.raw_dir), day, staging.shard_events, staging.max_shards)
+    context.log.info(
+        f"{day}: {sum(s.lines for s in shards)} lines in {len(shards)} shard(s) "
+        f"of about {staging.shard_events} lines (at most {staging.max_shards})"
+    )
+    for shard in shards:
+        yield dg.DynamicOutput(shard, mapping_key=shard.mapping_key)
+
+
+@dg.op(out=dg.Out(StagedShard, io_manager_key=SHARD_IO))
+def scrub_shard(
+    context: dg.OpExecutionContext,
+    shard: Shard,
+    raw_log: RawEventLogResource,
+    staging: StagingAreaResource,
+    pseudonymizer: PseudonymizerResource,
+    scrubber: ScrubberResource,
+) -> StagedShard:
+    """Validates, pseudonymizes and scrubs one shard's lines into Parquet: the CPU-bound NER work."""
+    day = context.partition_key
     pii_scrubber = scrubber.get_scrubber()
-    cleaner = EventCleaner(date.fromisoformat(day), salt, pii_scrubber)
-    stats = stage_partition(raw_log.lines(day), cleaner, staging.partition_dir(day), staging.chunk_lines)
+    cleaner = EventCleaner(date.fromisoformat(day), _salt(pseudonymizer), pii_scrubber)
+    directory = staging.run_shards_dir(day, context.run_id) / shard.mapping_key
+    lines = iter_shard_lines(Path(raw_log.raw_dir), day, shard)
+    stats = stage_partition(lines, cleaner, directory, staging.chunk_lines)
+    context.log.info(
+        f"{day} {shard.mapping_key}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
+        f"{sum(stats.entity_counts.values())} PII entities replaced"
+    )
+    return StagedShard(shard, str(directory), stats, pii_scrubber.version)
+
+
+@dg.op(out=dg.Out(dg.Nothing))
+def merge_scrubbed_shards(
+    context: dg.OpExecutionContext,
+    staged: list[StagedShard],
+    raw_log: RawEventLogResource,
+    staging: StagingAreaResource,
+    pseudonymizer: PseudonymizerResource,
+) -> None:
+    """Merges the day's scrubbed shards into its staged files; settles duplicate event IDs across shards."""
+    day = context.partition_key
+    staged = sorted(staged, key=lambda s: s.shard.index)
+    merged = merge_shards([Path(s.directory) for s in staged], staging.partition_dir(day))
+    stats = sum((s.stats for s in staged), StageStats())
+    stats.rows = merged.rows  # after cross-shard duplicates moved to quarantine
+    stats.quarantine_reasons += merged.quarantine_reasons
     if not stats.reconciles:  # cannot happen unless cleaning drops a line: refuse to go on
         raise dg.Failure(f"{stats.lines_read} lines read but {sum(stats.rows.values())} rows staged")
+    for directory in {Path(s.directory).parent for s in staged}:  # this run's shards (or a re-executed run's)
+        shutil.rmtree(directory, ignore_errors=True)
     files = raw_log.files(day)
     # The raw log is external: what was read of it shows on raw/events, day by day.
     context.log_event(
@@ -70,21 +127,42 @@ def scrubbed_events(
         )
     )
     context.log.info(
-        f"{day}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
+        f"{day}: {stats.lines_read} lines in {len(staged)} shard(s), {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
     )
-    return dg.MaterializeResult(
-        metadata={
+    context.add_output_metadata(
+        {
             "raw_files": len(files),
             "skipped_raw_files": {s.name: s.reason for s in raw_log.skipped(day)},
             "lines_read": stats.lines_read,
+            "shards": len(staged),
             "resume_events": stats.rows["resume_events"],
             "interactions": stats.rows["interactions"],
             "quarantined": stats.rows["quarantine"],
             "quarantine_reasons": dict(stats.quarantine_reasons),
             "pii_entities_replaced": dict(stats.entity_counts),
-            "scrubber_version": pii_scrubber.version,
+            "scrubber_version": staged[0].scrubber_version,
             "salt_fingerprint": pseudonymizer.fingerprint(),
             "staging_dir": dg.MetadataValue.path(str(staging.partition_dir(day))),
         }
     )
+
+
+@dg.graph_asset(
+    key=["staging", "scrubbed_events"],
+    ins={"raw_events": dg.AssetIn(key=raw_events.key, dagster_type=dg.Nothing)},
+    partitions_def=daily_partitions,
+    group_name="staging",
+    kinds={"python", "parquet"},
+    owners=["team:privacy"],
+    tags={"pii": "scrubbed"},
+)
+def scrubbed_events(raw_events):
+    """One day of raw events, validated against the event contract, with user and resume IDs
+    replaced by keyed pseudonyms and every free-text field scrubbed of PII, staged as Parquet.
+
+    Scrubbed in shards (one step each, run in parallel by the executor), then merged. Invalid
+    lines become quarantine rows (file, line, reason; never content). Every raw line ends up in
+    exactly one staged row, so lines read = events + quarantined, whatever the number of shards.
+    """
+    return merge_scrubbed_shards(plan_scrub_shards(raw_events).map(scrub_shard).collect())
