@@ -10,7 +10,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 # Demo only: a fixed, public salt so `make run` works out of the box. Never use it for real data.
 DEMO_SALT := demo-salt-NOT-SECRET-do-not-use-in-production
 
-.PHONY: setup run test dev bench clean js-setup chromium
+.PHONY: setup run test dev bench bench-scale clean js-setup chromium redis
 
 setup: $(STAMP)
 
@@ -32,7 +32,7 @@ run: setup
 
 # Lint and format are part of the tests: a change that breaks them fails CI. The JS client's own tests
 # build clients/js/dist, which the Python tests (schema parity, real-browser test) import.
-test: setup js-setup chromium
+test: setup js-setup chromium redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd $(JS) && npm test
@@ -50,6 +50,16 @@ $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
 chromium:
 	@command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+
+# Debian's redis-server: the Celery broker the Celery test and `make bench-scale` start and stop themselves.
+redis:
+	@command -v redis-server >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y redis-server; }
+
+# One day (default 50,000 events) unsharded in one process vs sharded on two Celery workers; ends with a
+# `SCALE ... speedup=<x> identical=<true|false>` line (README "Beyond one machine"). Options: BENCH_ARGS="--events 20000".
+bench-scale: setup redis
+	$(BIN)/python -m tools.scale_bench $(BENCH_ARGS)
 
 # Scrubber and pipeline throughput, peak memory, partition-parallel speed-up, recall vs stock Presidio
 # (~30 min on 2 cores; see README "Performance"). Pass options with BENCH_ARGS="--events 20000".

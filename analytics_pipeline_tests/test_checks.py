@@ -76,7 +76,7 @@ def run_checks(pipeline, asset: str, **resources) -> dict[str, dg.AssetCheckEval
         instance=pipeline.instance,
         raise_on_error=False,
     )
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key == key}
     assert all(e.partition == (None if asset == USERS else day) for e in evaluations.values())
     return evaluations
 

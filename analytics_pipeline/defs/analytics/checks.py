@@ -3,10 +3,12 @@
 Blocking checks (ERROR) stop everything downstream of the checked asset in the same run,
 so training sets are never built on data that leaks PII or breaks integrity. Warnings
 (quarantine rate, lateness, freshness) are visible in the UI but let the run go on.
-Each check is made by a small factory per table; every one reads DuckDB through the
-resource, read-only, in the writers' pool.
+Each check is declared by a small factory per table; the checks of a table group run in one
+step that reads DuckDB through the resource, read-only, in the writers' pool.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -22,40 +24,96 @@ from analytics_pipeline.quality import integrity
 from analytics_pipeline.quality.explain import freshness_reason, lateness_reason, quarantine_rate_reason
 from analytics_pipeline.quality.pii import partition_detector
 from analytics_pipeline.quality.reconcile import reconcile
-from analytics_pipeline.schema import ANALYTICS_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
+from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 MAX_REPORTED = 20  # event IDs listed per finding; the counts are complete
 EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
 EVENT_TABLE_DEPS = [table_asset_key(table) for table in EVENT_TABLES]
 
 
-def table_check(table: Table, name: str, description: str, blocking: bool = False, **kwargs):
-    """The decorator every table check shares: keyed on the table's asset, in the DuckDB pool.
+@dataclass(frozen=True)
+class TableCheck:
+    """One check of a table: its spec (name, description, blocking) and the function that evaluates it."""
+
+    spec: dg.AssetCheckSpec
+    evaluate: Callable[["CheckRun"], dg.AssetCheckResult]
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """What a check reads: the step's context, one read-only DuckDB connection, the raw log, the thresholds."""
+
+    context: dg.AssetCheckExecutionContext
+    conn: duckdb.DuckDBPyConnection
+    raw_log: RawEventLogResource
+    quality: QualityThresholdsResource
+    key: dg.AssetCheckKey
+
+    def result(self, passed: bool, **fields) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(asset_key=self.key.asset_key, check_name=self.key.name, passed=passed, **fields)
+
+
+def table_check(table: Table, name: str, description: str, blocking: bool = False, **spec_fields):
+    """Declares a check of ``table``; it runs in its table group's step (see ``checks_step``).
 
     Checks of the day-partitioned tables are partitioned like them: each result belongs to the day
     its run loaded, and the UI shows each day's status (also for checks that read the whole table).
     """
-    return dg.asset_check(
-        asset=table_asset_key(table),
+
+    def declare(evaluate: Callable[[CheckRun], dg.AssetCheckResult]) -> TableCheck:
+        spec = dg.AssetCheckSpec(
+            name,
+            asset=table_asset_key(table),
+            description=description,
+            blocking=blocking,
+            partitions_def=None if table is USERS else daily_partitions,
+            **spec_fields,
+        )
+        return TableCheck(spec, evaluate)
+
+    return declare
+
+
+def checks_step(name: str, checks: list[TableCheck], description: str) -> dg.AssetChecksDefinition:
+    """One step for many checks: they share a read-only connection and one claim of the DuckDB pool.
+
+    One step per table group, not per check: on Celery or Kubernetes every step costs a task or a
+    pod and a turn of the pool, which two dozen sub-second checks would pay one after another.
+    The UI still shows each check on its own; one check can be run alone (the step is subsettable).
+    """
+
+    @dg.multi_asset_check(
         name=name,
-        blocking=blocking,
-        pool=DUCKDB_WRITER_POOL,
+        specs=[check.spec for check in checks],
         description=description,
-        partitions_def=None if table is USERS else daily_partitions,
-        **kwargs,
+        can_subset=True,
+        pool=DUCKDB_WRITER_POOL,
     )
+    def run_checks(
+        context: dg.AssetCheckExecutionContext,
+        duckdb: AnalyticsDuckDBResource,
+        raw_log: RawEventLogResource,
+        quality: QualityThresholdsResource,
+    ):
+        selected = context.selected_asset_check_keys
+        with duckdb.get_connection(read_only=True) as conn:
+            for check in checks:
+                if check.spec.key in selected:
+                    yield check.evaluate(CheckRun(context, conn, raw_log, quality, check.spec.key))
+
+    return run_checks
 
 
-def checked_day(context: dg.AssetCheckExecutionContext, conn: duckdb.DuckDBPyConnection, table: Table) -> date | None:
+def checked_day(run: "CheckRun", table: Table) -> date | None:
     """The run's partition; a check run on its own (from the UI) checks the newest loaded day."""
-    op_context = context.op_execution_context
+    op_context = run.context.op_execution_context
     if op_context.has_partition_key:
         return date.fromisoformat(op_context.partition_key)
-    return integrity.latest_partition(conn, table)
+    return integrity.latest_partition(run.conn, table)
 
 
-def no_partition(table: Table) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=False, metadata={"reason": f"{table.qualified_name} has no partition loaded"})
+def no_partition(run: "CheckRun", table: Table) -> dg.AssetCheckResult:
+    return run.result(passed=False, metadata={"reason": f"{table.qualified_name} has no partition loaded"})
 
 
 def by_rule(violations: dict[str, list[str]]) -> dict:
@@ -68,7 +126,7 @@ def by_rule(violations: dict[str, list[str]]) -> dict:
 # --- event tables --------------------------------------------------------------------------
 
 
-def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
+def no_residual_pii_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "no_residual_pii",
@@ -79,37 +137,30 @@ def no_residual_pii_check(table: Table) -> dg.AssetChecksDefinition:
         "everything downstream. Reports counts per type and event IDs, never values.",
         blocking=True,
     )
-    def no_residual_pii(
-        context: dg.AssetCheckExecutionContext,
-        duckdb: AnalyticsDuckDBResource,
-        raw_log: RawEventLogResource,
-        quality: QualityThresholdsResource,
-    ) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            if (day := checked_day(context, conn, table)) is None:
-                return no_partition(table)
-            partition = day.isoformat()
-            detector = partition_detector(raw_log.lines(partition), partition, quality.canary_texts)
-            text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
-            id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
-            rows = integrity.iter_rows(conn, table, ["event_id", *text_columns, *id_columns], day)
-            findings = detector.scan_rows(rows, text_columns, id_columns)
-        return dg.AssetCheckResult(passed=findings.clean, metadata={"partition": partition, **findings.metadata()})
+    def no_residual_pii(run: CheckRun) -> dg.AssetCheckResult:
+        if (day := checked_day(run, table)) is None:
+            return no_partition(run, table)
+        partition = day.isoformat()
+        detector = partition_detector(run.raw_log.lines(partition), partition, run.quality.canary_texts)
+        text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
+        id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
+        rows = integrity.iter_rows(run.conn, table, ["event_id", *text_columns, *id_columns], day)
+        findings = detector.scan_rows(rows, text_columns, id_columns)
+        return run.result(passed=findings.clean, metadata={"partition": partition, **findings.metadata()})
 
     return no_residual_pii
 
 
-def event_ids_unique_check(table: Table) -> dg.AssetChecksDefinition:
+def event_ids_unique_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "event_ids_unique",
         "No event_id occurs twice across all partitions of the event tables.",
         blocking=True,
     )
-    def event_ids_unique(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            duplicates = integrity.duplicate_event_ids(conn, table)
-        return dg.AssetCheckResult(
+    def event_ids_unique(run: CheckRun) -> dg.AssetCheckResult:
+        duplicates = integrity.duplicate_event_ids(run.conn, table)
+        return run.result(
             passed=not duplicates,
             metadata={"duplicate_event_ids": len(duplicates), "examples": duplicates[:MAX_REPORTED]},
         )
@@ -117,103 +168,87 @@ def event_ids_unique_check(table: Table) -> dg.AssetChecksDefinition:
     return event_ids_unique
 
 
-def pseudonyms_well_formed_check(table: Table) -> dg.AssetChecksDefinition:
-    partitioned = table is not USERS
-
+def pseudonyms_well_formed_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "pseudonyms_well_formed",
         "Every pseudonym column holds 64 lowercase hex digits (an HMAC-SHA256), never a raw ID or a missing value.",
         blocking=True,
     )
-    def pseudonyms_well_formed(
-        context: dg.AssetCheckExecutionContext, duckdb: AnalyticsDuckDBResource
-    ) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            if not partitioned:
-                return dg.AssetCheckResult(
-                    passed=not (malformed := integrity.malformed_pseudonyms(conn, table)),
-                    metadata={"malformed_by_column": malformed},
-                )
-            if (day := checked_day(context, conn, table)) is None:
-                return no_partition(table)
-            malformed = integrity.malformed_pseudonyms(conn, table, day)
-        return dg.AssetCheckResult(
+    def pseudonyms_well_formed(run: CheckRun) -> dg.AssetCheckResult:
+        if table is USERS:
+            malformed = integrity.malformed_pseudonyms(run.conn, table)
+            return run.result(passed=not malformed, metadata={"malformed_by_column": malformed})
+        if (day := checked_day(run, table)) is None:
+            return no_partition(run, table)
+        malformed = integrity.malformed_pseudonyms(run.conn, table, day)
+        return run.result(
             passed=not malformed, metadata={"partition": day.isoformat(), "malformed_by_column": malformed}
         )
 
     return pseudonyms_well_formed
 
 
-def values_in_allowed_ranges_check(table: Table) -> dg.AssetChecksDefinition:
+def values_in_allowed_ranges_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "values_in_allowed_ranges",
         "event_type, action and tailoring_mode are in the contract's sets, scores within 0-100, version >= 1.",
         blocking=True,
     )
-    def values_in_allowed_ranges(
-        context: dg.AssetCheckExecutionContext, duckdb: AnalyticsDuckDBResource
-    ) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            if (day := checked_day(context, conn, table)) is None:
-                return no_partition(table)
-            violations = integrity.value_violations(conn, table, day)
-        return dg.AssetCheckResult(
-            passed=not violations, metadata={"partition": day.isoformat(), **by_rule(violations)}
-        )
+    def values_in_allowed_ranges(run: CheckRun) -> dg.AssetCheckResult:
+        if (day := checked_day(run, table)) is None:
+            return no_partition(run, table)
+        violations = integrity.value_violations(run.conn, table, day)
+        return run.result(passed=not violations, metadata={"partition": day.isoformat(), **by_rule(violations)})
 
     return values_in_allowed_ranges
 
 
-def occurred_at_plausible_check(table: Table) -> dg.AssetChecksDefinition:
+def occurred_at_plausible_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "occurred_at_plausible",
         "occurred_at is not in the future and not earlier than the lateness window "
         "(ANALYTICS_LATENESS_DAYS) before the partition's arrival day. Warns: client clocks are not ours.",
     )
-    def occurred_at_plausible(
-        context: dg.AssetCheckExecutionContext, duckdb: AnalyticsDuckDBResource, quality: QualityThresholdsResource
-    ) -> dg.AssetCheckResult:
+    def occurred_at_plausible(run: CheckRun) -> dg.AssetCheckResult:
         now = datetime.now(UTC).replace(tzinfo=None)
-        with duckdb.get_connection(read_only=True) as conn:
-            if (day := checked_day(context, conn, table)) is None:
-                return no_partition(table)
-            violations = integrity.occurred_at_violations(conn, table, day, now, quality.lateness_days)
-        return dg.AssetCheckResult(
+        if (day := checked_day(run, table)) is None:
+            return no_partition(run, table)
+        lateness_days = run.quality.lateness_days
+        violations = integrity.occurred_at_violations(run.conn, table, day, now, lateness_days)
+        return run.result(
             passed=not violations,
             severity=dg.AssetCheckSeverity.WARN,
-            description=lateness_reason(violations, day, quality.lateness_days) if violations else None,
-            metadata={"partition": day.isoformat(), "lateness_days": quality.lateness_days, **by_rule(violations)},
+            description=lateness_reason(violations, day, lateness_days) if violations else None,
+            metadata={"partition": day.isoformat(), "lateness_days": lateness_days, **by_rule(violations)},
         )
 
     return occurred_at_plausible
 
 
-def latest_partition_fresh_check(table: Table) -> dg.AssetChecksDefinition:
+def latest_partition_fresh_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "latest_partition_fresh",
         "The newest loaded partition is at most ANALYTICS_FRESHNESS_MAX_AGE_DAYS days old, so a "
         "stalled schedule shows. Warns (the committed sample data is from November 2026 and goes stale).",
     )
-    def latest_partition_fresh(
-        duckdb: AnalyticsDuckDBResource, raw_log: RawEventLogResource, quality: QualityThresholdsResource
-    ) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            latest = integrity.latest_partition(conn, table)
+    def latest_partition_fresh(run: CheckRun) -> dg.AssetCheckResult:
+        latest = integrity.latest_partition(run.conn, table)
+        max_age_days = run.quality.freshness_max_age_days
         age_days = (datetime.now(UTC).date() - latest).days if latest else None
-        passed = age_days is not None and age_days <= quality.freshness_max_age_days
-        sample = latest is not None and raw_log.is_sample_day(latest.isoformat())
-        return dg.AssetCheckResult(
+        passed = age_days is not None and age_days <= max_age_days
+        sample = latest is not None and run.raw_log.is_sample_day(latest.isoformat())
+        return run.result(
             passed=passed,
             severity=dg.AssetCheckSeverity.WARN,
-            description=None if passed else freshness_reason(latest, age_days, quality.freshness_max_age_days, sample),
+            description=None if passed else freshness_reason(latest, age_days, max_age_days, sample),
             metadata={
                 "latest_partition": latest.isoformat() if latest else "none",
                 "age_days": age_days if age_days is not None else -1,
-                "max_age_days": quality.freshness_max_age_days,
+                "max_age_days": max_age_days,
                 "sample_data": sample,
             },
         )
@@ -247,14 +282,11 @@ def partition_reconciliation(conn: duckdb.DuckDBPyConnection, raw_log: RawEventL
     blocking=True,
     additional_deps=EVENT_TABLE_DEPS,
 )
-def raw_lines_reconcile(
-    context: dg.AssetCheckExecutionContext, duckdb: AnalyticsDuckDBResource, raw_log: RawEventLogResource
-) -> dg.AssetCheckResult:
-    with duckdb.get_connection(read_only=True) as conn:
-        if (day := checked_day(context, conn, QUARANTINE)) is None:
-            return no_partition(QUARANTINE)
-        result = partition_reconciliation(conn, raw_log, day)
-    return dg.AssetCheckResult(passed=result.balanced, metadata={"partition": day.isoformat(), **result.metadata()})
+def raw_lines_reconcile(run: CheckRun) -> dg.AssetCheckResult:
+    if (day := checked_day(run, QUARANTINE)) is None:
+        return no_partition(run, QUARANTINE)
+    result = partition_reconciliation(run.conn, run.raw_log, day)
+    return run.result(passed=result.balanced, metadata={"partition": day.isoformat(), **result.metadata()})
 
 
 @table_check(
@@ -264,29 +296,22 @@ def raw_lines_reconcile(
     "(default 1%). Warns: a rising rate usually means a client broke the contract.",
     additional_deps=EVENT_TABLE_DEPS,
 )
-def quarantine_rate_below_threshold(
-    context: dg.AssetCheckExecutionContext,
-    duckdb: AnalyticsDuckDBResource,
-    raw_log: RawEventLogResource,
-    quality: QualityThresholdsResource,
-) -> dg.AssetCheckResult:
-    with duckdb.get_connection(read_only=True) as conn:
-        if (day := checked_day(context, conn, QUARANTINE)) is None:
-            return no_partition(QUARANTINE)
-        result = partition_reconciliation(conn, raw_log, day)
-    passed = result.quarantine_rate <= quality.max_rate
+def quarantine_rate_below_threshold(run: CheckRun) -> dg.AssetCheckResult:
+    if (day := checked_day(run, QUARANTINE)) is None:
+        return no_partition(run, QUARANTINE)
+    result = partition_reconciliation(run.conn, run.raw_log, day)
+    max_rate = run.quality.max_rate
+    passed = result.quarantine_rate <= max_rate
     quarantined = sum(result.quarantined.values())
-    sample = raw_log.is_sample_day(day.isoformat())
-    return dg.AssetCheckResult(
+    sample = run.raw_log.is_sample_day(day.isoformat())
+    return run.result(
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None
-        if passed
-        else quarantine_rate_reason(quarantined, result.lines_read, quality.max_rate, sample),
+        description=None if passed else quarantine_rate_reason(quarantined, result.lines_read, max_rate, sample),
         metadata={
             "partition": day.isoformat(),
             "quarantine_rate": round(result.quarantine_rate, 4),
-            "max_quarantine_rate": quality.max_rate,
+            "max_quarantine_rate": max_rate,
             "lines_read": result.lines_read,
             "lines_quarantined": quarantined,
             "sample_data": sample,
@@ -298,10 +323,9 @@ def quarantine_rate_below_threshold(
 
 
 @table_check(USERS, "anon_user_ids_unique", "analytics.users has exactly one row per anon_user_id.", blocking=True)
-def anon_user_ids_unique(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection(read_only=True) as conn:
-        duplicates = integrity.duplicate_users(conn)
-    return dg.AssetCheckResult(passed=not duplicates, metadata={"duplicated_anon_user_ids": duplicates})
+def anon_user_ids_unique(run: CheckRun) -> dg.AssetCheckResult:
+    duplicates = integrity.duplicate_users(run.conn)
+    return run.result(passed=not duplicates, metadata={"duplicated_anon_user_ids": duplicates})
 
 
 @table_check(
@@ -310,16 +334,15 @@ def anon_user_ids_unique(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult
     "Referential integrity: every event's anon_user_id has a row in analytics.users.",
     blocking=True,
 )
-def every_event_has_user(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult:
-    with duckdb.get_connection(read_only=True) as conn:
-        orphans = integrity.events_without_user(conn)
-    return dg.AssetCheckResult(passed=not orphans, metadata={"events_without_user_by_table": orphans})
+def every_event_has_user(run: CheckRun) -> dg.AssetCheckResult:
+    orphans = integrity.events_without_user(run.conn)
+    return run.result(passed=not orphans, metadata={"events_without_user_by_table": orphans})
 
 
 # --- schema of every table -----------------------------------------------------------------
 
 
-def matches_schema_check(table: Table) -> dg.AssetChecksDefinition:
+def matches_schema_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "matches_schema",
@@ -327,10 +350,9 @@ def matches_schema_check(table: Table) -> dg.AssetChecksDefinition:
         "analytics_pipeline/schema.py, in order: a column change is caught, not silently accepted.",
         blocking=True,
     )
-    def matches_schema(duckdb: AnalyticsDuckDBResource) -> dg.AssetCheckResult:
-        with duckdb.get_connection(read_only=True) as conn:
-            differences = integrity.schema_differences(conn, table)
-        return dg.AssetCheckResult(passed=not differences, metadata={"differences": differences})
+    def matches_schema(run: CheckRun) -> dg.AssetCheckResult:
+        differences = integrity.schema_differences(run.conn, table)
+        return run.result(passed=not differences, metadata={"differences": differences})
 
     return matches_schema
 
@@ -343,19 +365,22 @@ EVENT_TABLE_CHECK_FACTORIES = (
     occurred_at_plausible_check,
     latest_partition_fresh_check,
 )
-event_table_checks = [factory(table) for table in EVENT_TABLES for factory in EVENT_TABLE_CHECK_FACTORIES]
-users_pseudonyms_well_formed = pseudonyms_well_formed_check(USERS)
-schema_checks = [matches_schema_check(table) for table in ANALYTICS_TABLES]
-
-ANALYTICS_CHECKS = [
-    *event_table_checks,
-    raw_lines_reconcile,
-    quarantine_rate_below_threshold,
-    anon_user_ids_unique,
-    users_pseudonyms_well_formed,
-    every_event_has_user,
-    *schema_checks,
-]
+event_table_checks = checks_step(
+    "event_table_checks",
+    [
+        *(factory(table) for table in EVENT_TABLES for factory in EVENT_TABLE_CHECK_FACTORIES),
+        raw_lines_reconcile,
+        quarantine_rate_below_threshold,
+        *(matches_schema_check(table) for table in (*EVENT_TABLES, QUARANTINE)),
+    ],
+    "The checks of the day's event and quarantine tables, after their load.",
+)
+users_checks = checks_step(
+    "users_checks",
+    [anon_user_ids_unique, pseudonyms_well_formed_check(USERS), every_event_has_user, matches_schema_check(USERS)],
+    "The checks of analytics.users, after its rebuild.",
+)
+ANALYTICS_CHECKS = [event_table_checks, users_checks]
 
 
 def check_keys_on(assets: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:

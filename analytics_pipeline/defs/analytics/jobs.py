@@ -6,15 +6,16 @@ import dagster as dg
 
 from analytics_pipeline.defs.resources import RawEventLogResource
 from analytics_pipeline.defs.shared import register_days
+from analytics_pipeline.executors import pipeline_executor
 
 daily_events_job = dg.define_asset_job(
     "daily_events_job",
     selection=dg.AssetSelection.key_prefixes(["staging"], ["analytics"]),
     description="Scrub one day of raw events and load it into the analytics tables.",
-    # One process per run: after the scrubbing step come ~25 sub-second DuckDB steps (loads and
-    # checks) that the duckdb_writer pool serializes anyway; as subprocesses they cost ~3 s apiece.
-    # Parallelism comes from runs: one per day partition (see dagster.yaml).
-    executor_def=dg.in_process_executor,
+    # ANALYTICS_EXECUTOR (analytics_pipeline/executors.py); by default one process per run: the DuckDB steps
+    # (load, users, their checks) are short and the duckdb_writer pool serializes them anyway, and parallelism
+    # comes from runs, one per day (dagster.yaml). On Celery or Kubernetes a day's shards spread over workers too.
+    executor_def=pipeline_executor(),
 )
 
 

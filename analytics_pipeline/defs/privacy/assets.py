@@ -28,6 +28,10 @@ from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
 from analytics_pipeline.staging import StageStats, merge_shards, stage_partition
 
 SHARD_IO = "shard_io_manager"
+# On Kubernetes (k8s_job_executor) each shard step is a pod: one core for the NER, memory bounded by chunk_lines.
+SHARD_POD = {
+    "container_config": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}}
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def plan_scrub_shards(
         yield dg.DynamicOutput(shard, mapping_key=shard.mapping_key)
 
 
-@dg.op(out=dg.Out(StagedShard, io_manager_key=SHARD_IO))
+@dg.op(out=dg.Out(StagedShard, io_manager_key=SHARD_IO), tags={"dagster-k8s/config": SHARD_POD})
 def scrub_shard(
     context: dg.OpExecutionContext,
     shard: Shard,
