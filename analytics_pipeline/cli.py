@@ -111,6 +111,56 @@ def run_pipeline(days: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+RESCRUB_TAG = "analytics_pipeline/rescrub"
+
+
+def rescrub(since: str | None, until: str | None, stale_only: bool) -> int:
+    """Submit a backfill of daily_events_job that scrubs and loads again the days with raw files in
+    [since, until] (only those scrubbed by another scrubber version with ``stale_only``). The instance's
+    daemon runs it, a run per day, each sharded by the job's executor; the UI shows its progress."""
+    from analytics_pipeline import warehouse
+    from analytics_pipeline.defs.resources import default_resources
+    from analytics_pipeline.defs.shared import register_days
+    from analytics_pipeline.launcher import CodeLocationServer, LaunchError
+
+    if not os.getenv("DAGSTER_HOME"):
+        print("rescrub needs DAGSTER_HOME: the instance whose daemon runs the backfill", file=sys.stderr)
+        return 1
+    resources = default_resources()
+    raw_log = resources["raw_log"].process_config_and_initialize()
+    # Days whose raw files retention deleted have no raw files left: they cannot be scrubbed again.
+    days = [d for d in raw_log.days() if (since is None or d >= since) and (until is None or d <= until)]
+    version = resources["scrubber"].process_config_and_initialize().version()
+    if stale_only:
+        duckdb = resources["duckdb"].process_config_and_initialize()
+        stale = set()
+        if os.path.exists(duckdb.database):
+            with duckdb.get_connection(read_only=True) as conn:
+                stale = set(warehouse.days_scrubbed_otherwise(conn, version))
+        days = [d for d in days if d in stale]
+    if not days:
+        print(
+            "no day to scrub again: none with raw files in that range"
+            + (" and another scrubber version" if stale_only else "")
+        )
+        return 0
+    with _instance() as instance, CodeLocationServer(instance) as location:
+        register_days(instance, days)
+        try:
+            backfill_id = location.launch_backfill(
+                "daily_events_job",
+                days,
+                title=f"re-scrub {days[0]} to {days[-1]}",
+                tags={RESCRUB_TAG: version},
+            )
+        except LaunchError as error:
+            print(f"could not submit the backfill: {error}", file=sys.stderr)
+            return 1
+    print(f"backfill {backfill_id}: {len(days)} day(s), {days[0]} to {days[-1]}, with {version}")
+    print("the daemon runs it (`make dev` or `dagster-daemon run`); progress: UI > Overview > Backfills")
+    return 0
+
+
 def _user_pseudonym(user_id: str) -> str:
     from analytics_pipeline.privacy.hashing import USER_DOMAIN, SaltError, pseudonymize, validate_salt
 
@@ -150,6 +200,14 @@ def forget(user_id: str) -> int:
     return 0
 
 
+def _day(value: str) -> str:
+    from analytics_pipeline.raw_log import is_day
+
+    if not is_day(value):
+        raise argparse.ArgumentTypeError(f"a day is YYYY-MM-DD, got {value!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     # Everything the commands and their child processes (webserver, run workers) write is owner-only.
     restrict_process()
@@ -159,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("days", nargs="*", help="YYYY-MM-DD partitions (default: all in the raw log)")
     run.set_defaults(handler=lambda args: run_pipeline(args.days))
     add_serve_command(commands)
+    again = commands.add_parser(
+        "rescrub", help="submit a backfill that scrubs days again (e.g. after a scrubber upgrade); the daemon runs it"
+    )
+    again.add_argument("--since", type=_day, help="first day, YYYY-MM-DD (default: the oldest with raw files)")
+    again.add_argument("--until", type=_day, help="last day, YYYY-MM-DD (default: the newest)")
+    again.add_argument("--stale", action="store_true", help="only days scrubbed by another scrubber version")
+    again.set_defaults(handler=lambda args: rescrub(args.since, args.until, args.stale))
     forget_cmd = commands.add_parser("forget", help="right to erasure: remove a user everywhere, keep them out")
     forget_cmd.add_argument("user_id", help="the app's user ID, or - to read it from stdin")
     forget_cmd.set_defaults(handler=lambda args: forget(args.user_id))

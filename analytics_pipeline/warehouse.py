@@ -210,3 +210,13 @@ def preview_rows(
         [day] if day is not None else [],
     )
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def days_scrubbed_otherwise(conn: duckdb.DuckDBPyConnection, version: str) -> list[str]:
+    """Loaded days that hold a resume event scrubbed by another scrubber version than ``version``."""
+    rows = conn.execute(
+        f"SELECT DISTINCT partition_date FROM {RESUME_EVENTS.qualified_name} "
+        "WHERE scrubber_version IS DISTINCT FROM ? ORDER BY 1",
+        [version],
+    ).fetchall()
+    return [day.isoformat() for (day,) in rows]

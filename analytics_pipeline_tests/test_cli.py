@@ -9,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from analytics_pipeline.cli import RESCRUB_TAG
+from analytics_pipeline.defs.resources import ScrubberResource
 from analytics_pipeline.launcher import (
     LAUNCH_RUN,
     LOCATION_NAME,
@@ -19,7 +21,7 @@ from analytics_pipeline.launcher import (
     wait_for_run,
 )
 from analytics_pipeline.sample_data import write_sample
-from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse import connect, ensure_tables
 from analytics_pipeline_tests.conftest import TEST_SALT
 
 pytestmark = pytest.mark.slow
@@ -56,12 +58,12 @@ def cli_env(tmp_path, salt: str | None) -> dict[str, str]:
     return env
 
 
-def run_cli(tmp_path, salt: str | None) -> subprocess.CompletedProcess:
+def run_cli(tmp_path, salt: str | None, *args: str) -> subprocess.CompletedProcess:
     # The instance of `make run`: the project's dagster.yaml (its run coordinator, its limits).
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
     return subprocess.run(
-        [sys.executable, "-m", "analytics_pipeline.cli", "run"],
+        [sys.executable, "-m", "analytics_pipeline.cli", *(args or ["run"])],
         capture_output=True,
         text=True,
         env=cli_env(tmp_path, salt),
@@ -123,3 +125,29 @@ def test_run_without_salt_fails_and_says_how_to_set_it(tmp_path):
     done = run_cli(tmp_path, None)
     assert done.returncode == 1
     assert "export ANALYTICS_SALT" in done.stdout
+
+
+def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tmp_path):
+    write_sample(tmp_path / "raw", days=3, sessions_per_day=1, users=2, seed=3)  # 2026-11-02 .. 2026-11-04
+    (tmp_path / "db").mkdir()
+    current = ScrubberResource().version()
+    with connect(tmp_path / "db" / "analytics.duckdb") as conn:
+        ensure_tables(conn)
+        for day, version in (("2026-11-02", current), ("2026-11-03", "pii-scrubber/0 older")):
+            conn.execute(
+                "INSERT INTO analytics.resume_events (event_id, partition_date, scrubber_version) VALUES (?, ?, ?)",
+                [f"event-{day}", day, version],
+            )
+
+    stale = run_cli(tmp_path, TEST_SALT, "rescrub", "--stale")
+    ranged = run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-11-03")
+    assert stale.returncode == ranged.returncode == 0, stale.stderr[-2000:] + ranged.stderr[-2000:]
+    assert "progress: UI > Overview > Backfills" in ranged.stdout
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
+        assert [b.partition_names for b in backfills] == [["2026-11-03"], ["2026-11-03", "2026-11-04"]]
+        assert all(b.tags[RESCRUB_TAG] == current for b in backfills)
+        assert all(b.partition_set_origin.partition_set_name == "daily_events_job_partition_set" for b in backfills)
+        # Runs of the day's partitions wait for the daemon: the CLI itself started none.
+        assert not instance.get_runs()
+    assert run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-13-01").returncode == 2

@@ -164,3 +164,22 @@ def test_reconciliation_balances_per_event_type():
     assert not lost.balanced and lost.mismatched_types == ["interaction"]
     stray = reconcile(lines, {"resume.upload": 1, "interaction": 1}, [*quarantined, ("2026-11-02/a.jsonl", 99)])
     assert not stray.balanced and stray.unmatched_quarantine_rows == 1
+
+
+def test_the_shards_verdict_is_read_only_for_the_files_it_scanned(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analytics_pipeline.quality.pii import PiiFindings, read_findings, write_findings
+    from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
+    from analytics_pipeline.staging import staged_file
+
+    for table in (RESUME_EVENTS, INTERACTIONS):
+        pq.write_table(table.arrow_schema.empty_table(), staged_file(tmp_path, table))
+    assert read_findings(tmp_path) is None  # none recorded: the load scans itself
+    write_findings(tmp_path, PiiFindings(rows_scanned=0))
+    assert read_findings(tmp_path) == PiiFindings(rows_scanned=0)
+    # A staged file rewritten since (by erasure, by hand) is not covered by the verdict any more.
+    row = {name: None for name in RESUME_EVENTS.column_names} | {"event_id": "e1", "resume_text": "Jane, 415-555-0187"}
+    pq.write_table(pa.Table.from_pylist([row], schema=RESUME_EVENTS.arrow_schema), staged_file(tmp_path, RESUME_EVENTS))
+    assert read_findings(tmp_path) is None

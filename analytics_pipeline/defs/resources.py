@@ -16,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from analytics_pipeline import warehouse
 from analytics_pipeline.privacy.hashing import salt_fingerprint, validate_salt
-from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber
+from analytics_pipeline.privacy.scrubber import DEFAULT_MODEL, PiiScrubber, scrubber_version
 from analytics_pipeline.raw_log import (
     RawLine,
     SkippedFile,
@@ -83,6 +83,10 @@ class ScrubberResource(dg.ConfigurableResource):
 
     def get_scrubber(self) -> PiiScrubber:
         return _shared_scrubber(self.model_name, self.score_threshold, self.n_process)
+
+    def version(self) -> str:
+        """The scrubber_version its rows get (what ``analytics-pipeline rescrub --stale`` compares)."""
+        return scrubber_version(self.model_name, self.score_threshold)
 
 
 class RawEventLogResource(dg.ConfigurableResource):

@@ -379,6 +379,14 @@ def _placeholder_format(placeholder: str) -> str:
     return placeholder
 
 
+def scrubber_version(model_name: str, score_threshold: float) -> str:
+    """The version string a scrubber with these settings stamps on its rows, known without loading the model."""
+    return (
+        f"pii-scrubber/{SCRUBBER_REVISION} presidio-analyzer/{package_version('presidio-analyzer')} "
+        f"{model_name}/{package_version(model_distribution(model_name))} threshold/{score_threshold}"
+    )
+
+
 class PiiScrubber:
     """Replaces personal data in free text with typed placeholders.
 
@@ -452,11 +460,7 @@ class PiiScrubber:
     @property
     def version(self) -> str:
         """Identifies what produced a scrubbed text; stored with every scrubbed row."""
-        return (
-            f"pii-scrubber/{SCRUBBER_REVISION} presidio-analyzer/{package_version('presidio-analyzer')} "
-            f"{self.model_name}/{package_version(model_distribution(self.model_name))} "
-            f"threshold/{self.score_threshold}"
-        )
+        return scrubber_version(self.model_name, self.score_threshold)
 
     def clear_cache(self) -> None:
         """Forget every cached analysis (the next texts are analysed afresh)."""

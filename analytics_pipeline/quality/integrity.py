@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -64,9 +65,27 @@ def iter_rows(
 ) -> Iterator[dict]:
     """A partition's rows as dicts, fetched in batches so memory stays bounded."""
     cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table.qualified_name} WHERE partition_date = ?", [day])
+    return _dicts(cursor, columns, batch_rows)
+
+
+def _dicts(cursor: duckdb.DuckDBPyConnection, columns: list[str], batch_rows: int) -> Iterator[dict]:
     while batch := cursor.fetchmany(batch_rows):
         for values in batch:
             yield dict(zip(columns, values))
+
+
+def iter_rows_unlike_staged(
+    conn: duckdb.DuckDBPyConnection, table: Table, columns: list[str], day: date, staged: Path, batch_rows: int = 1000
+) -> Iterator[dict]:
+    """A partition's rows whose ``columns`` differ from those of every staged row of the same event ID (in the
+    Parquet file ``staged``): what the table holds that the scan of the staged files did not see."""
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in columns)
+    cursor = conn.execute(
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM {table.qualified_name} AS t WHERE t.partition_date = ? "
+        f"AND NOT EXISTS (SELECT 1 FROM read_parquet(?) AS s WHERE {same})",
+        [day, str(staged)],
+    )
+    return _dicts(cursor, columns, batch_rows)
 
 
 def duplicate_event_ids(conn: duckdb.DuckDBPyConnection, table: Table) -> list[str]:

@@ -10,6 +10,8 @@ never the matched values.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -84,6 +86,11 @@ class PiiFindings:
     @property
     def clean(self) -> bool:
         return not self.counts
+
+    def __add__(self, other: PiiFindings) -> PiiFindings:
+        return PiiFindings(
+            self.counts + other.counts, self.event_ids + other.event_ids, self.rows_scanned + other.rows_scanned
+        )
 
     def metadata(self) -> dict:
         return {
@@ -160,11 +167,43 @@ def scan_staged(partition_dir: Path, detector: ResidualPiiDetector, batch_rows: 
             for batch in parquet.iter_batches(batch_rows, columns=["event_id", *text_columns, *id_columns])
             for row in batch.to_pylist()
         )
-        found = detector.scan_rows(rows, text_columns, id_columns)
-        findings.counts += found.counts
-        findings.event_ids += found.event_ids
-        findings.rows_scanned += found.rows_scanned
+        findings += detector.scan_rows(rows, text_columns, id_columns)
     return findings
+
+
+# Beside a staged day's Parquet: the scan of its shards, which the load reads instead of scanning again,
+# bound to the files it scanned: a staged file changed since (rewritten, tampered with) means a new scan.
+FINDINGS_FILE = "residual_pii.json"
+
+
+def _staged_digests(partition_dir: Path) -> dict[str, str]:
+    digests = {}
+    for table in EVENT_TABLES:
+        with open(staged_file(partition_dir, table), "rb") as handle:
+            digests[table.name] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return digests
+
+
+def write_findings(partition_dir: Path, findings: PiiFindings) -> None:
+    """Record the gate's scan of a staged day (types, counts, event IDs: never values)."""
+    data = {
+        "counts": dict(findings.counts),
+        "event_ids": findings.event_ids,
+        "rows_scanned": findings.rows_scanned,
+        "staged_sha256": _staged_digests(partition_dir),
+    }
+    (Path(partition_dir) / FINDINGS_FILE).write_text(json.dumps(data))
+
+
+def read_findings(partition_dir: Path) -> PiiFindings | None:
+    """The recorded scan of a staged day; None when there is none or its files changed since (scan again)."""
+    path = Path(partition_dir) / FINDINGS_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("staged_sha256") != _staged_digests(partition_dir):
+        return None
+    return PiiFindings(Counter(data["counts"]), data["event_ids"], data["rows_scanned"])
 
 
 def partition_detector(raw_lines: Iterable[RawLine], partition: str, canary_texts: int) -> ResidualPiiDetector:

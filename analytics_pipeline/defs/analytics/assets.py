@@ -22,7 +22,7 @@ from analytics_pipeline.defs.shared import (
     table_schema,
 )
 from analytics_pipeline.lifecycle.salt import SaltMismatch, ensure_salt_fingerprint
-from analytics_pipeline.quality.pii import partition_detector, scan_staged
+from analytics_pipeline.quality.pii import partition_detector, read_findings, scan_staged
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 
 OWNERS = ["team:data-platform"]
@@ -102,8 +102,12 @@ def event_tables(
     once the residual-PII gate has passed on the staged files: a leaky day is never published."""
     day = date.fromisoformat(context.partition_key)
     partition_dir = staging.partition_dir(context.partition_key)
-    detector = partition_detector(raw_log.lines(context.partition_key), context.partition_key, quality.canary_texts)
-    if not (findings := scan_staged(partition_dir, detector)).clean:
+    # The shards' scan (written by the merge), or, for a day staged without one, a scan now.
+    findings = read_findings(partition_dir) or scan_staged(
+        partition_dir,
+        partition_detector(raw_log.lines(context.partition_key), context.partition_key, quality.canary_texts),
+    )
+    if not findings.clean:
         # Not readable anywhere: the day's earlier rows go too, and the staged Parquet with the leak.
         with duckdb.get_connection() as conn:
             warehouse.drop_partition(conn, day)

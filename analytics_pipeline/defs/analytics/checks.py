@@ -18,13 +18,15 @@ from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
     QualityThresholdsResource,
     RawEventLogResource,
+    StagingAreaResource,
 )
 from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, table_asset_key
 from analytics_pipeline.quality import integrity
 from analytics_pipeline.quality.explain import freshness_reason, lateness_reason, quarantine_rate_reason
-from analytics_pipeline.quality.pii import partition_detector
+from analytics_pipeline.quality.pii import partition_detector, read_findings
 from analytics_pipeline.quality.reconcile import reconcile
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
+from analytics_pipeline.staging import staged_file
 
 MAX_REPORTED = 20  # event IDs listed per finding; the counts are complete
 EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
@@ -46,6 +48,7 @@ class CheckRun:
     context: dg.AssetCheckExecutionContext
     conn: duckdb.DuckDBPyConnection
     raw_log: RawEventLogResource
+    staging: StagingAreaResource
     quality: QualityThresholdsResource
     key: dg.AssetCheckKey
 
@@ -93,13 +96,14 @@ def checks_step(name: str, checks: list[TableCheck], description: str) -> dg.Ass
         context: dg.AssetCheckExecutionContext,
         duckdb: AnalyticsDuckDBResource,
         raw_log: RawEventLogResource,
+        staging: StagingAreaResource,
         quality: QualityThresholdsResource,
     ):
         selected = context.selected_asset_check_keys
         with duckdb.get_connection(read_only=True) as conn:
             for check in checks:
                 if check.spec.key in selected:
-                    yield check.evaluate(CheckRun(context, conn, raw_log, quality, check.spec.key))
+                    yield check.evaluate(CheckRun(context, conn, raw_log, staging, quality, check.spec.key))
 
     return run_checks
 
@@ -133,8 +137,10 @@ def no_residual_pii_check(table: Table) -> TableCheck:
         "Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, plus "
         "the day's raw user/resume IDs and canary values, searched in every text column (element, page, "
         "tailoring_mode and source_file included) and the pseudonym columns. The same scan runs on the staged "
-        "files before the load, which refuses a leaky day, so this is the second look. Any hit blocks "
-        "everything downstream. Reports counts per type and event IDs, never values.",
+        "files (shard by shard) before the load, which refuses a leaky day; this second look scans every row "
+        "of the table that is not identical to a staged row that scan found clean (every row when the staged "
+        "files changed since or are gone). Any hit blocks everything downstream. Reports counts per type and "
+        "event IDs, never values.",
         blocking=True,
     )
     def no_residual_pii(run: CheckRun) -> dg.AssetCheckResult:
@@ -144,9 +150,20 @@ def no_residual_pii_check(table: Table) -> TableCheck:
         detector = partition_detector(run.raw_log.lines(partition), partition, run.quality.canary_texts)
         text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
         id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
-        rows = integrity.iter_rows(run.conn, table, ["event_id", *text_columns, *id_columns], day)
+        columns = ["event_id", *text_columns, *id_columns]
+        # Rows identical to staged rows that the gate's scan found clean (its verdict still matches the staged
+        # files) need no second scan; any other row of the day is scanned here.
+        staged = run.staging.partition_dir(partition)
+        verdict = read_findings(staged) if staged.is_dir() else None
+        if verdict is not None and verdict.clean:
+            rows = integrity.iter_rows_unlike_staged(run.conn, table, columns, day, staged_file(staged, table))
+        else:
+            rows = integrity.iter_rows(run.conn, table, columns, day)
         findings = detector.scan_rows(rows, text_columns, id_columns)
-        return run.result(passed=findings.clean, metadata={"partition": partition, **findings.metadata()})
+        return run.result(
+            passed=findings.clean,
+            metadata={"partition": partition, "verified_against_gate": verdict is not None, **findings.metadata()},
+        )
 
     return no_residual_pii
 

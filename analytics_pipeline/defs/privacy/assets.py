@@ -17,6 +17,7 @@ from analytics_pipeline.cleaning import EventCleaner
 from analytics_pipeline.defs.ingestion.assets import raw_events
 from analytics_pipeline.defs.resources import (
     PseudonymizerResource,
+    QualityThresholdsResource,
     RawEventLogResource,
     ScrubberResource,
     StagingAreaResource,
@@ -24,6 +25,7 @@ from analytics_pipeline.defs.resources import (
 from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.retention import was_purged
 from analytics_pipeline.privacy.hashing import SaltError
+from analytics_pipeline.quality.pii import PiiFindings, partition_detector, scan_staged, write_findings
 from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
 from analytics_pipeline.staging import StageStats, merge_shards, stage_partition
 
@@ -42,6 +44,7 @@ class StagedShard:
     directory: str
     stats: StageStats
     scrubber_version: str
+    findings: PiiFindings  # the residual-PII gate's scan of the shard's rows
 
 
 def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
@@ -83,19 +86,24 @@ def scrub_shard(
     staging: StagingAreaResource,
     pseudonymizer: PseudonymizerResource,
     scrubber: ScrubberResource,
+    quality: QualityThresholdsResource,
 ) -> StagedShard:
-    """Validates, pseudonymizes and scrubs one shard's lines into Parquet: the CPU-bound NER work."""
+    """Validates, pseudonymizes and scrubs one shard's lines into Parquet (the CPU-bound NER work), then
+    scans the result for residual PII with the day's detector: the gate's work, shared by the shards."""
     day = context.partition_key
     pii_scrubber = scrubber.get_scrubber()
     cleaner = EventCleaner(date.fromisoformat(day), _salt(pseudonymizer), pii_scrubber)
     directory = staging.run_shards_dir(day, context.run_id) / shard.mapping_key
     lines = iter_shard_lines(Path(raw_log.raw_dir), day, shard)
     stats = stage_partition(lines, cleaner, directory, staging.chunk_lines)
+    # The whole day's raw identifiers, not only the shard's: another user's ID in this shard's text is a leak too.
+    detector = partition_detector(raw_log.lines(day), day, quality.canary_texts)
+    findings = scan_staged(directory, detector)
     context.log.info(
         f"{day} {shard.mapping_key}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
     )
-    return StagedShard(shard, str(directory), stats, pii_scrubber.version)
+    return StagedShard(shard, str(directory), stats, pii_scrubber.version, findings)
 
 
 @dg.op(out=dg.Out(dg.Nothing))
@@ -110,6 +118,8 @@ def merge_scrubbed_shards(
     day = context.partition_key
     staged = sorted(staged, key=lambda s: s.shard.index)
     merged = merge_shards([Path(s.directory) for s in staged], staging.partition_dir(day))
+    # The load reads this verdict instead of scanning again; a leak found here stops the day there.
+    write_findings(staging.partition_dir(day), sum((s.findings for s in staged), PiiFindings()))
     stats = sum((s.stats for s in staged), StageStats())
     stats.rows = merged.rows  # after cross-shard duplicates moved to quarantine
     stats.quarantine_reasons += merged.quarantine_reasons
