@@ -9,6 +9,7 @@ subprocesses, on Celery workers or in Kubernetes pods (README "Beyond one machin
 import shutil
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +26,14 @@ from analytics_pipeline.defs.resources import (
 from analytics_pipeline.defs.shared import daily_partitions
 from analytics_pipeline.lifecycle.retention import was_purged
 from analytics_pipeline.privacy.hashing import SaltError
-from analytics_pipeline.quality.pii import PiiFindings, partition_detector, scan_staged, write_findings
+from analytics_pipeline.quality.pii import (
+    PiiFindings,
+    ResidualPiiDetector,
+    partition_detector,
+    scan_staged,
+    write_findings,
+)
+from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
 from analytics_pipeline.staging import StageStats, merge_shards, stage_partition
 
@@ -52,6 +60,18 @@ def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
         return pseudonymizer.salt_bytes()
     except SaltError as error:
         raise dg.Failure(description=str(error)) from None
+
+
+def _day_detector(raw_log: RawEventLogResource, day: str, canary_texts: int) -> ResidualPiiDetector:
+    """The whole day's raw identifiers, not only the shard's (another user's ID in a shard's text is a leak
+    too). Reading them is a pass over the day's raw lines: a worker does it once per day, not once per shard."""
+    files = tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in raw_log.files(day))
+    return _cached_detector(raw_log.raw_dir, day, canary_texts, files)
+
+
+@lru_cache(maxsize=1)  # one day's identifiers in memory at a time; new or grown files mean a new pass
+def _cached_detector(raw_dir: str, day: str, canary_texts: int, _files: tuple) -> ResidualPiiDetector:
+    return partition_detector(iter_raw_lines(Path(raw_dir), day), day, canary_texts)
 
 
 @dg.op(ins={"raw_events": dg.In(dg.Nothing)}, out=dg.DynamicOut(Shard, io_manager_key=SHARD_IO))
@@ -96,9 +116,7 @@ def scrub_shard(
     directory = staging.run_shards_dir(day, context.run_id) / shard.mapping_key
     lines = iter_shard_lines(Path(raw_log.raw_dir), day, shard)
     stats = stage_partition(lines, cleaner, directory, staging.chunk_lines)
-    # The whole day's raw identifiers, not only the shard's: another user's ID in this shard's text is a leak too.
-    detector = partition_detector(raw_log.lines(day), day, quality.canary_texts)
-    findings = scan_staged(directory, detector)
+    findings = scan_staged(directory, _day_detector(raw_log, day, quality.canary_texts))
     context.log.info(
         f"{day} {shard.mapping_key}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
