@@ -35,8 +35,9 @@ def test_a_sharded_day_on_two_celery_workers_gives_the_tables_of_one_process(tmp
     shutil.copytree(source, workspace.raw_dir)
     env = {**workspace.env(), "ANALYTICS_EXECUTOR": "celery", "ANALYTICS_SHARD_EVENTS": "100"}
 
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with local_celery_cluster(2, env, tmp_path / "cluster") as broker:
-        started = psutil.Process().children(recursive=True)
+        started = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
         assert [p.name() for p in started].count("redis-server") == 1 and len(started) == 3
         timing = run_in(workspace, {**env, "ANALYTICS_CELERY_BROKER": broker}, "celery", warm=False)
     assert not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], "left behind"

@@ -130,6 +130,10 @@ class RecordingCleaner:
         self.lines_in_memory: list[int] = []
         self._done = 0
 
+    @property
+    def claimed_event_ids(self) -> list[str]:
+        return self._cleaner.claimed_event_ids
+
     def clean(self, chunk):
         self.lines_in_memory.append(self._pulled[0] - self._done)
         self._done += len(chunk)
