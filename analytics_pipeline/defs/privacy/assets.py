@@ -7,6 +7,7 @@ subprocesses, on Celery workers or in Kubernetes pods (README "Beyond one machin
 """
 
 import shutil
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -35,7 +36,7 @@ from analytics_pipeline.quality.pii import (
 )
 from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
-from analytics_pipeline.staging import StageStats, merge_shards, stage_partition
+from analytics_pipeline.staging import StageStats, merge_shards, shards_dir, stage_partition
 
 SHARD_IO = "shard_io_manager"
 # On Kubernetes (k8s_job_executor) each shard step is a pod: one core for the NER, memory bounded by chunk_lines.
@@ -145,6 +146,8 @@ def merge_scrubbed_shards(
         raise dg.Failure(f"{stats.lines_read} lines read but {sum(stats.rows.values())} rows staged")
     for directory in {Path(s.directory).parent for s in staged}:  # this run's shards (or a re-executed run's)
         shutil.rmtree(directory, ignore_errors=True)
+    with suppress(OSError):  # the day's shard folder, unless another run of the day still uses it
+        shards_dir(Path(staging.staging_dir), day).rmdir()
     files = raw_log.files(day)
     # The raw log is external: what was read of it shows on raw/events, day by day.
     context.log_event(
