@@ -12,6 +12,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,19 +60,31 @@ class StageStats:
         )
 
 
-def stage_partition(
-    lines: Iterator[RawLine], cleaner: EventCleaner, partition_dir: Path, chunk_lines: int
-) -> StageStats:
-    """Clean ``lines`` into ``partition_dir``/{resume_events,interactions,quarantine}.parquet."""
+@contextmanager
+def _staged_tables(partition_dir: Path) -> Iterator[tuple[Path, dict[str, pq.ParquetWriter]]]:
+    """A Parquet writer per staged table in a work directory beside ``partition_dir``, swapped in whole
+    once the block has written everything (a failure leaves the old partition as it was)."""
     partition_dir = Path(partition_dir)
     work_dir = partition_dir.with_name(f".{partition_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True, mode=0o700)
-    stats = StageStats()
     writers = {
         table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
     }
     try:
+        yield work_dir, writers
+    finally:
+        for writer in writers.values():
+            writer.close()
+    _swap_in(work_dir, partition_dir)
+
+
+def stage_partition(
+    lines: Iterator[RawLine], cleaner: EventCleaner, partition_dir: Path, chunk_lines: int
+) -> StageStats:
+    """Clean ``lines`` into ``partition_dir``/{resume_events,interactions,quarantine}.parquet."""
+    stats = StageStats()
+    with _staged_tables(partition_dir) as (work_dir, writers):
         for chunk in chunked(lines, chunk_lines):
             batch = cleaner.clean(chunk)
             stats.lines_read += len(chunk)
@@ -84,12 +97,8 @@ def stage_partition(
             ):
                 writers[name].write_table(arrow_table)
                 stats.rows[name] += arrow_table.num_rows
-    finally:
-        for writer in writers.values():
-            writer.close()
-    claimed = pa.array(cleaner.claimed_event_ids, pa.string())
-    pq.write_table(pa.table([claimed], schema=CLAIMED_IDS_SCHEMA), work_dir / CLAIMED_IDS_FILE)
-    _swap_in(work_dir, partition_dir)
+        claimed = pa.array(cleaner.claimed_event_ids, pa.string())
+        pq.write_table(pa.table([claimed], schema=CLAIMED_IDS_SCHEMA), work_dir / CLAIMED_IDS_FILE)
     return stats
 
 
@@ -101,16 +110,9 @@ def merge_shards(shard_dirs: list[Path], partition_dir: Path) -> StageStats:
     duplicates found (to add to the shards' lines and reasons). Streams batch by batch; holds the
     day's event IDs in memory (about 50 MB per million events).
     """
-    partition_dir = Path(partition_dir)
-    work_dir = partition_dir.with_name(f".{partition_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True, mode=0o700)
     merged = StageStats()
-    writers = {
-        table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
-    }
     claimed: list[pa.Array] = []  # event IDs claimed by the shards merged so far
-    try:
+    with _staged_tables(partition_dir) as (_, writers):
         for shard_dir in shard_dirs:
             earlier = pa.concat_arrays(claimed) if claimed else pa.array([], pa.string())
             for table in (RESUME_EVENTS, INTERACTIONS):
@@ -128,10 +130,6 @@ def merge_shards(shard_dirs: list[Path], partition_dir: Path) -> StageStats:
                 writers[QUARANTINE.name].write_batch(batch)
                 merged.rows[QUARANTINE.name] += batch.num_rows
             claimed.append(pq.read_table(Path(shard_dir) / CLAIMED_IDS_FILE)["event_id"].combine_chunks())
-    finally:
-        for writer in writers.values():
-            writer.close()
-    _swap_in(work_dir, partition_dir)
     return merged
 
 

@@ -66,7 +66,7 @@ def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
 def _day_detector(raw_log: RawEventLogResource, day: str, canary_texts: int) -> ResidualPiiDetector:
     """The whole day's raw identifiers, not only the shard's (another user's ID in a shard's text is a leak
     too). Reading them is a pass over the day's raw lines: a worker does it once per day, not once per shard."""
-    files = tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in raw_log.files(day))
+    files = tuple((path.name, (stat := path.stat()).st_size, stat.st_mtime_ns) for path in raw_log.files(day))
     return _cached_detector(raw_log.raw_dir, day, canary_texts, files)
 
 
