@@ -13,9 +13,13 @@ or country may stay); any other value while a single letter or digit survives. A
 keep-word (skill, tool, job title, employer) is preserved if no replaced region
 touches it.
 
-``python -m tools.evaluate`` prints the project scrubber and
-stock Presidio side by side on the committed set and, if present, on the public
-presidio-research set in ``../shared/pii_eval/``.
+``python -m tools.evaluate`` prints the project scrubber and stock Presidio side by side, per set
+and type: recall, precision, spurious placeholders per document (placeholders of a type that cover no
+labeled value of it), keep-rate, documents per second, and the scrubber process's peak RSS. Sets:
+the committed synthetic set, the resume-shaped dev set (``eval_data/resume_dev.jsonl``, written by
+``tools.train_ner`` from names the detector never saw), the public presidio-research set in
+``../shared/pii_eval/`` and, when ``--corpora`` holds them, the dev splits of CoNLL-2003 (news) and
+WNUT-17 (social posts; ``@handles`` labeled USERNAME). Test splits are never read.
 """
 
 from __future__ import annotations
@@ -30,10 +34,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.eval_set import EVAL_SET_PATH, load_jsonl
+from tools.ner_corpora import dev_sets
 
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SET_PATH = PROJECT_ROOT.parent / "shared" / "pii_eval" / "synth_dataset_v2.json"
+RESUME_DEV_PATH = Path(__file__).parent / "eval_data" / "resume_dev.jsonl"
+CORPORA_PATH = PROJECT_ROOT / "data" / "corpora"
+# Where each set comes from and what it was used for: printed above its table.
+PROVENANCE = {
+    "committed": "synthetic, tools/eval_set.py (own lists, no Faker); never trained on; floors asserted by tests",
+    "resume dev": "synthetic, tools/resume_text.py dev pool (census names held out of training); model selection",
+    "presidio-research": "synthetic (Faker-made), presidio-research MIT; a dev set: measured, never trained on",
+    "news dev": "real, CoNLL-2003 valid split; model selection (the test split is never read)",
+    "social dev": "real, WNUT-17 dev split (CC BY 4.0); model selection (the test split is never read)",
+}
 # presidio-research labels -> this project's types; other labels are not scrubbed, except
 # titles and organizations, which are words a data scientist needs kept.
 SHARED_TYPE_MAP = {
@@ -75,6 +90,10 @@ class TypeScore:
     @property
     def precision(self) -> float | None:
         return self.correct_placeholders / self.placeholders if self.placeholders else None
+
+    @property
+    def spurious(self) -> int:
+        return self.placeholders - self.correct_placeholders
 
 
 @dataclass
@@ -267,26 +286,51 @@ def format_comparison(reports: dict[str, EvalReport], title: str) -> str:
     """A Markdown table with one pair of recall/precision columns per scrubber."""
     names = list(reports)
     types = sorted({t for report in reports.values() for t, s in report.per_type.items() if s.labeled})
-    header = "| type | labeled | " + " | ".join(f"{n} recall | {n} precision" for n in names) + " |"
-    lines = [f"### {title}", "", header, "|" + "---|" * (2 + 2 * len(names))]
+    header = "| type | labeled | " + " | ".join(f"{n} recall | {n} precision | {n} spurious/doc" for n in names) + " |"
+    lines = [f"### {title}", "", header, "|" + "---|" * (2 + 3 * len(names))]
+
+    def cells(r: EvalReport, entity_type: str) -> str:
+        score = r.score(entity_type)
+        per_doc = score.spurious / r.documents if r.documents else None
+        return f"{_fmt(score.recall)} | {_fmt(score.precision)} | {_fmt(per_doc, 2)}"
+
     for entity_type in types:
         labeled = max(report.score(entity_type).labeled for report in reports.values())
-        cells = " | ".join(
-            f"{_fmt(r.score(entity_type).recall)} | {_fmt(r.score(entity_type).precision)}" for r in reports.values()
+        lines.append(
+            f"| {entity_type} | {labeled} | " + " | ".join(cells(r, entity_type) for r in reports.values()) + " |"
         )
-        lines.append(f"| {entity_type} | {labeled} | {cells} |")
     keep_total = max(r.keep_total for r in reports.values())
     lines.append(
         f"| keep-words preserved | {keep_total} | "
-        + " | ".join(f"{_fmt(r.keep_rate)} | " for r in reports.values())
+        + " | ".join(f"{_fmt(r.keep_rate)} | | " for r in reports.values())
         + " |"
     )
     lines.append(
-        "| documents / second | — | " + " | ".join(f"{_fmt(r.docs_per_second, 1)} | " for r in reports.values()) + " |"
+        "| documents / second | — | "
+        + " | ".join(f"{_fmt(r.docs_per_second, 1)} | | " for r in reports.values())
+        + " |"
     )
     others = {name: sum(s.placeholders for t, s in r.per_type.items() if not s.labeled) for name, r in reports.items()}
-    lines.append("| other placeholders (unlabeled types) | — | " + " | ".join(f"{others[n]} | " for n in names) + " |")
+    lines.append(
+        "| other placeholders (unlabeled types) | — | " + " | ".join(f"{others[n]} | | " for n in names) + " |"
+    )
     return "\n".join(lines)
+
+
+def evaluation_sets(shared_set: Path = SHARED_SET_PATH, corpora: Path = CORPORA_PATH) -> dict[str, list[dict]]:
+    """Every set that is present, keyed by a name that starts with its PROVENANCE key."""
+    sets = {
+        "committed evaluation set": load_jsonl(EVAL_SET_PATH),
+        "resume dev (resume-shaped)": load_jsonl(RESUME_DEV_PATH),
+    }
+    if shared_set.exists():
+        sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(shared_set)
+    sets.update(dev_sets(corpora))
+    return sets
+
+
+def provenance(set_name: str) -> str:
+    return next((text for key, text in PROVENANCE.items() if set_name.startswith(key)), "")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -297,20 +341,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--shared-set", type=Path, default=SHARED_SET_PATH, help="presidio-research synth_dataset_v2.json"
     )
     parser.add_argument("--no-stock", action="store_true", help="skip stock Presidio (it is slow)")
+    parser.add_argument("--corpora", type=Path, default=CORPORA_PATH, help="folder of the pinned dev splits")
     parser.add_argument(
-        "--leaks", action="store_true", help="list the values the project scrubber left (synthetic data only)"
+        "--leaks", action="store_true", help="list the values the project scrubber left (synthetic sets only)"
     )
+    parser.add_argument("--only", help="evaluate only the sets whose name contains this")
+    parser.add_argument("--no-propagation", action="store_true", help="ablation: no name propagation")
     args = parser.parse_args(argv)
 
-    sets = {"committed evaluation set": load_jsonl(EVAL_SET_PATH)}
-    if args.shared_set.exists():
-        sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(args.shared_set)
-    else:
-        print(f"(skipping the public set: {args.shared_set} not found)")
+    sets = evaluation_sets(args.shared_set, args.corpora)
+    if args.only:
+        sets = {name: docs for name, docs in sets.items() if args.only in name}
     # The project scrubber runs on every set before stock Presidio is loaded, so the process's peak RSS
     # at that point is one scrubber process's (the pipeline's scrubbing step holds one scrubber).
-    project = PiiScrubber().scrub_batch
-    reports = {name: {"project": evaluate_scrubber(project, docs, args.leaks)} for name, docs in sets.items()}
+    project = PiiScrubber(propagate=not args.no_propagation).scrub_batch
+    reports = {
+        name: {
+            "project": evaluate_scrubber(
+                project, docs, args.leaks and name.startswith(("committed", "resume", "presidio"))
+            )
+        }
+        for name, docs in sets.items()
+    }
     project_peak_mib = peak_rss_mib()
     if not args.no_stock:
         stock = stock_presidio_scrub_batch(STOCK_MODEL)
@@ -318,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             reports[name]["stock Presidio"] = evaluate_scrubber(stock, docs)
     for name, docs in sets.items():
         print(format_comparison(reports[name], f"{name} ({len(docs)} documents)"))
+        print(f"provenance: {provenance(name)}")
         print()
         if args.leaks:
             for entity_type, value in reports[name]["project"].leaks:
