@@ -74,7 +74,8 @@ class EventCleaner:
     def __init__(self, partition_date: date, salt: bytes, scrubber: PiiScrubber):
         self.partition_date = partition_date
         self._salt = salt
-        self._scrubber = scrubber
+        # Numbered placeholders (<PERSON_1>): a model can learn that the header's name is the tailored header's.
+        self._scrubber = scrubber.with_placeholders(numbered=True)
         self._seen_event_ids: set[bytes] = set()
 
     @property
@@ -156,11 +157,9 @@ class EventCleaner:
         )
 
     def _scrub_texts(self, rows: list[dict], columns: tuple[str, ...]) -> Counter[str]:
-        """Scrub the text columns of the chunk's rows in one batch through the NER model."""
-        texts = [row[column] for row in rows for column in columns]
-        scrubbed, counts = self._scrubber.scrub_batch_with_counts(texts)
-        values = iter(scrubbed)
-        for row in rows:
-            for column in columns:
-                row[column] = next(values)
+        """Scrub the text columns of the chunk's rows in one batch through the NER model; placeholders are
+        numbered per row, so one value keeps one placeholder across a row's texts."""
+        scrubbed, counts = self._scrubber.scrub_records_with_counts([[row[c] for c in columns] for row in rows])
+        for row, texts in zip(rows, scrubbed):
+            row.update(zip(columns, texts))
         return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource
-from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE
+from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE, RESUME_EVENTS
 from analytics_pipeline.training import TRAINING_TABLES
 
 
@@ -30,11 +30,32 @@ def print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[st
                 per_split = ", ".join(f"{split} {rows}" for split, rows in counts)
                 total = sum(rows for _, rows in counts)
                 print(f"  {table.qualified_name:<32} {total:>8} rows ({per_split})")
+        matched, total = coherent_placeholders(conn)
         reasons = conn.execute(
             f"SELECT reason_code, count(*) FROM {QUARANTINE.qualified_name} GROUP BY 1 ORDER BY 2 DESC"
         ).fetchall()
     print("Quarantined lines by reason: " + (", ".join(f"{r} {n}" for r, n in reasons) or "none"))
+    if total:
+        print(
+            f"Placeholders in tailored texts that name a value of the event's resume: {matched} of {total} "
+            f"({matched / total:.1%})"
+        )
     print(
         "PII entities replaced (this run): "
         + (", ".join(f"{e} {n}" for e, n in sorted(entities_replaced.items())) or "none")
     )
+
+
+def coherent_placeholders(conn) -> tuple[int, int]:
+    """(numbered placeholders in tailored texts that also occur in the same event's resume text, all of them):
+    how much of what a tailoring model must carry over (the candidate's name, e-mail) it can see carried over."""
+    return conn.execute(
+        rf"""
+        WITH placeholders AS (
+            SELECT unnest(regexp_extract_all(tailored_text, '<[A-Z][A-Z_]*_[0-9]+>')) AS placeholder, resume_text
+            FROM {RESUME_EVENTS.qualified_name}
+            WHERE tailored_text IS NOT NULL AND resume_text IS NOT NULL
+        )
+        SELECT count(*) FILTER (WHERE contains(resume_text, placeholder)), count(*) FROM placeholders
+        """
+    ).fetchone()

@@ -468,6 +468,11 @@ class Person:
         return forms[style]
 
     @property
+    def path_name(self) -> str:
+        """The name as a profile path writes it: its words joined by hyphens, case kept (``Jane-van-Dyke``)."""
+        return "-".join(f"{self.first} {self.last}".split())
+
+    @property
     def slug(self) -> str:
         return re.sub(r"[^a-z0-9]+", "-", f"{self.first} {self.last}".lower()).strip("-")
 
@@ -571,7 +576,7 @@ class ResumeWriter:
         token = "".join(rng.choice("0123456789abcdef") for _ in range(16))
         return rng.choice(
             [
-                f"indeed.com/r/{person.first}-{person.last}/{token}",
+                f"indeed.com/r/{person.path_name}/{token}",
                 f"linkedin.com/in/{person.slug}",
                 f"https://www.linkedin.com/in/{person.slug}-{token[:8]}",
                 f"github.com/{person.slug.replace('-', '')}",
@@ -616,7 +621,7 @@ class ResumeWriter:
             b.add(", ")
             b.add(state, keep="LOC")
             b.add(" - Email me on Indeed: ")
-            b.add(self.wrapped(f"indeed.com/r/{person.first}-{person.last}/{self._hex()}"), pii="URL")
+            b.add(self.wrapped(f"indeed.com/r/{person.path_name}/{self._hex()}"), pii="URL")
             b.add("\n\n")
         elif style == "labeled":
             b.add(rng.choice(["Name: ", "Name : ", "NAME: ", "Full Name: "]))

@@ -72,9 +72,9 @@ PHONE_CUES = (
     r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
 )
 _CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])")
-# Labels written after a number in contact lists ("781 1704 office").
+# Labels written after a number in contact lists ("555 0100 office").
 _AFTER_CUE = re.compile(rf"(?i)^[ \t]*[(\[]?(?:{PHONE_CUES}|office|home|work|direct|private)(?![^\W\d_])")
-# Digits in groups as countries write them: 785 8949, 50-98-28-96, (37) 788-063, 01.84.17.61.18, 0699/868 88 55.
+# Digits in groups as countries write them: 555 0100, 12-34-56-78, (12) 345-678, 01.23.45.67.89, 0123/456 78 90.
 NATIONAL_PHONE = re.compile(
     r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,8}(?:(?:[ .-]|/ ?)\d{1,8}){0,5}"
     r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![\w-]|[.,/]\d)"
@@ -95,7 +95,7 @@ def _digits(value: str) -> int:
 
 def cued_phone_spans(text: str) -> list[tuple[int, int]]:
     """National numbers (6-15 digits, any grouping) with a phone cue before them on their line, or as the
-    label of the line before, or just after them on their line ("785 8949 (mobile)")."""
+    label of the line before, or just after them on their line ("555 0100 (mobile)")."""
     spans = []
     for match in NATIONAL_PHONE.finditer(text):
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
@@ -140,7 +140,7 @@ _TYPE_AFTER = (
 # English street words after the name, capitalized as addresses write them ("Main Street 12", "Baker St 3"):
 # lower-case "close 3 deals" or "drive 2x growth" is prose.
 _ENGLISH_TYPE_AFTER = r"Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Crescent|Terrace|Boulevard|Blvd\.?"
-# Street names written as one word with the type as suffix: Koskikatu, Friedhofstrasse, Beiteveien, Vesterskovvej.
+# Street names written as one word with the type as suffix: Rantakatu, Lindenstrasse, Kirkeveien, Strandvej.
 _COMPOUND_SUFFIX = (
     r"straße|strasse|str\.|gasse|allee|platz|damm|ufer|steig|weg|"
     r"straat|laan|plein|gracht|kade|dreef|singel|"
@@ -151,23 +151,25 @@ _COMPOUND_SUFFIX = (
 _WORD = r"[^\W\d_][\w'’.-]*"
 _CAP_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][\w'’.-]*"
 _HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?)?\.?(?!\d)"
-UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Studio|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
+UNIT = (
+    r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
+)
 INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
-    # rue de Virton 38, Rua do Arenque 1634, via Roma 131, ul. Grochowa 80, calle Mayor, 5
+    # rue des Lilas 12, Rua da Praia 40, via del Corso 7, ul. Polna 3, calle Mayor, 5
     "type_first": rf"(?i:\b(?:{_TYPE_BEFORE}))[ \t]+(?:{_WORD}[ \t]+){{0,4}}{_WORD},?[ \t]+{_HOUSE_NUMBER}",
-    # Koskikatu 25, Friedhofstrasse 33, Vesterskovvej 79, Petőfiutca 3
+    # Rantakatu 4, Lindenstrasse 9, Strandvej 21, Fő utca 2
     "compound": rf"\b[^\W\d_]{{2,}}(?i:{_COMPOUND_SUFFIX})[ \t]+{_HOUSE_NUMBER}",
-    # Stensås terrasse 38, Király u. 15., Main Street 12, Baker St 3
+    # Solbakken terrasse 6, Fő u. 2., Main Street 12, High St 3
     "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?i:(?:{_TYPE_AFTER}))(?!\w)[ \t]+{_HOUSE_NUMBER}",
     "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+{_HOUSE_NUMBER}",
-    # Flat 3, Suite 979, Apt. 406, Unit 8524 Box 0979
+    # Flat 3, Suite 200, Apt. 12, Unit 1000 Box 20
     "unit": rf"\b{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
-    # PSC 5436, Box 5539 / Unit 8524 Box 0979 / USS Lorenzen ... then APO/FPO/DPO AE 25990
+    # Military mail: PSC 1000, Box 20 / Unit 1000 Box 20 / a ship (USS <name>), then APO/FPO/DPO AE 09000
     "military": r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\b(?:USNS|USS|USCGC)[ \t]+[^\W\d_]+\b"
     r"|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b)",
-    # A street without a type word is still an address when a unit follows it: Allika 46, Suite 501 / Kesk 53 Apt. 4
+    # A street without a type word is still an address when a unit follows it: <Name> 12, Suite 3
     "before_unit": rf"\b{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER},?[ \t]*\n?[ \t]*(?={UNIT}[ \t]*#?[ \t]*\d)",
-    # ... or when the writer says it is one: "my address is Allika 46", "Adresse: Hauptplatz 3", "moved to 450 Edeby 55"
+    # ... or when the writer says it is one: "my address is <Name> 12", "Adresse: <Name> 3", "moved to <Name> 7"
     "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
     rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
     rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?P<cued>(?:\d{{1,6}}[ \t]+)?"

