@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import functools
 import hmac
 import json
@@ -320,14 +321,28 @@ def _raw_log(raw_dir: Path) -> RawLogWriter:
     return RawLogWriter(raw_dir)  # one per parser process: its own file, never interleaved with another's
 
 
+# glibc keeps the heap a big body's objects leave behind; malloc_trim hands it back (absent elsewhere: a no-op).
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", lambda pad: 0)
+
+
+def _store(
+    body: Body, limits: tuple[int, int, int], raw_dir: Path, received_at: datetime
+) -> tuple[int, list[EventError]]:
+    valid, errors = decode_events(body, limits)
+    _raw_log(raw_dir).append(stamp_received(valid, received_at), received_at)
+    return len(valid), errors
+
+
 def ingest_body(
     body: Body, limits: tuple[int, int, int], raw_dir: Path, received_at: datetime
 ) -> tuple[int, list[EventError]]:
     """Decode, validate and append a body's valid events to the raw log (fdatasync'd); runs in a parser
     process, so the events never pass through the server process. The number stored and the errors."""
-    valid, errors = decode_events(body, limits)
-    _raw_log(raw_dir).append(stamp_received(valid, received_at), received_at)
-    return len(valid), errors
+    try:
+        return _store(body, limits, raw_dir, received_at)
+    finally:
+        if isinstance(body.data, SpoolRef):  # a big body: memory returns to the system after the burst
+            _malloc_trim(0)
 
 
 class ParserPool:
