@@ -35,6 +35,7 @@ from pathlib import Path
 import psutil
 
 from analytics_pipeline.ingest.api import MAX_REQUEST_BYTES
+from tools.dos_bench import peak_rss_mib
 from tools.load_bench import free_port, percentile, synthetic_event, wait_healthy
 
 BODY_BYTES = int(29.8 * 2**20)
@@ -67,16 +68,9 @@ def tree_rss(pid: int) -> tuple[int, int]:
 
 def high_water_mib(pid: int) -> tuple[float, float]:
     """The kernel's peak RSS (VmHWM) of a process, and summed over it and its children (an upper bound)."""
-
-    def hwm(p: psutil.Process) -> int:
-        for line in Path(f"/proc/{p.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    process = psutil.Process(pid)
-    own = hwm(process)
-    return own / 2**20, (own + sum(hwm(c) for c in process.children(recursive=True))) / 2**20
+    children = psutil.Process(pid).children(recursive=True)
+    own = peak_rss_mib(pid)
+    return own, own + sum(peak_rss_mib(child.pid) for child in children)
 
 
 def unread_bytes(port: int) -> int:

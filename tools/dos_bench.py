@@ -17,7 +17,8 @@ client on 127.0.0.1 sends valid 50-event batches one after the other, each on a 
 probes ``/healthz``; it runs alone for ``--baseline-seconds`` first, for a same-run comparison.
 
 Prints connections held (sampled every second), closed or answered by the server, the legitimate
-requests' statuses and latency p50/p99 (with and without the attack), and the server's peak RSS. Exits
+requests' statuses and latency p50/p99 (with and without the attack), the server's peak RSS and the CPU
+time it spent during the attack. Exits
 non-zero if any legitimate request was not answered 2xx or its p99 is ``--max-p99-ms`` or more.
 """
 
@@ -39,6 +40,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import psutil
 
 from tools.load_bench import free_port, percentile, synthetic_event, wait_healthy
 
@@ -256,6 +259,11 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def run(
     idle: int = 0,
     slowloris: int = 0,
@@ -285,12 +293,14 @@ def run(
             legit, stop = LegitStats(), threading.Event()
             thread = threading.Thread(target=legitimate_client, args=(port, key, stop, legit))
             # The attacker in a process of its own: its event loop must not share the legitimate client's GIL.
+            cpu_before = server_cpu_seconds(server.pid)
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as attacker:
                 attacked = attacker.submit(attack_server, port, attack, seconds)
                 time.sleep(min(2.0, seconds / 4))  # let the attacker open its connections first
                 thread.start()
                 attack_stats = attacked.result()
             stop.set()
+            cpu = server_cpu_seconds(server.pid) - cpu_before
             thread.join()
             rss = peak_rss_mib(server.pid)
         finally:
@@ -308,6 +318,7 @@ def run(
         "refused": held.refused,
         **legit.summary(),
         "server_peak_rss_mib": rss,
+        "server_cpu_seconds": cpu,  # the server process's, during the attack (its parsers' apart)
     }
     for kind in ("slow_bodies", "beacon_bombs"):
         if getattr(attack, kind):
