@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import httpx
@@ -110,6 +111,26 @@ def test_a_beacon_is_at_most_64_kib(server):
     body = {"writeKey": BROWSER_KEY, "batch": [interaction(user_id="u" * 200)] * 400}
     assert len(json.dumps(body)) > MAX_BEACON_BYTES
     assert beacon(server, body).status_code == 413
+
+
+def test_a_gzip_beacon_is_at_most_64_kib_once_inflated(server):
+    """Also with a valid key: the limit holds after decompression (it once was the 32 MiB request limit)."""
+    inflated = json.dumps({"writeKey": BROWSER_KEY, "batch": [interaction()]}).encode()[:-2] + b" " * 70_000 + b"]}"
+    headers = {"Content-Type": "text/plain", "Content-Encoding": "gzip", "Origin": APP}
+    response = httpx.post(server.url + "/v1/batch", content=gzip.compress(inflated), headers=headers)
+    assert response.status_code == 413
+    small = gzip.compress(json.dumps({"writeKey": BROWSER_KEY, "batch": [interaction()]}).encode())
+    assert httpx.post(server.url + "/v1/batch", content=small, headers=headers).status_code == 200
+
+
+def test_a_beacons_key_is_its_first_member(server):
+    """Checked before the body is parsed, so it must come first (the JS client sends it first)."""
+    later = '{"batch": [' + json.dumps(interaction()) + '], "writeKey": "' + BROWSER_KEY + '"}'
+    assert beacon(server, later.encode()).status_code == 401
+    spaced = ' \n{ "writeKey" :\t"' + BROWSER_KEY + '", "batch": [' + json.dumps(interaction()) + "]}"
+    assert beacon(server, spaced.encode()).status_code == 200
+    escaped = '{"writeKey": "' + BROWSER_KEY.replace("-", "\\u002d") + '", "batch": []}'
+    assert beacon(server, escaped.encode()).status_code == 200
 
 
 @pytest.mark.parametrize("origin", [None, OTHER])

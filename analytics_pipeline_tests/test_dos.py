@@ -1,16 +1,27 @@
-"""The ingestion API under connection exhaustion: idle sockets, slowloris, per-address caps (real sockets)."""
+"""The ingestion API under denial of service (real sockets): idle sockets, slowloris, per-address caps,
+beacons without a key (slow or inflating), and many maximum-size bodies in flight."""
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import os
 import socket
+import subprocess
+import sys
 import time
 
+import httpx
+import psutil
 import pytest
 
-from analytics_pipeline.ingest.api import IngestSettings, create_app
+from analytics_pipeline.ingest.api import AUTHENTICATED_EXTENSION, IngestSettings, create_app
 from analytics_pipeline.ingest.serve import ConnectionGuard, running_server
-from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY
-from tools import dos_bench
+from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, interaction, raw_event_ids
+from tools import body_bench, dos_bench
+from tools.load_bench import free_port, wait_healthy
+
+AUTH = {"Authorization": f"Bearer {TEST_WRITE_KEY}"}
 
 
 def _port(url: str) -> int:
@@ -90,3 +101,152 @@ def test_service_holds_under_idle_and_slowloris_connections():
     assert dos_bench.held(result), result
     assert result["held_mean"] > 150  # the attacker really held its connections
     assert result["closed_by_server"] > 0  # and the server kept closing them
+
+
+# --- issue 21, finding 1: beacons (text/plain, the key in the body) without a key ---------------------
+
+
+def beacon_request(body: bytes, gzipped: bool = False, length: int | None = None) -> bytes:
+    encoding = b"Content-Encoding: gzip\r\n" if gzipped else b""
+    head = b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n" + encoding
+    return head + b"Content-Length: %d\r\n\r\n" % (len(body) if length is None else length) + body
+
+
+def _status(port: int, request: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(request)
+        return int(sock.makefile("rb").readline().split()[1])
+
+
+def test_a_beacon_bomb_without_a_key_costs_no_more_than_a_small_beacon(guarded_url):
+    """62 kB gzip beacons that inflated to 31.8 MB were inflated and parsed before their key was looked at
+    (on the event loop). The key, the first member, is now read from the first KiB of the body. Measured
+    as the process CPU time (the server runs in this process) of a bomb, against a small beacon's."""
+    port = _port(guarded_url)
+    small = beacon_request(b'{"batch": []}')
+    bomb = beacon_request(gzip.compress(b'{"batch": [' + b" " * 31_000_000 + b"]}"), gzipped=True)
+    assert len(bomb) < 64 * 1024
+
+    def cpu_per_request(request: bytes) -> float:
+        started = time.process_time()
+        assert [_status(port, request) for _ in range(5)] == [401] * 5
+        return (time.process_time() - started) / 5
+
+    baseline, bombs = cpu_per_request(small), cpu_per_request(bomb)
+    # Inflating 31 MB and parsing it took 50-100 ms of CPU a bomb (twenty small beacons' worth and more).
+    assert bombs < 3 * baseline + 0.005, (bombs, baseline)
+
+
+def test_slow_beacons_without_a_key_never_take_a_slot_of_authenticated_requests(tmp_path):
+    """64 slow text/plain bodies from one address (1 byte every 2 s, no key) held every slot of the
+    in-flight limit for the whole body deadline: every request got 503. Beacons now wait for their key
+    on a budget of their own, and are cut at the beacon deadline, long before the body deadline."""
+    guard = ConnectionGuard(max_in_flight=8)  # otherwise as deployed: body deadline 60 s
+    app = create_app(IngestSettings(raw_dir=tmp_path / "raw", write_key=TEST_WRITE_KEY))
+    with running_server(app, guard=guard) as url:
+        port = _port(url)
+        attacker = ("127.0.0.2", 0)  # one address, not the legitimate client's
+        slow = [socket.create_connection(("127.0.0.1", port), source_address=attacker) for _ in range(64)]
+        try:
+            for sock in slow:
+                sock.sendall(beacon_request(b"{", length=60_000))
+            time.sleep(1.0)  # let the server take them in
+            statuses = [
+                httpx.post(url + "/v1/batch", json={"batch": [interaction()]}, headers=AUTH, timeout=30).status_code
+                for _ in range(10)
+            ]
+            held = guard.unauthenticated
+            ended = [_closed_within(sock, 20, drip=b" ") for sock in slow]
+        finally:
+            for sock in slow:
+                sock.close()
+    assert statuses == [200] * 10
+    assert held == guard.max_unauthenticated  # the attack did fill its own budget
+    # Refused at once (503) or cut at the 5 s beacon deadline; none lives to the 60 s body deadline.
+    assert all(seconds is not None for seconds in ended), ended
+
+
+def test_a_beacon_counts_as_unauthenticated_until_its_key_is_valid():
+    """The guard's two budgets, driven through its ASGI wrapper: a beacon moves to the budget of
+    authenticated requests once the app found its key valid, and only if that one has room."""
+    guard = ConnectionGuard(max_in_flight=1, max_unauthenticated=1)
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((guard.unauthenticated, guard.in_flight))
+        seen.append(scope["extensions"][AUTHENTICATED_EXTENSION]())
+        seen.append((guard.unauthenticated, guard.in_flight))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def no_body():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def sent(message):
+        pass
+
+    beacon = {"type": "http", "path": "/v1/batch", "headers": [(b"content-type", b"text/plain")]}
+    asyncio.run(guard.wrap(app)(dict(beacon), no_body, sent))
+    assert seen == [(1, 0), True, (0, 1)]
+    assert (guard.unauthenticated, guard.in_flight) == (0, 0)
+    seen.clear()
+    guard.in_flight = 1  # the authenticated budget is full: the beacon stays where it is and is refused
+    asyncio.run(guard.wrap(app)(dict(beacon), no_body, sent))
+    assert seen == [(1, 1), False, (1, 1)]
+    assert (guard.unauthenticated, guard.in_flight) == (0, 1)
+
+
+@pytest.mark.slow
+def test_service_holds_under_keyless_beacon_bombs_and_slow_beacons():
+    """A small version of ``python -m tools.dos_bench --slow-bodies 64 --beacon-bombs 4`` (README: 30 s)."""
+    result = dos_bench.run(slow_bodies=64, beacon_bombs=4, seconds=10)
+    assert dos_bench.held(result), result
+    bombs, slow = result["beacon_bombs"], result["slow_bodies"]
+    assert bombs["answered"] > 100 and set(bombs["statuses"]) <= {"401", "503"}, bombs  # refused, none inflated
+    assert slow["held_mean"] > 32 and slow["closed_by_server"] + slow["answered"] > 0, slow
+
+
+# --- issue 21, finding 7: memory under large bodies ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_with_64_maximum_size_bodies_in_flight():
+    """64 requests with 29.8 MiB bodies in flight at once (valid key; all read by the server before any
+    finishes) took the server to 3.5 GiB and /healthz to 503. Bodies are spooled to disk now. Whitespace
+    bodies, cheap to parse, keep this test fast; ``python -m tools.body_bench`` sends resume batches."""
+    result = body_bench.run(bodies=64, content="padding")
+    assert result["all_in_flight_at_once"], result
+    assert result["statuses"] == {"200": 64}, result
+    assert set(result["healthz_statuses"]) == {"200"}, result
+    # The bodies alone are 1.9 GiB; what the server holds is its buffers, not them.
+    assert result["in_flight_rss_mib"]["server"] < 512, result
+    assert result["peak_rss_mib"]["with_parsers"] < 1024, result
+    assert result["after_rss_mib"]["server"] < 512, result
+
+
+def test_a_killed_parser_costs_a_503_not_the_api(tmp_path):
+    """A parser process killed (by the OOM killer, say) broke the process pool for good: every request
+    after it was a 500. Now that request gets 503 and the next ones start new parsers."""
+    port = free_port()
+    env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1/batch"
+    try:
+        wait_healthy(port, server)
+        assert httpx.post(url, json={"batch": [interaction()]}, headers=AUTH, timeout=60).status_code == 200
+        parsers = [p for p in psutil.Process(server.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+        assert parsers  # started on demand: one so far
+        for parser in parsers:
+            parser.kill()
+        psutil.wait_procs(parsers, timeout=10)
+        statuses = [httpx.post(url, json={"batch": [interaction()]}, headers=AUTH, timeout=60) for _ in range(3)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert [r.status_code for r in statuses] == [503, 200, 200]
+    assert statuses[0].headers["retry-after"] == "1"
+    assert len(raw_event_ids(tmp_path / "raw")) == 3

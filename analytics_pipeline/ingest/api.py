@@ -2,8 +2,11 @@
 
 - ``POST /v1/batch`` with ``{"batch": [event, ...]}``, ``POST /v1/event`` with one event;
   JSON bodies, optionally gzip-encoded; ``GET /healthz``.
-- Auth: ``Authorization: Bearer <ANALYTICS_WRITE_KEY>``, compared in constant time. From web pages:
-  CORS, a public browser key and ``text/plain`` beacon bodies (see :mod:`.browser`).
+- Auth: ``Authorization: Bearer <ANALYTICS_WRITE_KEY>``, compared in constant time, before the body is
+  read. From web pages: CORS, a public browser key and ``text/plain`` beacon bodies (see :mod:`.browser`),
+  whose key, their first member, is checked before anything else is done with them.
+- Bodies over 1 MiB are spooled to disk (:mod:`.spool`); parser processes decode, validate and append
+  them to the raw log, so the server's memory does not grow with the bodies in flight.
 - An accepted event is on disk (fdatasync'd) before the 2xx goes out. Invalid events of a
   batch are reported by index and reason; the valid ones are still accepted.
 - Error bodies never echo input values: events carry PII.
@@ -12,15 +15,19 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import hmac
 import json
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -52,7 +59,8 @@ from analytics_pipeline.ingest.browser import (
     is_beacon,
     parse_origins,
 )
-from analytics_pipeline.ingest.writer import RawLogWriter, encode_lines, raw_dir_from_env, stamp_received
+from analytics_pipeline.ingest.spool import Spool, SpoolRef
+from analytics_pipeline.ingest.writer import RawLogWriter, raw_dir_from_env, stamp_received
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +74,22 @@ MAX_BATCH_EVENTS = 1_000
 # parsing; brackets and commas inside strings count too, which only errs on the safe side) bounds the
 # objects a body can create. Real batches stay far below: a resume text has a few thousand commas.
 MAX_JSON_VALUES = 2_000_000
-# Bodies parsed at once per server process. Parsing (gunzip, json, validation) runs in a pool of that many
-# processes: off the event loop and outside its GIL, so /healthz and small batches are answered while
-# big bodies are parsed, and the memory parsing takes is bounded by the pool, not by the requests waiting.
+# Bodies parsed at once per server process. Parsing (gunzip, json, validation) and appending to the raw log
+# run in a pool of that many processes: off the event loop and outside its GIL, so /healthz and small
+# batches are answered while big bodies are parsed, and the memory parsing takes is bounded by the pool,
+# not by the requests waiting.
 PARSE_SLOTS = 2
+# A body is kept in memory up to this size, beyond it goes to a spool file in writes of this size: 64 requests
+# in flight hold at most 64 MiB, not 64 maximum-size bodies.
+SPOOL_CHUNK_BYTES = 1024 * 1024
+# A beacon's key is its first member, found in this much of the (decompressed) body without parsing it.
+KEY_SCAN_BYTES = 4096
+_BEACON_KEY = re.compile(rb'\A\s*\{\s*"' + re.escape(BEACON_KEY_FIELD.encode()) + rb'"\s*:\s*("(?:[^"\\]|\\.)*")')
+# Set on a request's scope by a server that admits requests whose key is still unknown (beacons) on a budget
+# of their own (serve.py): called once the key is valid, it moves the request to the budget of authenticated
+# requests and returns False if that one is full.
+AUTHENTICATED_EXTENSION = "analytics_pipeline.authenticated"
+HEALTH_PATH = "/healthz"
 WRITE_KEY_ENV = "ANALYTICS_WRITE_KEY"
 # Set by `analytics-pipeline serve --dev` for its worker processes; not a user setting.
 DEV_MODE_ENV = "ANALYTICS_INGEST_DEV_MODE"
@@ -163,9 +183,18 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def _beacon_key(payload: object) -> str | None:
-    """Take the write key out of a beacon body, so that it is never mistaken for event data."""
-    key = payload.pop(BEACON_KEY_FIELD, None) if isinstance(payload, dict) else None
+def beacon_key(body: bytes, gzipped: bool) -> str | None:
+    """The write key of a beacon: its first member, read from the first few KiB of the body without parsing
+    the rest, so a beacon without a valid key costs its bounded read and microseconds, whatever it holds."""
+    try:
+        head = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(body, KEY_SCAN_BYTES) if gzipped else body
+    except zlib.error:
+        return None
+    match = _BEACON_KEY.match(head, 0, KEY_SCAN_BYTES)
+    try:
+        key = json.loads(match[1]) if match else None
+    except ValueError:
+        return None
     return key if isinstance(key, str) else None
 
 
@@ -186,26 +215,49 @@ def _check_auth(request: Request, settings: IngestSettings, token: str | None, l
         raise RequestError(429, "rate_limited", "too many requests", headers={"Retry-After": str(wait)})
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type == "text/plain":
-        limit = min(limit, MAX_BEACON_BYTES)
-    elif media_type != "application/json":
-        raise RequestError(400, "unsupported_content_type", "the body must be application/json or a text/plain beacon")
+def _admit_authenticated(request: Request) -> None:
+    authenticated = request.scope.get("extensions", {}).get(AUTHENTICATED_EXTENSION)
+    if authenticated is not None and not authenticated():
+        raise RequestError(503, "busy", "retry later", headers={"Retry-After": "1"})
+
+
+async def _chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; 413 once it is (or says it will be) over ``limit`` bytes."""
     too_large = RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
-    chunks, size = [], 0
+    size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise too_large
-            chunks.append(chunk)
+            yield chunk
     except ClientDisconnect:
         raise RequestError(400, "client_disconnected", "the body was not fully received") from None
-    return b"".join(chunks)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | Spool:
+    """The body in memory if small, else in a :class:`Spool` (written off the event loop), 1 MiB at a time."""
+    pending: list[bytes] = []
+    buffered, spool = 0, None
+    try:
+        async for chunk in _chunks(request, limit):
+            pending.append(chunk)
+            buffered += len(chunk)
+            if buffered >= SPOOL_CHUNK_BYTES:
+                spool = spool or Spool()
+                await run_in_threadpool(spool.write, pending)
+                pending, buffered = [], 0
+        if spool is None:
+            return b"".join(pending)
+        await run_in_threadpool(spool.write, pending)
+        return spool
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
 
 
 def _gzipped(request: Request) -> bool:
@@ -213,6 +265,11 @@ def _gzipped(request: Request) -> bool:
     if encoding not in ("gzip", "identity"):
         raise RequestError(400, "unsupported_encoding", "Content-Encoding must be gzip or identity")
     return encoding == "gzip"
+
+
+def _check_json(request: Request) -> None:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise RequestError(400, "unsupported_content_type", "the body must be application/json or a text/plain beacon")
 
 
 def _error_response(error: RequestError) -> JSONResponse:
@@ -227,15 +284,28 @@ def _status_for(accepted: int, errors: Iterable[EventError]) -> int:
     return 413 if codes == {"event_too_large"} else 400
 
 
-def parse_body(
-    body: bytes, gzipped: bool, single: bool, limits: tuple[int, int, int], received_at: datetime
-) -> tuple[bytes, int, list[EventError]]:
-    """Gunzip, decode and validate a request body: the raw-log bytes of its valid events, their
-    number, and the errors of the others. CPU-bound; runs in a parser process, which also encodes
-    the lines, so the server only copies one bytes object (no 32 MB encode holding its GIL)."""
+@dataclass(frozen=True)
+class Body:
+    """A request body as a parser process receives it: the bytes, or the spool file holding them."""
+
+    data: bytes | SpoolRef
+    gzipped: bool = False
+    single: bool = False  # /v1/event: the body is one event
+    beacon: bool = False  # its first member is the write key
+
+    def read(self) -> bytes:
+        return self.data.read() if isinstance(self.data, SpoolRef) else self.data
+
+
+def decode_events(
+    body: Body, limits: tuple[int, int, int]
+) -> tuple[list[ResumeEvent | InteractionEvent], list[EventError]]:
+    """Gunzip, decode and validate a request body: its valid events, and the errors of the others."""
     max_request_bytes, max_batch_events, max_event_bytes = limits
-    payload = decode_json(gunzip(body, max_request_bytes) if gzipped else body)
-    if single:
+    payload = decode_json(gunzip(body.read(), max_request_bytes) if body.gzipped else body.read())
+    if body.beacon and isinstance(payload, dict):
+        payload.pop(BEACON_KEY_FIELD, None)  # never stored, not even as an unknown field
+    if body.single:
         items = [payload]
     elif isinstance(payload, dict) and isinstance(payload.get("batch"), list):
         items = payload["batch"]
@@ -243,8 +313,36 @@ def parse_body(
         raise RequestError(400, "bad_request", 'the body must be {"batch": [event, ...]}')
     if len(items) > max_batch_events:
         raise RequestError(413, "batch_too_large", f"a batch holds at most {max_batch_events} events")
-    valid, errors = validate_items(items, max_event_bytes)
-    return encode_lines(stamp_received(valid, received_at)), len(valid), errors
+    return validate_items(items, max_event_bytes)
+
+
+@functools.cache
+def _raw_log(raw_dir: Path) -> RawLogWriter:
+    return RawLogWriter(raw_dir)  # one per parser process: its own file, never interleaved with another's
+
+
+# glibc keeps the heap a big body's objects leave behind; malloc_trim hands it back (absent elsewhere: a no-op).
+_malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", lambda pad: 0)
+
+
+def _store(
+    body: Body, limits: tuple[int, int, int], raw_dir: Path, received_at: datetime
+) -> tuple[int, list[EventError]]:
+    valid, errors = decode_events(body, limits)
+    _raw_log(raw_dir).append(stamp_received(valid, received_at), received_at)
+    return len(valid), errors
+
+
+def ingest_body(
+    body: Body, limits: tuple[int, int, int], raw_dir: Path, received_at: datetime
+) -> tuple[int, list[EventError]]:
+    """Decode, validate and append a body's valid events to the raw log (fdatasync'd); runs in a parser
+    process, so the events never pass through the server process. The number stored and the errors."""
+    try:
+        return _store(body, limits, raw_dir, received_at)
+    finally:
+        if isinstance(body.data, SpoolRef):  # a big body: memory returns to the system after the burst
+            _malloc_trim(0)
 
 
 class ParserPool:
@@ -262,6 +360,20 @@ class ParserPool:
                 self._pool = ProcessPoolExecutor(self._slots, mp_context=multiprocessing.get_context("spawn"))
             return self._pool
 
+    async def run(self, fn, *args):
+        """``fn(*args)`` in a parser process. If one died (the OOM killer, kill -9), the pool is broken for
+        good: its requests get 503 and the next one starts new parsers."""
+        pool = self.get()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            log.error("a parser process died; starting new ones")
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise RequestError(503, "parser_unavailable", "retry later", {"Retry-After": "1"}) from None
+
     def shutdown(self) -> None:
         with self._lock:
             if self._pool is not None:
@@ -270,44 +382,45 @@ class ParserPool:
 
 
 def create_app(settings: IngestSettings) -> Starlette:
-    writer = RawLogWriter(settings.raw_dir)
     limiter = RateLimiter(settings.browser_rate_limit)
     parsers = ParserPool()
     limits = (settings.max_request_bytes, settings.max_batch_events, settings.max_event_bytes)
+    beacon_limits = (min(settings.max_request_bytes, MAX_BEACON_BYTES), *limits[1:])
+
+    async def receive(request: Request, single: bool) -> tuple[Body, tuple[int, int, int], Spool | None]:
+        """Authenticate, then read: the body, its limits, and the spool to close once it is parsed."""
+        if is_beacon(request.headers):  # its key is in its body: read (<= 64 KiB, in memory) before anything else
+            gzipped = _gzipped(request)
+            data = b"".join([chunk async for chunk in _chunks(request, MAX_BEACON_BYTES)])
+            _check_auth(request, settings, beacon_key(data, gzipped), limiter)
+            _admit_authenticated(request)
+            return Body(data, gzipped, single, beacon=True), beacon_limits, None
+        _check_auth(request, settings, _bearer_token(request), limiter)
+        gzipped = _gzipped(request)
+        _check_json(request)
+        data = await _read_body(request, settings.max_request_bytes)
+        if isinstance(data, Spool):
+            return Body(data.ref(), gzipped, single), limits, data
+        return Body(data, gzipped, single), limits, None
 
     async def ingest(request: Request, single: bool) -> JSONResponse:
         received_at = datetime.now(UTC)
+        spool = None
         try:
-            beacon = is_beacon(request.headers)
-            if not beacon:  # a beacon's key is in its body
-                _check_auth(request, settings, _bearer_token(request), limiter)
-            gzipped = _gzipped(request)
-            body = await _read_body(request, settings.max_request_bytes)
-            if beacon:  # small (MAX_BEACON_BYTES): decoded here for its key; the events go to a parser
-                beacon_body = gunzip(body, settings.max_request_bytes) if gzipped else body
-                _check_auth(request, settings, _beacon_key(decode_json(beacon_body)), limiter)
-            payload, accepted, errors = await asyncio.get_running_loop().run_in_executor(
-                parsers.get(), parse_body, body, gzipped, single, limits, received_at
-            )
+            body, body_limits, spool = await receive(request, single)
+            accepted, errors = await parsers.run(ingest_body, body, body_limits, settings.raw_dir, received_at)
         except RequestError as error:
             return _error_response(error)
-        try:
-            if accepted:  # fsync blocks: off the event loop
-                await run_in_threadpool(writer.append_payload, payload, received_at)
         except OSError as error:
-            # Nothing of this request is in the log (the writer rolls back): safe to retry.
-            log.error("raw log append failed (errno %s); answering 503", error.errno)
-            return JSONResponse(
-                {"error": "storage_unavailable", "detail": "retry later"},
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
-        body = {
-            "accepted": accepted,
-            "rejected": len(errors),
-            "errors": [asdict(e) for e in errors],
-        }
-        return JSONResponse(body, status_code=_status_for(accepted, errors))
+            # A spool or the raw log could not be written: nothing of this request is in the log (the writer
+            # rolls back), so it is safe to retry.
+            log.error("storing a request failed (errno %s); answering 503", error.errno)
+            return _error_response(RequestError(503, "storage_unavailable", "retry later", {"Retry-After": "1"}))
+        finally:
+            if spool is not None:
+                spool.close()
+        result = {"accepted": accepted, "rejected": len(errors), "errors": [asdict(e) for e in errors]}
+        return JSONResponse(result, status_code=_status_for(accepted, errors))
 
     async def batch(request: Request) -> JSONResponse:
         return await ingest(request, single=False)
@@ -328,13 +441,12 @@ def create_app(settings: IngestSettings) -> Starlette:
             )
         yield
         parsers.shutdown()
-        writer.close()
 
     return Starlette(
         routes=[
             Route("/v1/batch", batch, methods=["POST"]),
             Route("/v1/event", event, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route(HEALTH_PATH, healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)],

@@ -5,7 +5,9 @@ connection that has not sent its request head, so a few dozen idle sockets deny 
 everyone. :class:`GuardedH11Protocol` closes connections that do not send a complete request
 head within ``head_timeout`` (measured from the head's first byte or the connect, never reset by
 drip-fed header lines) or a complete body within ``body_timeout``, caps connections per client
-address, and limits *requests in flight* instead of connections.
+address, and limits *requests in flight* instead of connections. A beacon (``text/plain``, its
+key in its body) is unauthenticated until its body is read: it has ``beacon_body_timeout`` for
+that and a budget of its own, so beacons without a key never take a slot of authenticated requests.
 
 Also :func:`running_server`, which serves an app on a free loopback port in a thread:
 the real HTTP stack for tests and benchmarks, no subprocess needed.
@@ -24,18 +26,32 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import partial
 
 import h11
 import uvicorn
+from starlette.datastructures import Headers
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from analytics_pipeline.ingest.api import DEV_MODE_ENV, WRITE_KEY_ENV, settings_from_env
+from analytics_pipeline.ingest.api import (
+    AUTHENTICATED_EXTENSION,
+    DEV_MODE_ENV,
+    HEALTH_PATH,
+    WRITE_KEY_ENV,
+    settings_from_env,
+)
+from analytics_pipeline.ingest.browser import is_beacon
 
 log = logging.getLogger(__name__)
 APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
 KEEP_ALIVE_SECONDS = 5
+
+
+async def _busy(send) -> None:
+    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"error":"busy","detail":"retry later"}'})
 
 
 @dataclass
@@ -44,41 +60,64 @@ class ConnectionGuard:
 
     head_timeout: float = 5.0  # seconds to send a complete request head
     body_timeout: float = 60.0  # seconds to send the body once the head is in (32 MiB at >= 0.5 MB/s)
+    beacon_body_timeout: float = 5.0  # the same for a beacon (<= 64 KiB), read before its key is known
     max_per_address: int = 64  # open connections per client IP address
     max_in_flight: int = 64  # requests being processed; beyond: 503 + Retry-After (clients retry)
+    max_unauthenticated: int = 16  # beacons in flight whose key is not checked yet; beyond: 503
     per_address: Counter[str] = field(default_factory=Counter, repr=False)
     in_flight: int = field(default=0, repr=False)
+    unauthenticated: int = field(default=0, repr=False)
     _wrapped: dict = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict:  # worker processes get the limits, never another process's counters
-        return {k: getattr(self, k) for k in ("head_timeout", "body_timeout", "max_per_address", "max_in_flight")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(**state)
 
     def wrap(self, app):
-        """The app behind the in-flight limit (one wrapper per app, shared by all connections)."""
+        """The app behind the in-flight limits (one wrapper per app, shared by all connections)."""
         if id(app) not in self._wrapped:
             self._wrapped[id(app)] = partial(self._limited, app)
         return self._wrapped[id(app)]
 
     async def _limited(self, app, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] == HEALTH_PATH:  # a busy server is still alive
             return await app(scope, receive, send)
+        if is_beacon(Headers(scope=scope)):
+            return await self._unauthenticated(app, scope, receive, send)
         if self.in_flight >= self.max_in_flight:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
-                }
-            )
-            return await send({"type": "http.response.body", "body": b'{"error":"busy","detail":"retry later"}'})
+            return await _busy(send)
         self.in_flight += 1
         try:
             return await app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _unauthenticated(self, app, scope, receive, send):
+        """A beacon counts against ``max_unauthenticated`` until the app finds its key valid, then against
+        ``max_in_flight`` like any authenticated request (the app answers 503 if that is full)."""
+        if self.unauthenticated >= self.max_unauthenticated:
+            return await _busy(send)
+        self.unauthenticated += 1
+        authenticated = False
+
+        def authenticate() -> bool:
+            nonlocal authenticated
+            if not authenticated and self.in_flight < self.max_in_flight:
+                self.unauthenticated -= 1
+                self.in_flight += 1
+                authenticated = True
+            return authenticated
+
+        scope.setdefault("extensions", {})[AUTHENTICATED_EXTENSION] = authenticate
+        try:
+            return await app(scope, receive, send)
+        finally:
+            if authenticated:
+                self.in_flight -= 1
+            else:
+                self.unauthenticated -= 1
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -127,9 +166,10 @@ class GuardedH11Protocol(H11Protocol):
         state = self.conn.their_state
         if state is h11.IDLE and (self.cycle is None or self.cycle.response_complete):
             self._set_deadline(state, self.guard.head_timeout)
-        elif state is h11.SEND_BODY:
-            self._set_deadline(state, self.guard.body_timeout)
-        else:
+        elif state is h11.SEND_BODY and state is not self._deadline_state:
+            beacon = is_beacon(Headers(raw=self.headers))
+            self._set_deadline(state, self.guard.beacon_body_timeout if beacon else self.guard.body_timeout)
+        elif state is not h11.SEND_BODY:
             self._set_deadline(None)
 
     def _set_deadline(self, state, seconds: float = 0.0) -> None:
@@ -172,6 +212,12 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> argparse.Argume
         type=int,
         default=ConnectionGuard.max_in_flight,
         help="requests in flight per worker before answering 503 (clients retry); idle connections do not count",
+    )
+    parser.add_argument(
+        "--limit-unauthenticated",
+        type=int,
+        default=ConnectionGuard.max_unauthenticated,
+        help="beacons (text/plain, key in the body) in flight per worker whose key is not checked yet; beyond, 503",
     )
     parser.add_argument(
         "--max-connections-per-address",
@@ -222,6 +268,7 @@ def run_serve(args: argparse.Namespace) -> int:
         head_timeout=args.head_timeout,
         max_per_address=args.max_connections_per_address,
         max_in_flight=args.limit_concurrency,
+        max_unauthenticated=args.limit_unauthenticated,
     )
     uvicorn.run(
         APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers, **server_options(guard)
