@@ -22,10 +22,16 @@ SAMPLE_DAYS = 30
 SAMPLE_USERS = 400
 SAMPLE_SESSIONS_PER_DAY = 60
 SCRUBBED_EVENTS_KEY = dg.AssetKey(["staging", "scrubbed_events"])  # reports the PII entities it replaced
-# Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once.
+# Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once, with the
+# limits of data/dagster_home/dagster.yaml (else Dagster's default: ten runs at once, each with its model).
 THROWAWAY_INSTANCE = """run_coordinator:
   module: analytics_pipeline.run_coordinator
   class: ImmediateOrQueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 1
 """
 
 
