@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -16,11 +17,21 @@ import dagster as dg
 from analytics_pipeline.ingest.serve import add_serve_command
 from analytics_pipeline.private_files import restrict_process
 
+# `sample`'s defaults: with `run` and `python -m tools.train_baseline` within 10 minutes on 2 cores (README).
+SAMPLE_DAYS = 30
+SAMPLE_USERS = 400
+SAMPLE_SESSIONS_PER_DAY = 60
 SCRUBBED_EVENTS_KEY = dg.AssetKey(["staging", "scrubbed_events"])  # reports the PII entities it replaced
-# Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once.
+# Without DAGSTER_HOME the runs go to a throwaway instance that still launches them at once, with the
+# limits of data/dagster_home/dagster.yaml (else Dagster's default: ten runs at once, each with its model).
 THROWAWAY_INSTANCE = """run_coordinator:
   module: analytics_pipeline.run_coordinator
   class: ImmediateOrQueuedRunCoordinator
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 1
 """
 
 
@@ -109,6 +120,42 @@ def run_pipeline(days: list[str] | None = None) -> int:
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def write_sample_history(
+    days: int, users: int, sessions_per_day: int, start: date | None, seed: int, overwrite: bool
+) -> int:
+    """Write ``days`` days of synthetic events (``sample_data``) into the raw dir, ending yesterday by default.
+
+    A day whose directory already holds anything is refused (its raw files may be real) unless
+    ``overwrite``, which replaces only the day's sample file and leaves other files alone.
+    """
+    from analytics_pipeline.defs.resources import default_resources
+    from analytics_pipeline.raw_log import SAMPLE_FILE_NAME
+    from analytics_pipeline.sample_data import write_sample
+
+    if min(days, users, sessions_per_day) < 1:
+        print("--days, --users and --sessions-per-day must be at least 1", file=sys.stderr)
+        return 2
+    raw_dir = Path(default_resources()["raw_log"].process_config_and_initialize().raw_dir)
+    start = start or datetime.now(UTC).date() - timedelta(days=days)
+    targets = [(start + timedelta(days=i)).isoformat() for i in range(days)]
+    taken = [day for day in targets if (raw_dir / day).is_dir() and any((raw_dir / day).iterdir())]
+    if taken and not overwrite:
+        print(
+            f"{len(taken)} of these days already have files under {raw_dir} ({', '.join(taken[:3])}"
+            f"{', ...' if len(taken) > 3 else ''}): nothing written. Point ANALYTICS_RAW_DIR at an empty "
+            f"directory, pick another --start, or pass --overwrite to replace their {SAMPLE_FILE_NAME}",
+            file=sys.stderr,
+        )
+        return 1
+    write_sample(raw_dir, days, sessions_per_day, users, seed, start)
+    lines = sum(sum(1 for _ in (raw_dir / day / SAMPLE_FILE_NAME).open("rb")) for day in targets)
+    print(
+        f"wrote {days} day(s), {targets[0]} to {targets[-1]}, under {raw_dir}: {lines} lines, "
+        f"{sessions_per_day} sessions a day from {users} users (synthetic: seeded Faker PII, ~2% malformed lines)"
+    )
+    return 0
 
 
 RESCRUB_TAG = "analytics_pipeline/rescrub"
@@ -208,6 +255,10 @@ def _day(value: str) -> str:
     return value
 
 
+def _date(value: str) -> date:
+    return date.fromisoformat(_day(value))
+
+
 def main(argv: list[str] | None = None) -> int:
     # Everything the commands and their child processes (webserver, run workers) write is owner-only.
     restrict_process()
@@ -217,6 +268,27 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("days", nargs="*", help="YYYY-MM-DD partitions (default: all in the raw log)")
     run.set_defaults(handler=lambda args: run_pipeline(args.days))
     add_serve_command(commands)
+    sample = commands.add_parser(
+        "sample", help="write a synthetic event history (seeded, fake PII) into the raw dir, ending yesterday"
+    )
+    sample.add_argument("--days", type=int, default=SAMPLE_DAYS, help=f"days of events (default {SAMPLE_DAYS})")
+    sample.add_argument("--users", type=int, default=SAMPLE_USERS, help=f"distinct users (default {SAMPLE_USERS})")
+    sample.add_argument(
+        "--sessions-per-day",
+        type=int,
+        default=SAMPLE_SESSIONS_PER_DAY,
+        help=f"user visits a day (default {SAMPLE_SESSIONS_PER_DAY})",
+    )
+    sample.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default: DAYS days before today, UTC)")
+    sample.add_argument("--seed", type=int, default=7, help="same seed and options, same bytes (default 7)")
+    sample.add_argument(
+        "--overwrite", action="store_true", help="replace the sample file of days that already have files"
+    )
+    sample.set_defaults(
+        handler=lambda args: write_sample_history(
+            args.days, args.users, args.sessions_per_day, args.start, args.seed, args.overwrite
+        )
+    )
     again = commands.add_parser(
         "rescrub", help="submit a backfill that scrubs days again (e.g. after a scrubber upgrade); the daemon runs it"
     )

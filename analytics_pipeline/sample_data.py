@@ -8,12 +8,19 @@ quarantine path is exercised. Same seed, same bytes.
 
 The PII templates here are deliberately different from the scrubber's evaluation
 set (``analytics_pipeline.privacy``), so the demo does not grade its own homework.
+
+Behaviour is synthetic too, with a signal on purpose so that a model trained on the
+training sets has something to learn (``take_away_chance``, ``refine_chance``): users
+refine low-scoring outputs more often, and copy or download an output more often the
+higher its ATS and JD scores, more for some tailoring modes than others. The numbers are
+invented; they make the labels learnable, not realistic.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import uuid
 from collections.abc import Iterator
@@ -86,6 +93,11 @@ EMPLOYERS = [
 ]
 AREA_CODES = [212, 312, 415, 617, 646, 206, 303, 512, 713, 404, 305, 202, 773, 818, 919]
 MODES = ["personalized", "concise", "keyword-optimized", "executive"]
+# Invented effect of the mode on taking an output away (log-odds): see take_away_chance.
+MODE_APPEAL = {"personalized": 0.6, "concise": 0.0, "keyword-optimized": -0.6, "executive": 0.3}
+# Chance of a copy and of a download for an output of average scores (ATS 65, JD 60) and a neutral mode.
+TAKE_AWAY_BASE = {"resume.copy": 0.45, "resume.download": 0.5}
+REFINE_BASE = 0.4  # chance of one more refinement of an output with ATS score 62
 PAGES = ["/editor", "/tailor", "/dashboard", "/history", "/settings"]
 ELEMENTS = [
     "upload-button",
@@ -99,6 +111,26 @@ ELEMENTS = [
     "version-tab",
     "help-tooltip",
 ]
+
+
+def _logistic(log_odds: float) -> float:
+    return 1 / (1 + math.exp(-log_odds))
+
+
+def _log_odds(chance: float) -> float:
+    return math.log(chance / (1 - chance))
+
+
+def take_away_chance(action: str, ats_score: int, jd_score: int, mode: str) -> float:
+    """Synthetic: the chance that a user copies (or downloads) their final output rises with its scores."""
+    return _logistic(
+        _log_odds(TAKE_AWAY_BASE[action]) + 0.06 * (ats_score - 65) + 0.03 * (jd_score - 60) + MODE_APPEAL[mode]
+    )
+
+
+def refine_chance(ats_score: int) -> float:
+    """Synthetic: the lower an output's ATS score, the likelier the user refines it once more."""
+    return _logistic(_log_odds(REFINE_BASE) - 0.04 * (ats_score - 62))
 
 
 @dataclass
@@ -259,6 +291,7 @@ class SampleGenerator:
         version = 1
         tailored = self.tailored(resume_text, job_description, person, version)
         at += timedelta(seconds=self.rng.randint(20, 300))
+        ats_score, jd_score = self.rng.randint(35, 90), self.rng.randint(30, 90)
         yield self._event(
             "resume.tailor",
             user_id,
@@ -269,15 +302,16 @@ class SampleGenerator:
             resume_text=resume_text,
             job_description=job_description,
             tailored_text=tailored,
-            ats_score=self.rng.randint(35, 90),
-            jd_score=self.rng.randint(30, 90),
+            ats_score=ats_score,
+            jd_score=jd_score,
             tailoring_mode=mode,
         )
-        while self.rng.random() < 0.4 and version < 4:
+        while self.rng.random() < refine_chance(ats_score) and version < 4:
             version += 1
             at += timedelta(seconds=self.rng.randint(30, 600))
             yield self._interaction(user_id, at, "refine-button")
             previous, tailored = tailored, self.tailored(resume_text, job_description, person, version)
+            ats_score, jd_score = self.rng.randint(50, 99), self.rng.randint(45, 99)
             yield self._event(
                 "resume.refine",
                 user_id,
@@ -288,15 +322,15 @@ class SampleGenerator:
                 resume_text=previous,
                 job_description=job_description,
                 tailored_text=tailored,
-                ats_score=self.rng.randint(50, 99),
-                jd_score=self.rng.randint(45, 99),
+                ats_score=ats_score,
+                jd_score=jd_score,
                 tailoring_mode=mode,
             )
         for _ in range(self.rng.randint(0, 4 * self.ui_scale)):
             at += timedelta(seconds=self.rng.randint(1, 60))
             yield self._interaction(user_id, at)
-        for action, chance in (("resume.copy", 0.45), ("resume.download", 0.5)):
-            if self.rng.random() < chance:
+        for action in TAKE_AWAY_BASE:
+            if self.rng.random() < take_away_chance(action, ats_score, jd_score, mode):
                 at += timedelta(seconds=self.rng.randint(5, 120))
                 yield self._event(action, user_id, at, resume_id=resume_id, version=version)
 

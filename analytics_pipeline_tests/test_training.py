@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from analytics_pipeline import warehouse
+from analytics_pipeline.lifecycle.erasure import erase_from_parquet
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.training import (
     SplitRatios,
@@ -18,9 +20,12 @@ from analytics_pipeline.training import (
     build_training_set,
     list_versions,
     load_training_set,
+    prune_versions,
     read_card,
     write_snapshot,
 )
+from analytics_pipeline.training.build import snapshot_rows
+from analytics_pipeline.training.snapshot import PRUNED_PREFIX
 from analytics_pipeline.training.tables import TRAINING_TABLES
 
 T0 = datetime(2026, 11, 2, 9, 0)
@@ -301,12 +306,12 @@ def test_snapshot_and_card_are_written_and_loadable(conn, events, tmp_path, monk
     for i in range(30):
         events.resume("resume.tailor", f"user-{i}", T0 + timedelta(minutes=i), resume=f"r{i}")
     result = build(conn, "tailoring_examples")
-    data = conn.sql("SELECT * FROM training.tailoring_examples").to_arrow_table()
+    data = snapshot_rows(conn, result.table)
     out = tmp_path / "training"
-    path, card = write_snapshot(out, result.table, data, {"removed_by_filter": result.removed})
-    path2, _ = write_snapshot(out, result.table, data, {"removed_by_filter": result.removed})
+    snapshot = write_snapshot(out, result.table, data, {"removed_by_filter": result.removed, "run_id": "run-1"})
+    path, card = snapshot.path, snapshot.card
 
-    assert list_versions("tailoring_examples", out) == [path.name, path2.name]
+    assert snapshot.new and list_versions("tailoring_examples", out) == [path.name] == [card["version"]]
     assert sorted(p.name for p in path.iterdir()) == [
         "dataset_card.json",
         "test.parquet",
@@ -316,17 +321,22 @@ def test_snapshot_and_card_are_written_and_loadable(conn, events, tmp_path, monk
     assert card["row_count"] == 30 == sum(card["rows_per_split"].values())
     assert card["scrubber_versions"] == ["test-scrubber/1"]
     assert card["date_range"]["first"].startswith("2026-11-02 09:00")
-    assert [c["name"] for c in card["columns"]] == TRAINING_TABLES["tailoring_examples"].column_names
+    # loaded_at is in the DuckDB table only: the snapshot's columns are the others, in order.
+    table_columns = TRAINING_TABLES["tailoring_examples"].column_names
+    assert table_columns[-1] == "loaded_at" and [c["name"] for c in card["columns"]] == table_columns[:-1]
+    assert conn.sql("SELECT DISTINCT loaded_at FROM training.tailoring_examples").fetchall() == [(result.loaded_at,)]
     assert card["removed_by_filter"] == result.removed and "training" in card["code_version"]
+    assert card["run_id"] == "run-1" and card["labels"] == ["copied", "downloaded", "refined_again", "accepted"]
 
     monkeypatch.setenv("ANALYTICS_TRAINING_DIR", str(out))
     everything = load_training_set("tailoring_examples", split=None)
     train = load_training_set("tailoring_examples")
     assert len(everything) == 30 and set(train["split"]) == {"train"}
+    assert "loaded_at" not in everything.columns
     assert len(train) == card["rows_per_split"]["train"]
     assert {"anon_user_id", "split"} <= set(train.columns)
     assert len(load_training_set("tailoring_examples", "test", version=path.name)) == card["rows_per_split"]["test"]
-    assert read_card("tailoring_examples")["version"] == path2.name
+    assert read_card("tailoring_examples") == card
 
     with pytest.raises(ValueError, match="split must be"):
         load_training_set("tailoring_examples", split="dev")
@@ -334,6 +344,100 @@ def test_snapshot_and_card_are_written_and_loadable(conn, events, tmp_path, monk
         load_training_set("tailoring_examples", version="19990101")
     with pytest.raises(FileNotFoundError, match="materialize"):
         load_training_set("refinement_pairs")
+
+
+def test_a_rebuild_with_unchanged_content_writes_no_new_version(conn, events, tmp_path):
+    for i in range(12):
+        events.resume("resume.tailor", f"user-{i}", T0 + timedelta(minutes=i), resume=f"r{i}")
+    out = tmp_path / "training"
+
+    def rebuild(details: dict):
+        result = build(conn, "tailoring_examples")
+        return write_snapshot(out, result.table, snapshot_rows(conn, result.table), details)
+
+    first = rebuild({"run_id": "run-1", "config": {"label_window_hours": 24}})
+    # Another run, another build time (loaded_at): the same content, so the same version.
+    again = rebuild({"run_id": "run-2", "config": {"label_window_hours": 24}})
+    assert not again.new and again.path == first.path and again.card["run_id"] == "run-1"
+    assert list_versions("tailoring_examples", out) == [first.path.name]
+    assert not [p for p in (out / "tailoring_examples").iterdir() if p.name.startswith(".")]
+
+    # What a data scientist cares about makes a new version: the settings, the rows.
+    settings = rebuild({"run_id": "run-3", "config": {"label_window_hours": 48}})
+    events.resume("resume.tailor", "user-new", T0 + timedelta(hours=1), resume="r-new")
+    rows = rebuild({"run_id": "run-4", "config": {"label_window_hours": 48}})
+    assert settings.new and rows.new and rows.card["row_count"] == 13
+    assert list_versions("tailoring_examples", out) == [first.path.name, settings.path.name, rows.path.name]
+    assert len({first.card["content_hash"], settings.card["content_hash"], rows.card["content_hash"]}) == 3
+    # Back to content an older version holds: newer than the latest, so written again as the latest.
+    back = rebuild({"run_id": "run-5", "config": {"label_window_hours": 24}})
+    assert back.new and list_versions("tailoring_examples", out)[-1] == back.path.name
+
+
+def test_the_card_reports_label_rates_and_final_labels_per_split(conn, events, tmp_path):
+    users = [f"{i:064x}" for i in range(40)]
+    for i, user in enumerate(users):
+        events.resume("resume.tailor", user, T0 + timedelta(minutes=i), resume=f"r{i}")
+        if i % 4 == 0:  # a quarter of the outputs downloaded
+            events.resume("resume.download", user, T0 + timedelta(minutes=i, seconds=30), resume=f"r{i}")
+    # Two outputs after the label window of the others has closed: their labels are not final yet.
+    late = [events.resume("resume.tailor", users[i], T0 + timedelta(hours=30), resume=f"late{i}") for i in (1, 2)]
+    result = build(conn, "tailoring_examples")
+    card = write_snapshot(tmp_path, result.table, snapshot_rows(conn, result.table), {}).card
+
+    frame = conn.sql("SELECT * FROM training.tailoring_examples").df()
+    assert set(frame.loc[~frame["label_window_closed"], "event_id"]) == set(late)
+    for split, stats in card["label_stats"].items():
+        rows = frame[frame["split"] == split]
+        final = rows[rows["label_window_closed"]]
+        assert stats["rows"] == len(rows) == card["rows_per_split"][split]
+        assert stats["label_window_closed_share"] == pytest.approx(len(final) / len(rows), abs=1e-4)
+        assert stats["rates"]["accepted"] == pytest.approx(rows["accepted"].mean(), abs=1e-4)
+        assert stats["rates_label_window_closed"]["downloaded"] == pytest.approx(final["downloaded"].mean(), abs=1e-4)
+        assert stats["rates_label_window_closed"]["copied"] == 0
+    final_rows = {split: round(s["rows"] * s["label_window_closed_share"]) for split, s in card["label_stats"].items()}
+    accepted = sum(s["rates_label_window_closed"]["accepted"] * final_rows[k] for k, s in card["label_stats"].items())
+    assert sum(final_rows.values()) == 40 and accepted == pytest.approx(10, abs=0.01)  # ten downloads, all final
+
+    # Engagement features have no labels to report.
+    result = build(conn, "engagement_features")
+    card = write_snapshot(tmp_path, result.table, snapshot_rows(conn, result.table), {}).card
+    assert card["labels"] == [] and card["label_stats"] == {}
+
+
+def test_old_versions_are_pruned_and_erasure_still_covers_every_kept_one(conn, events, tmp_path):
+    out = tmp_path / "training"
+    users = [f"{i:064x}" for i in range(8)]
+    written = []
+    for round_ in range(4):  # four builds with different content: four versions
+        events.resume("resume.tailor", users[round_], T0 + timedelta(hours=round_), resume=f"r{round_}")
+        events.resume("resume.tailor", users[0], T0 + timedelta(hours=round_, minutes=5), resume=f"x{round_}")
+        result = build(conn, "tailoring_examples")
+        written.append(write_snapshot(out, result.table, snapshot_rows(conn, result.table), {}).path.name)
+    assert list_versions("tailoring_examples", out) == written
+
+    # A deletion killed half-way leaves a hidden folder: never listed, cleaned up by the next prune.
+    (out / "tailoring_examples" / f"{PRUNED_PREFIX}killed").mkdir()
+    assert prune_versions("tailoring_examples", 2, out, protect=frozenset({written[0]})) == [written[1]]
+    assert list_versions("tailoring_examples", out) == [written[0], *written[2:]]
+    assert sorted(p.name for p in (out / "tailoring_examples").iterdir()) == [written[0], *written[2:]]
+    assert prune_versions("tailoring_examples", 1, out) == [written[0], written[2]]
+    assert prune_versions("tailoring_examples", 1, out) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        prune_versions("tailoring_examples", 0, out)
+
+    # users[0] is in every version; erasure rewrites every Parquet file under the training dir.
+    for round_ in range(2):
+        events.resume("resume.tailor", users[5 + round_], T0 + timedelta(days=1, hours=round_), resume=f"y{round_}")
+        result = build(conn, "tailoring_examples")
+        write_snapshot(out, result.table, snapshot_rows(conn, result.table), {})
+    kept = list_versions("tailoring_examples", out)
+    assert len(kept) == 3
+    removed = erase_from_parquet(out, users[0])
+    assert {Path(f).parts[1] for f in removed} == set(kept)
+    for version in kept:
+        frame = load_training_set("tailoring_examples", split=None, version=version, directory=out)
+        assert len(frame) and users[0] not in set(frame["anon_user_id"])
 
 
 def test_an_empty_warehouse_gives_empty_sets_not_errors(conn):

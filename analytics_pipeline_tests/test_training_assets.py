@@ -86,6 +86,37 @@ def test_training_job_after_the_daily_job_builds_loadable_leak_free_sets(pipelin
     assert examples["accepted"].any() and not examples["accepted"].all()
     assert not examples["tailored_text"].str.contains(max(sample_days.pii.values["email"], key=len), regex=False).any()
 
+    card = read_card("tailoring_examples")
+    assert card["run_id"] == result.run_id
+    assert sum(s["rows"] for s in card["label_stats"].values()) == card["row_count"]
+    # Only the blocking checks gate; the warnings on the same table are not required to pass.
+    assert card["gating_checks"] == [
+        f"analytics/resume_events:{name}"
+        for name in (
+            "event_ids_unique",
+            "matches_schema",
+            "no_residual_pii",
+            "pseudonyms_well_formed",
+            "values_in_allowed_ranges",
+        )
+    ]
+    assert (
+        "- gating checks (blocking, ERROR severity): 5"
+        in materializations["training/tailoring_examples"].metadata["dataset_card"].value
+    )
+
+    # A rebuild of unchanged data: the tables are written again (a new loaded_at), the snapshots are not.
+    loaded_at = pipeline.query("SELECT DISTINCT loaded_at FROM training.tailoring_examples")
+    again = pipeline.run(None, job="training_job")
+    assert again.success
+    for event in again.get_asset_materialization_events():
+        name, metadata = event.asset_key.path[1], event.materialization.metadata
+        assert metadata["new_snapshot"].value is False
+        assert list_versions(name) == [metadata["snapshot_version"].value] == [read_card(name)["version"]]
+    assert read_card("tailoring_examples")["run_id"] == result.run_id  # the run that wrote it
+    later = pipeline.query("SELECT DISTINCT loaded_at FROM training.tailoring_examples")
+    assert len(loaded_at) == len(later) == 1 and later[0][0] > loaded_at[0][0]
+
 
 def test_training_sets_are_requested_once_an_analytics_day_is_loaded_again():
     from analytics_pipeline.definitions import defs

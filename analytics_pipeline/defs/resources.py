@@ -29,7 +29,7 @@ from analytics_pipeline.raw_log import (
 from analytics_pipeline.staging import shards_dir
 from analytics_pipeline.training import SplitRatios, TrainingConfig
 from analytics_pipeline.training.build import DEFAULT_LABEL_WINDOW_HOURS, DEFAULT_MAX_PLACEHOLDER_SHARE
-from analytics_pipeline.training.snapshot import DEFAULT_TRAINING_DIR
+from analytics_pipeline.training.snapshot import DEFAULT_KEEP_VERSIONS, DEFAULT_TRAINING_DIR
 
 DEFAULT_RAW_DIR = "data/raw/events"
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
@@ -187,6 +187,8 @@ class TrainingSetsResource(dg.ConfigurableResource):
     label_window_hours: int = DEFAULT_LABEL_WINDOW_HOURS
     # Texts with a larger share of scrubber placeholders among their tokens are dropped.
     max_placeholder_share: float = DEFAULT_MAX_PLACEHOLDER_SHARE
+    # Snapshot versions kept per set (the newest; at least 1): older ones are deleted after each build.
+    keep_versions: int = DEFAULT_KEEP_VERSIONS
 
     def config(self) -> TrainingConfig:
         return TrainingConfig(
@@ -235,6 +237,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             training_dir=setting("ANALYTICS_TRAINING_DIR", DEFAULT_TRAINING_DIR),
             split_ratios=setting("ANALYTICS_TRAINING_SPLIT", str(SplitRatios())),
             label_window_hours=setting("ANALYTICS_LABEL_WINDOW_HOURS", DEFAULT_LABEL_WINDOW_HOURS),
+            keep_versions=setting("ANALYTICS_TRAINING_KEEP_VERSIONS", DEFAULT_KEEP_VERSIONS),
         ),
         "quality": QualityThresholdsResource(
             max_quarantine_rate=setting("ANALYTICS_MAX_QUARANTINE_RATE", "0.01"),

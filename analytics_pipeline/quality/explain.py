@@ -1,18 +1,22 @@
 """Why a warning check failed, in one sentence for the check's description (the UI and `make run` show it).
 
-The committed sample (``sample_data``) plants malformed lines and is dated November 2026, so two of the
-warnings are expected on it; the sentence says so when the day's raw files are that sample.
+Synthetic samples (``sample_data``: the committed one, dated November 2026, or ``analytics-pipeline
+sample``) plant malformed lines and lie in the past, so two of the warnings are expected on them; the
+sentence says so when the day's raw files are such a sample.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+# The committed sample and `analytics-pipeline sample` write the same file name: one hint fits both.
 SAMPLE_QUARANTINE_HINT = (
-    " This day is the committed synthetic sample, which plants ~2% malformed lines on purpose: expected here."
+    " This day is synthetic sample data (the committed synthetic sample or `analytics-pipeline sample`), "
+    "which plants ~2% malformed lines on purpose: expected here."
 )
 SAMPLE_FRESHNESS_HINT = (
-    " It is the committed synthetic sample (dated November 2026), which goes stale by design: expected here."
+    " It is synthetic sample data (the committed synthetic sample or `analytics-pipeline sample`), dated in "
+    "the past: expected here."
 )
 
 

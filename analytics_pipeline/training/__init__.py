@@ -5,7 +5,14 @@ train/validation/test, ``snapshot`` writes versioned Parquet snapshots and loads
 """
 
 from analytics_pipeline.training.build import BuildResult, TrainingConfig, build_training_set
-from analytics_pipeline.training.snapshot import list_versions, load_training_set, read_card, write_snapshot
+from analytics_pipeline.training.snapshot import (
+    Snapshot,
+    list_versions,
+    load_training_set,
+    prune_versions,
+    read_card,
+    write_snapshot,
+)
 from analytics_pipeline.training.splits import SPLITS, SplitRatios, assign_split
 from analytics_pipeline.training.tables import TRAINING_TABLES
 
@@ -13,12 +20,14 @@ __all__ = [
     "SPLITS",
     "TRAINING_TABLES",
     "BuildResult",
+    "Snapshot",
     "SplitRatios",
     "TrainingConfig",
     "assign_split",
     "build_training_set",
     "list_versions",
     "load_training_set",
+    "prune_versions",
     "read_card",
     "write_snapshot",
 ]

@@ -11,7 +11,7 @@ neither become examples nor count towards labels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -20,8 +20,10 @@ from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS, Table
 from analytics_pipeline.training.splits import SplitRatios, assign_split
 from analytics_pipeline.training.tables import (
     ENGAGEMENT_FEATURES,
+    LOADED_AT,
     REFINEMENT_PAIRS,
     TAILORING_EXAMPLES,
+    snapshot_columns,
 )
 from analytics_pipeline.warehouse import ensure_tables, transaction
 
@@ -52,6 +54,7 @@ class BuildResult:
     rows: int
     # Rows (for engagement_features: events) each filter removed, in the order applied.
     removed: dict[str, int]
+    loaded_at: datetime  # UTC, naive like every timestamp in the tables
 
 
 _TAILORING_TYPES = "('resume.tailor', 'resume.refine')"
@@ -169,19 +172,27 @@ def _register_splits(conn: duckdb.DuckDBPyConnection, ratios: SplitRatios) -> No
     conn.unregister("_user_splits_arrow")
 
 
-def _replace_table(conn: duckdb.DuckDBPyConnection, table: Table, select_sql: str) -> int:
-    """Swap in the new contents in one transaction: readers see the old set or the new one."""
+def _replace_table(conn: duckdb.DuckDBPyConnection, table: Table, select_sql: str, loaded_at: datetime) -> int:
+    """Swap in the new contents in one transaction: readers see the old set or the new one.
+
+    ``select_sql`` yields every column but ``loaded_at``, in the table's order; ``loaded_at`` is the build's.
+    """
+    columns = [c.name for c in snapshot_columns(table)]
     conn.execute("CREATE SCHEMA IF NOT EXISTS training")
     with transaction(conn):
         conn.execute(f"DROP TABLE IF EXISTS {table.qualified_name}")
         conn.execute(table.create_sql())
-        conn.execute(f"INSERT INTO {table.qualified_name} ({', '.join(table.column_names)}) {select_sql}")
+        conn.execute(
+            f"INSERT INTO {table.qualified_name} ({', '.join(columns)}, {LOADED_AT.name}) "
+            f"SELECT *, ?::TIMESTAMP FROM ({select_sql})",
+            [loaded_at],
+        )
         rows = conn.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
     return rows
 
 
 def _select_with_split(table: Table, order_by: str) -> str:
-    columns = ", ".join("s.split" if c == "split" else f"k.{c}" for c in table.column_names)
+    columns = ", ".join("s.split" if c.name == "split" else f"k.{c.name}" for c in snapshot_columns(table))
     return f"SELECT {columns} FROM _kept AS k JOIN _user_splits AS s USING (anon_user_id) ORDER BY {order_by}"
 
 
@@ -300,5 +311,12 @@ def build_training_set(
     _prepare(conn, config, excluded_partitions)
     removed = _apply_filters(conn, candidates, filters)
     _register_splits(conn, config.split_ratios)
-    rows = _replace_table(conn, table, output)
-    return BuildResult(table, rows, removed)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = _replace_table(conn, table, output, loaded_at)
+    return BuildResult(table, rows, removed, loaded_at)
+
+
+def snapshot_rows(conn: duckdb.DuckDBPyConnection, table: Table) -> pa.Table:
+    """A built set as its snapshot holds it: every column but ``loaded_at``, in the order it was written."""
+    columns = ", ".join(c.name for c in snapshot_columns(table))
+    return conn.sql(f"SELECT {columns} FROM {table.qualified_name}").to_arrow_table()

@@ -19,6 +19,16 @@ _LABEL_WINDOW_CLOSED = Column(
     "False for recent rows whose labels may still turn True.",
 )
 _SCRUBBER_VERSION = Column("scrubber_version", "VARCHAR", "PiiScrubber version that scrubbed the texts.")
+# Last column of every set's DuckDB table, left out of the Parquet snapshots: it changes at every
+# rebuild, so it would make identical rebuilds look different (a snapshot's card has its created_at).
+LOADED_AT = Column(
+    "loaded_at",
+    "TIMESTAMP",
+    "When training_job wrote this row to the DuckDB table (UTC); the same for every row of one rebuild. "
+    "Not in the Parquet snapshots, whose dataset card has created_at.",
+)
+# Columns whose description starts with this are outcome labels: the dataset card reports their rates.
+LABEL_PREFIX = "Label:"
 
 TAILORING_EXAMPLES = Table(
     "training",
@@ -44,6 +54,7 @@ TAILORING_EXAMPLES = Table(
         Column("accepted", "BOOLEAN", "Label: copied or downloaded (the user took the output away)."),
         _LABEL_WINDOW_CLOSED,
         _SCRUBBER_VERSION,
+        LOADED_AT,
     ),
 )
 
@@ -74,6 +85,7 @@ REFINEMENT_PAIRS = Table(
         Column("after_refined_again", "BOOLEAN", "Label: the refined output was itself refined within the window."),
         _LABEL_WINDOW_CLOSED,
         _SCRUBBER_VERSION,
+        LOADED_AT,
     ),
 )
 
@@ -112,7 +124,18 @@ ENGAGEMENT_FEATURES = Table(
             "DOUBLE",
             "Seconds from the first event of the day to the first download; NULL without one.",
         ),
+        LOADED_AT,
     ),
 )
 
 TRAINING_TABLES = {t.name: t for t in (TAILORING_EXAMPLES, REFINEMENT_PAIRS, ENGAGEMENT_FEATURES)}
+
+
+def snapshot_columns(table: Table) -> list[Column]:
+    """The columns of a set's Parquet snapshot: the table's, without ``loaded_at``."""
+    return [c for c in table.columns if c is not LOADED_AT]
+
+
+def label_columns(table: Table) -> list[str]:
+    """The outcome labels of a set (``accepted``, ...); none for engagement features."""
+    return [c.name for c in table.columns if c.description.startswith(LABEL_PREFIX)]

@@ -401,5 +401,11 @@ ANALYTICS_CHECKS = [event_table_checks, users_checks]
 
 
 def check_keys_on(assets: set[dg.AssetKey]) -> set[dg.AssetCheckKey]:
-    """Every analytics check guarding one of ``assets`` (what the training gate requires to have passed)."""
-    return {key for check in ANALYTICS_CHECKS for key in check.check_keys if key.asset_key in assets}
+    """The blocking (ERROR) analytics checks guarding one of ``assets``: what the training gate requires
+    to have passed. Warnings never gate, so they are not required to have run either."""
+    return {
+        spec.key
+        for check in ANALYTICS_CHECKS
+        for spec in check.check_specs
+        if spec.blocking and spec.asset_key in assets
+    }

@@ -15,7 +15,8 @@ from analytics_pipeline.defs.analytics.checks import check_keys_on
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource, TrainingSetsResource
 from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, preview_table, table_asset_key, table_schema
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
-from analytics_pipeline.training import build_training_set, write_snapshot
+from analytics_pipeline.training import build_training_set, prune_versions, write_snapshot
+from analytics_pipeline.training.build import snapshot_rows
 from analytics_pipeline.training.snapshot import TRAINING_CODE_VERSION
 from analytics_pipeline.training.splits import SPLIT_HASH_PREFIX
 from analytics_pipeline.training.tables import ENGAGEMENT_FEATURES, REFINEMENT_PAIRS, TAILORING_EXAMPLES
@@ -101,6 +102,21 @@ def _source_partitions(conn) -> list[str]:
     return [row[0].isoformat() for row in rows]
 
 
+def _label_lines(card: dict) -> list[str]:
+    """Per split: the share of final labels and each label's rate among them."""
+    lines = []
+    for split, stats in card["label_stats"].items():
+        if stats["rows"]:
+            rates = ", ".join(
+                f"{label} {rate:.1%}" for label, rate in stats["rates_label_window_closed"].items() if rate is not None
+            )
+            lines.append(
+                f"- {split}: {stats['label_window_closed_share']:.1%} final labels (label window closed)"
+                + (f"; among them {rates}" if rates else "")
+            )
+    return lines
+
+
 def _card_markdown(card: dict) -> str:
     splits = ", ".join(f"{s} {n}" for s, n in card["rows_per_split"].items())
     users = ", ".join(f"{s} {n}" for s, n in card["users_per_split"].items())
@@ -108,13 +124,15 @@ def _card_markdown(card: dict) -> str:
     dates = card["date_range"]
     return "\n".join(
         [
-            f"**{card['name']}** version `{card['version']}`",
+            f"**{card['name']}** version `{card['version']}` (written by run `{card['run_id']}`)",
             "",
             f"- rows per split: {splits}",
             f"- users per split: {users}",
+            *_label_lines(card),
             f"- {dates['column']}: {dates['first']} to {dates['last']}",
             f"- removed by filter: {removed}",
             f"- excluded partitions (did not pass the checks): {', '.join(card['excluded_partitions']) or 'none'}",
+            f"- gating checks (blocking, ERROR severity): {len(card['gating_checks'])}",
             f"- scrubber: {', '.join(card['scrubber_versions']) or 'n/a'}",
             f"- code: {card['code_version']}",
             f"- split ratios (train,validation,test): {card['config']['split_ratios']}",
@@ -138,8 +156,9 @@ def materialize_training_set(
             context.log.warning(f"partition {partition} left out of training/{name}: {reason}")
         excluded = sorted(failures)
         result = build_training_set(conn, name, config, [date.fromisoformat(p) for p in excluded])
-        data = conn.sql(f"SELECT * FROM {result.table.qualified_name}").to_arrow_table()
+        data = snapshot_rows(conn, result.table)
     details = {
+        "run_id": context.run.run_id,
         "removed_by_filter": result.removed,
         "excluded_partitions": excluded,
         "gating_checks": sorted(k.to_user_string() for k in check_keys),
@@ -151,8 +170,14 @@ def materialize_training_set(
         },
         "duckdb_table": result.table.qualified_name,
     }
-    path, card = write_snapshot(Path(training.training_dir), result.table, data, details)
-    context.log.info(f"training/{name}: {result.rows} rows, snapshot {path}")
+    snapshot = write_snapshot(Path(training.training_dir), result.table, data, details)
+    path, card = snapshot.path, snapshot.card
+    pruned = prune_versions(name, training.keep_versions, training.training_dir, protect=frozenset({path.name}))
+    context.log.info(
+        f"training/{name}: {result.rows} rows, "
+        + (f"snapshot {path}" if snapshot.new else f"content unchanged: no new snapshot, latest stays {path}")
+        + (f"; pruned {len(pruned)} old version(s)" if pruned else "")
+    )
     columns = PREVIEW_COLUMNS[name]
     preview = preview_table(result.table, columns, data.select(columns).slice(0, PREVIEW_ROWS).to_pylist())
     return dg.MaterializeResult(
@@ -164,6 +189,10 @@ def materialize_training_set(
             "excluded_partitions": excluded,
             "snapshot_version": card["version"],
             "snapshot_path": dg.MetadataValue.path(str(path)),
+            # False: the rebuild matched the latest version's content hash, which stays the latest.
+            "new_snapshot": snapshot.new,
+            "pruned_versions": pruned,
+            "label_stats": card["label_stats"],
             "date_range": card["date_range"],
             "scrubber_versions": card["scrubber_versions"],
             "code_version": card["code_version"],
