@@ -46,11 +46,14 @@ def preview_table(table: Table, columns: list[str], rows: list[dict]) -> dg.Meta
     )
 
 
-def latest_materialization_time(instance: dg.DagsterInstance, key: dg.AssetKey, day: str) -> float | None:
+def latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, day: str | None = None
+) -> dg.EventLogRecord | None:
+    """The newest materialization of ``key`` (of its partition ``day``, if given)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day] if day else None), limit=1
     ).records
-    return records[0].timestamp if records else None
+    return records[0] if records else None
 
 
 def register_days(instance: dg.DagsterInstance, days: list[str]) -> None:
