@@ -23,31 +23,23 @@ from analytics_pipeline.quality.canary import measure_canary_recall, sample_text
 from analytics_pipeline.quality.explain import canary_reason
 
 
-def scrubbed_events_check(name: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        name,
-        asset=scrubbed_events.key,
-        description=description,
-        blocking=blocking,
-        partitions_def=daily_partitions,
+def scrubbed_events_check(name: str, description: str, blocking: bool = False):
+    """Declares the check ``name`` of the day's staging/scrubbed_events, evaluated by the decorated step."""
+    spec = dg.AssetCheckSpec(
+        name, asset=scrubbed_events.key, description=description, blocking=blocking, partitions_def=daily_partitions
     )
+    return dg.multi_asset_check(name=name, specs=[spec], can_subset=True)
 
 
 def result(name: str, **fields) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(asset_key=scrubbed_events.key, check_name=name, **fields)
 
 
-@dg.multi_asset_check(
-    name="canary_pii_removed",
-    specs=[
-        scrubbed_events_check(
-            "canary_pii_removed",
-            "Plants synthetic canary PII (name, e-mail, phone, SSN, street address) in a copy of a sample of the "
-            "day's texts, runs the real scrubber on it and reports recall per type. Fails if any canary survives. "
-            "The copy is discarded; it never reaches the tables.",
-        )
-    ],
-    can_subset=True,
+@scrubbed_events_check(
+    "canary_pii_removed",
+    "Plants synthetic canary PII (name, e-mail, phone, SSN, street address) in a copy of a sample of the "
+    "day's texts, runs the real scrubber on it and reports recall per type. Fails if any canary survives. "
+    "The copy is discarded; it never reaches the tables.",
 )
 def canary_pii_removed(
     context: dg.AssetCheckExecutionContext,
@@ -73,17 +65,11 @@ def canary_pii_removed(
     yield from day_check_results(context, evaluate)
 
 
-@dg.multi_asset_check(
-    name="salt_matches_tables",
-    specs=[
-        scrubbed_events_check(
-            "salt_matches_tables",
-            "The salt in use has the fingerprint stored with the DuckDB tables. A different salt would give every "
-            "user a second pseudonym; blocking, so nothing is loaded with it.",
-            blocking=True,
-        )
-    ],
-    can_subset=True,
+@scrubbed_events_check(
+    "salt_matches_tables",
+    "The salt in use has the fingerprint stored with the DuckDB tables. A different salt would give every "
+    "user a second pseudonym; blocking, so nothing is loaded with it.",
+    blocking=True,
 )
 def salt_matches_tables(
     context: dg.AssetCheckExecutionContext, duckdb: AnalyticsDuckDBResource, pseudonymizer: PseudonymizerResource
@@ -105,17 +91,11 @@ def salt_matches_tables(
     yield from day_check_results(context, evaluate)
 
 
-@dg.multi_asset_check(
-    name="no_raw_files_skipped",
-    specs=[
-        scrubbed_events_check(
-            "no_raw_files_skipped",
-            "Every entry of the day's raw directory is read: fails (WARN) while any file is skipped (an unknown "
-            "name or extension, a symlink, a nested directory, a name with control characters), listing each with "
-            "its reason, so no raw file is ignored without a trace.",
-        )
-    ],
-    can_subset=True,
+@scrubbed_events_check(
+    "no_raw_files_skipped",
+    "Every entry of the day's raw directory is read: fails (WARN) while any file is skipped (an unknown "
+    "name or extension, a symlink, a nested directory, a name with control characters), listing each with "
+    "its reason, so no raw file is ignored without a trace.",
 )
 def no_raw_files_skipped(context: dg.AssetCheckExecutionContext, raw_log: RawEventLogResource):
     def evaluate(day: str):
