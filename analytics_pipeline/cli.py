@@ -204,7 +204,7 @@ def rescrub(since: str | None, until: str | None, stale_only: bool) -> int:
             print(f"could not submit the backfill: {error}", file=sys.stderr)
             return 1
     print(f"backfill {backfill_id}: {len(days)} day(s), {days[0]} to {days[-1]}, with {version}")
-    print("the daemon runs it (`make dev` or `dagster-daemon run`); progress: UI > Overview > Backfills")
+    print("the daemon runs it (`make dev` or `dagster-daemon run`); progress: UI > Runs > Backfills")
     return 0
 
 

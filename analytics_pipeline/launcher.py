@@ -91,6 +91,7 @@ class CodeLocationServer:
 
     instance: dg.DagsterInstance
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)  # more environment for the webserver (and its runs)
     _loaded: bool = False
 
     def __enter__(self) -> CodeLocationServer:
@@ -104,7 +105,7 @@ class CodeLocationServer:
                 + ["-p", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "DAGSTER_HOME": self.instance.root_directory},
+                env={**os.environ, **self.env, "DAGSTER_HOME": self.instance.root_directory},
             )
         return self  # it loads while the caller prepares; the first launch waits for it
 

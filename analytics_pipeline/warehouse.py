@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -190,14 +191,29 @@ GROUP BY anon_user_id
 """
 
 
-def rebuild_users(conn: duckdb.DuckDBPyConnection) -> int:
+@dataclass(frozen=True)
+class UsersTotals:
+    """What a users rebuild aggregated: its rows, and the loaded days and events they summarize."""
+
+    users: int
+    days: int
+    events: int
+
+
+def rebuild_users(conn: duckdb.DuckDBPyConnection) -> UsersTotals:
     """Recompute analytics.users from all loaded events, so users aggregate across every partition."""
     ensure_tables(conn)
     with transaction(conn):
         conn.execute(f"DELETE FROM {USERS.qualified_name}")
         conn.execute(f"INSERT INTO {USERS.qualified_name} ({', '.join(USERS.column_names)}) {_USERS_SQL}")
-        total = conn.execute(f"SELECT count(*) FROM {USERS.qualified_name}").fetchone()[0]
-    return total
+        users, events = conn.execute(
+            f"SELECT count(*), coalesce(sum(event_count), 0) FROM {USERS.qualified_name}"
+        ).fetchone()
+        (days,) = conn.execute(
+            f"SELECT count(*) FROM (SELECT partition_date FROM {RESUME_EVENTS.qualified_name} "
+            f"UNION SELECT partition_date FROM {INTERACTIONS.qualified_name})"
+        ).fetchone()
+    return UsersTotals(users, days, int(events))
 
 
 def preview_rows(

@@ -1,11 +1,12 @@
 """Headless Chromium (Debian's ``chromium``) driven over the DevTools protocol, and a static page server.
 
 No browser download: the project's setup installs the system package. Only what the tests need:
-open a page, evaluate JavaScript, click at a point, close the page.
+open a page, evaluate JavaScript, click at a point, take a screenshot, close the page.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import shutil
@@ -108,6 +109,12 @@ class Page:
                 "Input.dispatchMouseEvent", self.session, type=kind, x=x, y=y, button="left", clickCount=1
             )
 
+    def screenshot(self, path: Path) -> Path:
+        """What the page shows now, as a PNG of the browser's viewport."""
+        data = self.devtools.call("Page.captureScreenshot", self.session, format="png")["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
     def close(self) -> None:
         """Close the tab, as a user does: the page gets pagehide and visibilitychange."""
         self.devtools.call("Target.closeTarget", targetId=self.target_id)
@@ -117,11 +124,15 @@ class Browser:
     def __init__(self, devtools: DevTools):
         self.devtools = devtools
 
-    def open(self, url: str) -> Page:
+    def open(self, url: str, width: int = 1440, height: int = 900) -> Page:
+        """A new tab on ``url``, with a viewport of ``width`` x ``height`` CSS pixels."""
         target_id = self.devtools.call("Target.createTarget", url="about:blank")["targetId"]
         session = self.devtools.call("Target.attachToTarget", targetId=target_id, flatten=True)["sessionId"]
         page = Page(self.devtools, target_id, session)
         self.devtools.call("Runtime.enable", session)
+        self.devtools.call(
+            "Emulation.setDeviceMetricsOverride", session, width=width, height=height, deviceScaleFactor=1, mobile=False
+        )
         self.devtools.call("Page.navigate", session, url=url)
         return page
 

@@ -168,6 +168,28 @@ def test_canary_recall_is_measured_with_the_real_scrubber(loaded):
     assert meta["recall_by_type"]["email"] == meta["recall_by_type"]["ssn"] == 1.0
 
 
+def test_checks_run_without_a_day_check_the_latest_loaded_day(loaded):
+    """The UI's "Execute all" on a Checks tab runs an asset's checks with no partition: each step checks the day
+    of the asset's latest materialization and every result carries that day, instead of a failed step."""
+    pipeline, day, _ = loaded
+    definitions = pipeline.definitions
+    for asset in (RESUME_EVENTS, QUARANTINE, "staging/scrubbed_events", USERS):
+        key = dg.AssetKey.from_user_string(asset)
+        result = dg.materialize(
+            [*definitions.assets, *definitions.asset_checks],
+            selection=dg.AssetSelection.checks_for_assets(key),
+            resources=definitions.resources,
+            instance=pipeline.instance,
+            raise_on_error=False,
+        )
+        assert result.success, asset
+        evaluations = result.get_asset_check_evaluations()
+        defined = {k for checks in definitions.asset_checks for k in checks.check_keys if k.asset_key == key}
+        assert {e.asset_check_key for e in evaluations} == defined
+        assert all(e.partition == (None if asset == USERS else day) for e in evaluations), asset
+        assert all(e.passed or e.severity == dg.AssetCheckSeverity.WARN for e in evaluations), asset
+
+
 def test_duplicate_event_ids_fail(copy):
     pipeline = copy
     assert run_checks(pipeline, INTERACTIONS)["event_ids_unique"].passed

@@ -142,7 +142,7 @@ def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tm
     stale = run_cli(tmp_path, TEST_SALT, "rescrub", "--stale")
     ranged = run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-11-03")
     assert stale.returncode == ranged.returncode == 0, stale.stderr[-2000:] + ranged.stderr[-2000:]
-    assert "progress: UI > Overview > Backfills" in ranged.stdout
+    assert "progress: UI > Runs > Backfills" in ranged.stdout
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
         assert [b.partition_names for b in backfills] == [["2026-11-03"], ["2026-11-03", "2026-11-04"]]

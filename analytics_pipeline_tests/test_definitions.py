@@ -107,3 +107,31 @@ def test_groups_match_key_prefixes_and_pii_tags_are_consistent():
         prefix = spec.key.path[0]
         assert spec.group_name == prefix, spec.key
         assert spec.tags["pii"] == ("raw" if prefix == "raw" else "scrubbed"), spec.key
+
+
+def test_automation_launches_training_job_by_name():
+    """The training sets carry no automation condition of their own (its runs would be unnamed __ASSET_JOB
+    runs): training_job does, and Dagster's default automation sensor evaluates it."""
+    definitions = defs()
+    assert not [spec.key for spec in definitions.resolve_all_asset_specs() if spec.automation_condition]
+    (training_job,) = [job for job in definitions.jobs if job.name == "training_job"]
+    assert "an analytics day it reads was loaded" in training_job.automation_condition.get_label()
+    sensor = definitions.resolve_sensor_def("default_automation_condition_sensor")
+    assert sensor.asset_job_keys == {dg.AssetJobKey("training_job")}
+
+
+def test_users_is_a_whole_table_in_the_daily_job():
+    """analytics/users aggregates every day: unpartitioned, downstream of all days of the event tables,
+    rebuilt in each day's run; its checks are unpartitioned like it."""
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    users = graph.get(dg.AssetKey(["analytics", "users"]))
+    assert users.partitions_def is None
+    assert {
+        dg.AssetKey(["analytics", "resume_events"]),
+        dg.AssetKey(["analytics", "interactions"]),
+    } <= users.parent_keys
+    daily = definitions.resolve_job_def("daily_events_job")
+    assert users.key in set(daily.asset_layer.executable_asset_keys)
+    users_checks = [key for key in graph.asset_check_keys if key.asset_key == users.key]
+    assert users_checks and all(graph.get(key).partitions_def is None for key in users_checks)

@@ -28,7 +28,7 @@ from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, U
 OWNERS = ["team:data-platform"]
 
 
-def table_asset_fields(table: Table) -> dict:
+def table_asset_fields(table: Table, partitions_def: dg.PartitionsDefinition | None = daily_partitions) -> dict:
     """Key, catalogue fields and schema metadata shared by every analytics table asset."""
     return {
         "key": table_asset_key(table),
@@ -36,7 +36,7 @@ def table_asset_fields(table: Table) -> dict:
         "kinds": {"duckdb"},
         "owners": OWNERS,
         "tags": {"pii": "scrubbed"},
-        "partitions_def": daily_partitions,
+        "partitions_def": partitions_def,
         "metadata": {
             "dagster/column_schema": table_schema(table),
             "dagster/table_name": table.qualified_name,
@@ -135,21 +135,24 @@ def event_tables(
 
 
 @dg.asset(
-    **table_asset_fields(USERS),
+    # A whole table, not a day: every row aggregates all loaded days, so it depends on every partition of
+    # the event tables and is rebuilt after each day's load (in that day's run).
+    **table_asset_fields(USERS, partitions_def=None),
     deps=[table_asset_key(RESUME_EVENTS), table_asset_key(INTERACTIONS)],
     pool=DUCKDB_WRITER_POOL,
 )
-def users(context: dg.AssetExecutionContext, duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:
+def users(duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:
     """One row per pseudonymous user (HMAC-SHA256 of the user ID with the secret salt): first and
-    last seen, active days and event counts, aggregated over every loaded partition."""
-    day = date.fromisoformat(context.partition_key)
+    last seen, active days and event counts, aggregated over every loaded day. One table for all
+    days (unpartitioned), rebuilt whole after each day is loaded."""
     with duckdb.get_connection() as conn:
-        total = warehouse.rebuild_users(conn)
-        active = conn.execute(
-            f"SELECT count(DISTINCT anon_user_id) FROM (SELECT anon_user_id FROM {RESUME_EVENTS.qualified_name} "
-            f"WHERE partition_date = ? UNION ALL SELECT anon_user_id FROM {INTERACTIONS.qualified_name} "
-            "WHERE partition_date = ?)",
-            [day, day],
-        ).fetchone()[0]
+        totals = warehouse.rebuild_users(conn)
         preview = table_preview(conn, USERS)
-    return dg.MaterializeResult(metadata={"dagster/row_count": total, "partition_rows": active, "preview": preview})
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": totals.users,
+            "days_aggregated": totals.days,
+            "events_aggregated": totals.events,
+            "preview": preview,
+        }
+    )

@@ -7,7 +7,7 @@ Each check is declared by a small factory per table; the checks of a table group
 step that reads DuckDB through the resource, read-only, in the writers' pool.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -20,7 +20,7 @@ from analytics_pipeline.defs.resources import (
     RawEventLogResource,
     StagingAreaResource,
 )
-from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, table_asset_key
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL, daily_partitions, day_check_results, table_asset_key
 from analytics_pipeline.quality import integrity
 from analytics_pipeline.quality.explain import freshness_reason, lateness_reason, quarantine_rate_reason
 from analytics_pipeline.quality.pii import partition_detector, read_findings
@@ -43,9 +43,10 @@ class TableCheck:
 
 @dataclass(frozen=True)
 class CheckRun:
-    """What a check reads: the step's context, one read-only DuckDB connection, the raw log, the thresholds."""
+    """What a check reads: the day it checks (None for analytics.users, one table over all days), one
+    read-only DuckDB connection, the raw log, the thresholds."""
 
-    context: dg.AssetCheckExecutionContext
+    day: date | None
     conn: duckdb.DuckDBPyConnection
     raw_log: RawEventLogResource
     staging: StagingAreaResource
@@ -60,7 +61,7 @@ def table_check(table: Table, name: str, description: str, blocking: bool = Fals
     """Declares a check of ``table``; it runs in its table group's step (see ``checks_step``).
 
     Checks of the day-partitioned tables are partitioned like them: each result belongs to the day
-    its run loaded, and the UI shows each day's status (also for checks that read the whole table).
+    it checked, and the UI shows each day's status (also for checks that read the whole table).
     """
 
     def declare(evaluate: Callable[[CheckRun], dg.AssetCheckResult]) -> TableCheck:
@@ -99,25 +100,17 @@ def checks_step(name: str, checks: list[TableCheck], description: str) -> dg.Ass
         staging: StagingAreaResource,
         quality: QualityThresholdsResource,
     ):
-        selected = context.selected_asset_check_keys
+        selected = [check for check in checks if check.spec.key in context.selected_asset_check_keys]
         with duckdb.get_connection(read_only=True) as conn:
-            for check in checks:
-                if check.spec.key in selected:
-                    yield check.evaluate(CheckRun(context, conn, raw_log, staging, quality, check.spec.key))
+
+            def evaluate(day: str | None) -> Iterator[dg.AssetCheckResult]:
+                checked = date.fromisoformat(day) if day else None
+                for check in selected:
+                    yield check.evaluate(CheckRun(checked, conn, raw_log, staging, quality, check.spec.key))
+
+            yield from day_check_results(context, evaluate)
 
     return run_checks
-
-
-def checked_day(run: "CheckRun", table: Table) -> date | None:
-    """The run's partition; a check run on its own (from the UI) checks the newest loaded day."""
-    op_context = run.context.op_execution_context
-    if op_context.has_partition_key:
-        return date.fromisoformat(op_context.partition_key)
-    return integrity.latest_partition(run.conn, table)
-
-
-def no_partition(run: "CheckRun", table: Table) -> dg.AssetCheckResult:
-    return run.result(passed=False, metadata={"reason": f"{table.qualified_name} has no partition loaded"})
 
 
 def by_rule(violations: dict[str, list[str]]) -> dict:
@@ -144,8 +137,7 @@ def no_residual_pii_check(table: Table) -> TableCheck:
         blocking=True,
     )
     def no_residual_pii(run: CheckRun) -> dg.AssetCheckResult:
-        if (day := checked_day(run, table)) is None:
-            return no_partition(run, table)
+        day = run.day
         partition = day.isoformat()
         detector = partition_detector(run.raw_log.lines(partition), partition, run.quality.canary_texts)
         text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
@@ -196,8 +188,7 @@ def pseudonyms_well_formed_check(table: Table) -> TableCheck:
         if table is USERS:
             malformed = integrity.malformed_pseudonyms(run.conn, table)
             return run.result(passed=not malformed, metadata={"malformed_by_column": malformed})
-        if (day := checked_day(run, table)) is None:
-            return no_partition(run, table)
+        day = run.day
         malformed = integrity.malformed_pseudonyms(run.conn, table, day)
         return run.result(
             passed=not malformed, metadata={"partition": day.isoformat(), "malformed_by_column": malformed}
@@ -214,8 +205,7 @@ def values_in_allowed_ranges_check(table: Table) -> TableCheck:
         blocking=True,
     )
     def values_in_allowed_ranges(run: CheckRun) -> dg.AssetCheckResult:
-        if (day := checked_day(run, table)) is None:
-            return no_partition(run, table)
+        day = run.day
         violations = integrity.value_violations(run.conn, table, day)
         return run.result(passed=not violations, metadata={"partition": day.isoformat(), **by_rule(violations)})
 
@@ -230,9 +220,7 @@ def occurred_at_plausible_check(table: Table) -> TableCheck:
         "(ANALYTICS_LATENESS_DAYS) before the partition's arrival day. Warns: client clocks are not ours.",
     )
     def occurred_at_plausible(run: CheckRun) -> dg.AssetCheckResult:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        if (day := checked_day(run, table)) is None:
-            return no_partition(run, table)
+        now, day = datetime.now(UTC).replace(tzinfo=None), run.day
         lateness_days = run.quality.lateness_days
         violations = integrity.occurred_at_violations(run.conn, table, day, now, lateness_days)
         return run.result(
@@ -300,10 +288,8 @@ def partition_reconciliation(conn: duckdb.DuckDBPyConnection, raw_log: RawEventL
     additional_deps=EVENT_TABLE_DEPS,
 )
 def raw_lines_reconcile(run: CheckRun) -> dg.AssetCheckResult:
-    if (day := checked_day(run, QUARANTINE)) is None:
-        return no_partition(run, QUARANTINE)
-    result = partition_reconciliation(run.conn, run.raw_log, day)
-    return run.result(passed=result.balanced, metadata={"partition": day.isoformat(), **result.metadata()})
+    result = partition_reconciliation(run.conn, run.raw_log, run.day)
+    return run.result(passed=result.balanced, metadata={"partition": run.day.isoformat(), **result.metadata()})
 
 
 @table_check(
@@ -314,8 +300,7 @@ def raw_lines_reconcile(run: CheckRun) -> dg.AssetCheckResult:
     additional_deps=EVENT_TABLE_DEPS,
 )
 def quarantine_rate_below_threshold(run: CheckRun) -> dg.AssetCheckResult:
-    if (day := checked_day(run, QUARANTINE)) is None:
-        return no_partition(run, QUARANTINE)
+    day = run.day
     result = partition_reconciliation(run.conn, run.raw_log, day)
     max_rate = run.quality.max_rate
     passed = result.quarantine_rate <= max_rate

@@ -10,7 +10,7 @@ import dagster as dg
 from analytics_pipeline.defs.analytics.jobs import daily_events_job
 from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import RawEventLogResource
-from analytics_pipeline.defs.shared import daily_partitions, latest_materialization_time
+from analytics_pipeline.defs.shared import daily_partitions, latest_materialization
 from analytics_pipeline.lifecycle.raw_changes import changed_days, file_sizes, last_modified
 
 
@@ -29,8 +29,8 @@ def raw_log_sensor(context: dg.SensorEvaluationContext, raw_log: RawEventLogReso
     current = file_sizes(Path(raw_log.raw_dir), days)
     run_requests = []
     for day in changed_days(current, seen):
-        loaded_at = latest_materialization_time(context.instance, scrubbed_events.key, day)
-        if loaded_at is not None and loaded_at >= last_modified(Path(raw_log.raw_dir), day):
+        loaded = latest_materialization(context.instance, scrubbed_events.key, day)
+        if loaded is not None and loaded.timestamp >= last_modified(Path(raw_log.raw_dir), day):
             continue  # already materialized after its last change (e.g. by the schedule)
         sizes = sorted((name, size) for name, size in current.items() if name.startswith(f"{day}/"))
         run_requests.append(

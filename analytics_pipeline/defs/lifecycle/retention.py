@@ -9,12 +9,12 @@ from analytics_pipeline.defs.analytics.assets import event_tables, users
 from analytics_pipeline.defs.ingestion.assets import raw_events
 from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import LifecycleResource, RawEventLogResource, StagingAreaResource
-from analytics_pipeline.defs.shared import latest_materialization_time
+from analytics_pipeline.defs.shared import latest_materialization
 from analytics_pipeline.lifecycle import retention
 from analytics_pipeline.lifecycle.raw_changes import last_modified
 
-# Every partitioned asset a day's raw data feeds: all must be loaded before the raw files go.
-LOADED_FROM_RAW = (scrubbed_events.key, *event_tables.keys, users.key)
+# The day partitions a day's raw data feeds; analytics/users, one table over all days, must be rebuilt after them.
+LOADED_FROM_RAW = (scrubbed_events.key, *event_tables.keys)
 
 
 def _check_failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -29,17 +29,20 @@ def _check_failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 
 def retention_blocker(instance: dg.DagsterInstance, raw_dir: Path, day: str) -> str | None:
     """Why a day's raw files must be kept, or None when every asset fed by it was materialized
-    after the files last changed and no blocking-severity check failed in those runs."""
+    after the files last changed (analytics/users after the day's load) and no blocking-severity
+    check failed in those runs."""
+    loaded = []
     for key in LOADED_FROM_RAW:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1
-        ).records
-        if not records:
+        if (record := latest_materialization(instance, key, day)) is None:
             return f"{key.to_user_string()} never materialized"
-        if failed := _check_failures(instance, records[0].run_id):
+        loaded.append(record)
+    rebuilt = latest_materialization(instance, users.key)
+    if rebuilt is None or rebuilt.timestamp < max(r.timestamp for r in loaded):
+        return f"{users.key.to_user_string()} not rebuilt since the day was loaded"
+    for record in (*loaded, rebuilt):
+        if failed := _check_failures(instance, record.run_id):
             return f"checks failed: {', '.join(sorted(failed))}"
-    loaded_at = latest_materialization_time(instance, scrubbed_events.key, day)
-    if loaded_at < last_modified(raw_dir, day):
+    if loaded[0].timestamp < last_modified(raw_dir, day):
         return "raw files changed after the last materialization"
     return None
 

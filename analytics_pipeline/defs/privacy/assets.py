@@ -91,9 +91,21 @@ def plan_scrub_shards(
         )
     _salt(pseudonymizer)  # before any shard starts: a missing salt fails the day once, with instructions
     shards = plan_shards(Path(raw_log.raw_dir), day, staging.shard_events, staging.max_shards)
+    lines = sum(s.lines for s in shards)
+    files = raw_log.files(day)
+    # The raw log is written by the ingestion API, not by a run: the day's files are reported present as a
+    # materialization outside this run (the UI counts a partition as present by its materializations; the
+    # run lists only the assets it computes), with what they hold, plotted per day on raw/events.
+    context.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=raw_events.key,
+            partition=day,
+            description=f"raw files of {day} as read by run {context.run_id}",
+            metadata={"files": len(files), "lines": lines, "bytes": sum(path.stat().st_size for path in files)},
+        )
+    )
     context.log.info(
-        f"{day}: {sum(s.lines for s in shards)} lines in {len(shards)} shard(s) "
-        f"of about {staging.shard_events} lines (at most {staging.max_shards})"
+        f"{day}: {lines} lines in {len(shards)} shard(s) of about {staging.shard_events} lines (at most {staging.max_shards})"
     )
     for shard in shards:
         yield dg.DynamicOutput(shard, mapping_key=shard.mapping_key)
@@ -148,26 +160,13 @@ def merge_scrubbed_shards(
         shutil.rmtree(directory, ignore_errors=True)
     with suppress(OSError):  # the day's shard folder, unless another run of the day still uses it
         shards_dir(Path(staging.staging_dir), day).rmdir()
-    files = raw_log.files(day)
-    # The raw log is external: what was read of it shows on raw/events, day by day.
-    context.log_event(
-        dg.AssetObservation(
-            asset_key=raw_events.key,
-            partition=day,
-            metadata={
-                "files": len(files),
-                "lines": stats.lines_read,
-                "bytes": sum(path.stat().st_size for path in files),
-            },
-        )
-    )
     context.log.info(
         f"{day}: {stats.lines_read} lines in {len(staged)} shard(s), {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
     )
     context.add_output_metadata(
         {
-            "raw_files": len(files),
+            "raw_files": len(raw_log.files(day)),
             "skipped_raw_files": {s.name: s.reason for s in raw_log.skipped(day)},
             "lines_read": stats.lines_read,
             "shards": len(staged),

@@ -216,9 +216,6 @@ def training_asset(table, sources: set[dg.AssetKey], description: str):
         tags={"pii": "scrubbed"},
         pool=DUCKDB_WRITER_POOL,
         code_version=TRAINING_CODE_VERSION,
-        # Behind once any analytics partition it reads is loaded again: the UI's automation tab
-        # shows it, and the default automation sensor (when turned on) rebuilds the set.
-        automation_condition=dg.AutomationCondition.eager(),
         metadata={"dagster/column_schema": table_schema(table), "dagster/table_name": table.qualified_name},
     )
     def _asset(
