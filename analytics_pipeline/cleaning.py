@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_line
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
+from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.privacy.scrubber import PiiScrubber
 from analytics_pipeline.raw_log import RawLine
 from analytics_pipeline.schema import (
@@ -156,8 +157,12 @@ class EventCleaner:
         )
 
     def _scrub_texts(self, rows: list[dict], columns: tuple[str, ...]) -> Counter[str]:
-        """Scrub the text columns of the chunk's rows in one batch through the NER model."""
-        texts = [row[column] for row in rows for column in columns]
+        """Scrub the text columns of the chunk's rows in one batch through the NER model.
+
+        Normalised first (NFKC, invisible characters removed): full-width letters or a zero-width space
+        inside an e-mail or SSN would otherwise hide it from the recognizers; what is stored is that text.
+        """
+        texts = [normalize_text(row[column]) if row[column] else row[column] for row in rows for column in columns]
         scrubbed, counts = self._scrubber.scrub_batch_with_counts(texts)
         values = iter(scrubbed)
         for row in rows:
