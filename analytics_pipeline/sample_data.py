@@ -24,6 +24,7 @@ from pathlib import Path
 from faker import Faker
 
 from analytics_pipeline.raw_log import SAMPLE_FILE_NAME
+from analytics_pipeline.tracking_plan import WORKSPACE_ELEMENTS
 
 SAMPLE_START = date(2026, 11, 2)
 NAME_LOCALES = ["en_US", "en_GB", "es_ES", "de_DE", "fr_FR", "it_IT", "en_IN", "pt_BR", "nl_NL"]
@@ -87,18 +88,7 @@ EMPLOYERS = [
 AREA_CODES = [212, 312, 415, 617, 646, 206, 303, 512, 713, 404, 305, 202, 773, 818, 919]
 MODES = ["personalized", "concise", "keyword-optimized", "executive"]
 PAGES = ["/editor", "/tailor", "/dashboard", "/history", "/settings"]
-ELEMENTS = [
-    "upload-button",
-    "tailor-button",
-    "refine-button",
-    "copy-button",
-    "download-button",
-    "ats-score-badge",
-    "jd-score-badge",
-    "mode-selector",
-    "version-tab",
-    "help-tooltip",
-]
+ELEMENTS = list(WORKSPACE_ELEMENTS)  # the app's tracking plan: what the pipeline stores
 
 
 @dataclass

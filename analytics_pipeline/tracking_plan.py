@@ -14,7 +14,8 @@ in lower case). Where several routes match, the one with literal segments earlie
 until then its events are counted as ``other``.
 """
 
-ELEMENTS = (
+# The resume workspace's controls (the synthetic sample, sample_data.py, clicks these).
+WORKSPACE_ELEMENTS = (
     "upload-button",
     "tailor-button",
     "refine-button",
@@ -25,10 +26,8 @@ ELEMENTS = (
     "mode-selector",
     "version-tab",
     "help-tooltip",
-    "nav.settings",
-    "nav.history",
-    "nav.dashboard",
 )
+ELEMENTS = (*WORKSPACE_ELEMENTS, "nav.settings", "nav.history", "nav.dashboard")
 
 ROUTES = (
     "/",

@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 
+from analytics_pipeline import sample_data
 from analytics_pipeline.contract import (
     OTHER,
     PLANNED_ELEMENTS,
@@ -16,6 +17,7 @@ from analytics_pipeline.contract import (
     parse_event_line,
 )
 from analytics_pipeline.tracking_plan import ELEMENTS, ROUTES
+from analytics_pipeline_tests.ingest_helpers import interaction
 
 SECRET = "jane.doe@example.com"
 
@@ -47,61 +49,19 @@ def test_valid_resume_event_is_normalised_to_utc_and_unknown_fields_dropped():
 
 
 def test_interaction_event_with_optional_page():
-    event = parse_event_line(
-        json.dumps(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "interaction",
-                "occurred_at": "2026-11-02T10:00:00Z",
-                "user_id": "u1",
-                "action": "hover",
-                "element": "ats-score-badge",
-            }
-        )
-    )
+    event = parse_event_line(json.dumps(interaction(action="hover", element="ats-score-badge")))
     assert isinstance(event, InteractionEvent) and event.page is None
 
 
 def test_interaction_page_keeps_only_the_path():
-    event = parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "interaction",
-            "occurred_at": "2026-11-02T10:00:00Z",
-            "user_id": "u1",
-            "action": "click",
-            "element": "refine-button",
-            "page": f"/tailor?email={SECRET}#top",
-        }
-    )
-    assert event.page == "/tailor"
+    assert parse_event(interaction(page=f"/tailor?email={SECRET}#top")).page == "/tailor"
 
 
 @pytest.mark.parametrize("element", ["Jane Doe", SECRET, "", "x" * 129])
 def test_interaction_element_must_be_an_identifier(element):
     with pytest.raises(InvalidEvent) as caught:
-        parse_event(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "interaction",
-                "occurred_at": "2026-11-02T10:00:00Z",
-                "user_id": "u1",
-                "action": "click",
-                "element": element,
-            }
-        )
+        parse_event(interaction(element=element))
     assert "element" in caught.value.detail and SECRET not in str(caught.value)
-
-
-def interaction(**overrides) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "interaction",
-        "occurred_at": "2026-11-02T10:00:00Z",
-        "user_id": "u1",
-        "action": "click",
-        "element": "refine-button",
-    } | overrides
 
 
 # Identifier fields a careless app fills with a person: names and e-mails reshaped into slugs, phone and ID
@@ -158,6 +118,8 @@ def test_the_tracking_plan_itself_holds_identifiers_only():
     for route in ROUTES:
         assert route.startswith("/") and not any(c.isdigit() or c.isupper() for c in route), route
     assert OTHER in PLANNED_ELEMENTS and OTHER in PLANNED_PAGES
+    # The synthetic sample uses the app's own values, so its interactions keep theirs.
+    assert set(sample_data.ELEMENTS) <= PLANNED_ELEMENTS and set(sample_data.PAGES) <= PLANNED_PAGES
 
 
 @pytest.mark.parametrize("page", ["", "/" + "p" * 256])
