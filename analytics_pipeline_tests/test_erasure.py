@@ -211,45 +211,6 @@ def test_erasure_fails_naming_the_files_it_cannot_read_after_erasing_the_rest(pi
     assert job.execute_in_process(run_config=config, instance=pipeline.instance, raise_on_error=False).success
 
 
-def files_containing(root, needles: list[bytes], pattern: str = "*") -> list[str]:
-    return sorted(
-        str(path)
-        for path in root.rglob(pattern)
-        if path.is_file() and not path.is_symlink() and any(n in path.read_bytes() for n in needles)
-    )
-
-
-def test_forget_leaves_no_byte_of_the_user_in_duckdb_parquet_or_dagster_home(loaded):
-    pipeline, sample = loaded
-    user_id = returning_user(pipeline, sample)
-    anon = pseudonym(user_id)
-    # The user's longest scrubbed text, and a stretch of it no other user's rows hold.
-    ((text,),) = pipeline.query(
-        "SELECT tailored_text FROM analytics.resume_events WHERE anon_user_id = ? AND tailored_text IS NOT NULL "
-        "ORDER BY length(tailored_text) DESC LIMIT 1",
-        [anon],
-    )
-    snippet = next(
-        text[i : i + 60]
-        for i in range(0, len(text) - 60, 30)
-        if not pipeline.query(
-            "SELECT count(*) FROM analytics.resume_events WHERE anon_user_id <> ? AND "
-            "(contains(resume_text, ?) OR contains(tailored_text, ?))",
-            [anon, text[i : i + 60], text[i : i + 60]],
-        )[0][0]
-    ).encode()
-    dagster_home = pipeline.root / "dagster"
-    assert files_containing(pipeline.root, [snippet], "*.parquet")  # it was there
-
-    assert cli.main(["forget", user_id]) == 0
-
-    # The ledger keeps the pseudonym on purpose; nothing else of the user may remain.
-    assert files_containing(pipeline.root, [snippet, user_id.encode()], "*.duckdb*") == []
-    assert files_containing(pipeline.root, [snippet, anon.encode(), user_id.encode()], "*.parquet") == []
-    assert files_containing(dagster_home, [snippet, anon.encode(), user_id.encode()]) == []
-    assert stat.S_IMODE(pipeline.database.stat().st_mode) == 0o600
-
-
 # --- after a killed run, through the command line, every file searched -------------------------------
 
 DAY_1, DAY_2 = "2026-11-02", "2026-11-03"
@@ -258,7 +219,7 @@ DAY_1, DAY_2 = "2026-11-02", "2026-11-03"
 TARGET = {"user_id": "usr_tq_48213", "resume_id": "res_tq_77102"}
 RESUME = (
     "Thandiwe Quellbrand\nthandiwe.quellbrand@example.net | (415) 555-0142 | SSN 536-22-8841\n"
-    "Data engineer with six years of Spark and Airflow at a logistics company."
+    "Data engineer with six years of Spark; built the quokka-ledger reconciliation service."
 )
 TRACES = [
     *(v.encode() for v in TARGET.values()),
@@ -270,6 +231,7 @@ TRACES = [
     b"536-22-8841",
     b"536228841",
     b"53-62-28",
+    b"quokka-ledger",  # a stretch of the user's text that scrubbing keeps
 ]
 HOSTILE_ELEMENTS = ["thandiwe.quellbrand", "thandiwe-quellbrand-example-net", "ph-41-55-55-01-42", "ssn-53-62-28-84-1"]
 HOSTILE_PAGES = [
@@ -330,6 +292,7 @@ def test_forget_after_a_killed_run_leaves_no_byte_of_the_user_in_data_or_dagster
     (raw / "scratch").mkdir()
     (raw / "scratch" / "copy.jsonl").write_bytes((raw / DAY_1 / "events-a.jsonl").read_bytes())
     assert files_with_traces(raw)
+    anon = pseudonym(TARGET["user_id"])
 
     # The first day and the training sets, recorded in a real instance (the project's dagster.yaml): its run
     # storage is where previews and metadata live. In this process, where the scrubber is already loaded.
@@ -343,6 +306,8 @@ def test_forget_after_a_killed_run_leaves_no_byte_of_the_user_in_data_or_dagster
     ((counts,),) = pipeline.query("SELECT list(element_counts) FROM training.engagement_features")
     assert "other" in elements and elements <= PLANNED_ELEMENTS
     assert {key for mapping in counts for key in mapping} <= PLANNED_ELEMENTS
+    # Run storage never held a pseudonym either (the erasure run's config will: it is the request).
+    assert [p for p in home.rglob("*") if p.is_file() and anon.encode() in p.read_bytes()] == []
     env = {
         **os.environ,
         "ANALYTICS_SALT": TEST_SALT,
@@ -390,4 +355,6 @@ def test_forget_after_a_killed_run_leaves_no_byte_of_the_user_in_data_or_dagster
 
     assert not torn[0].exists() and finished_shard.is_dir()
     assert files_with_traces(tmp_path) == {}  # raw, staging, shards, training, DuckDB, DAGSTER_HOME
+    assert [p for p in tmp_path.rglob("*.parquet") if anon in str(pq.read_table(p).to_pylist())] == []
+    assert stat.S_IMODE(pipeline.database.stat().st_mode) == 0o600
     assert pipeline.query("SELECT count(*) FROM analytics.erasure_ledger") == [(1,)]

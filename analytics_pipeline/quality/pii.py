@@ -179,7 +179,8 @@ class ResidualPiiDetector:
             hits: Counter[str] = Counter()
             for column in text_columns:
                 hits += self.scan_text(row[column])
-                if column in CLOSED_VOCABULARIES and row[column] not in CLOSED_VOCABULARIES[column] | {None}:
+                vocabulary = CLOSED_VOCABULARIES.get(column)
+                if vocabulary is not None and row[column] is not None and row[column] not in vocabulary:
                     hits[OUTSIDE_VOCABULARY] += 1
             for column in id_columns:
                 hits += self.scan_id(row[column])
