@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_line
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
+from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.privacy.scrubber import PiiScrubber
 from analytics_pipeline.raw_log import RawLine
 from analytics_pipeline.schema import (
@@ -158,8 +159,13 @@ class EventCleaner:
 
     def _scrub_texts(self, rows: list[dict], columns: tuple[str, ...]) -> Counter[str]:
         """Scrub the text columns of the chunk's rows in one batch through the NER model; placeholders are
-        numbered per row, so one value keeps one placeholder across a row's texts."""
-        scrubbed, counts = self._scrubber.scrub_records_with_counts([[row[c] for c in columns] for row in rows])
+        numbered per row, so one value keeps one placeholder across a row's texts.
+
+        Normalised first (NFKC, invisible characters removed): full-width letters or a zero-width space
+        inside an e-mail or SSN would otherwise hide it from the recognizers; what is stored is that text.
+        """
+        records = [[normalize_text(row[c]) if row[c] else row[c] for c in columns] for row in rows]
+        scrubbed, counts = self._scrubber.scrub_records_with_counts(records)
         for row, texts in zip(rows, scrubbed):
             row.update(zip(columns, texts))
         return counts

@@ -24,6 +24,8 @@ from pydantic import (
     field_validator,
 )
 
+from analytics_pipeline.tracking_plan import ELEMENTS, ROUTES
+
 RESUME_EVENT_TYPES = (
     "resume.upload",
     "resume.tailor",
@@ -48,47 +50,65 @@ EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_TIMESTAMP = datetime(2100, 1, 1, tzinfo=UTC)
 # Closed vocabulary: a free label could carry anything (an e-mail address went through once).
 TAILORING_MODES = ("personalized", "concise", "keyword-optimized", "executive", "other")
-OTHER_TAILORING_MODE = "other"
 
 ResumeEventType = Literal["resume.upload", "resume.tailor", "resume.refine", "resume.copy", "resume.download"]
 InteractionAction = Literal["click", "hover", "focus", "scroll", "view", "submit"]
 TailoringMode = Literal["personalized", "concise", "keyword-optimized", "executive", "other"]
 # IDs are only ever hashed, but a control character has no business in one either.
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")]
-# Element names and pages are app-defined identifiers, not free text: lower-case words joined by
-# separators, no spaces, no "@", no upper case, no run of 3+ digits, so they cannot carry a
-# capitalised name, an e-mail address, a phone or an ID number, and need no NER (which mistakes
-# "refine-button" for a person).
-ElementName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z][a-z0-9]*(?:[-_.:#][a-z0-9]+)*$")]
-PagePath = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^/?(?:[a-z0-9_.:~{}\[\]-]+/?)*$")]
+# Element names are app-defined identifiers, not free text: lower-case words joined by separators, no
+# spaces, no "@", no upper case, no run of 3+ digits (in the pattern, so the web client checks it too).
+# An event with another shape is refused; a well-shaped name outside the app's tracking plan is stored
+# as "other" (see tracking_plan.py), so no value the app did not declare reaches a table.
+_ELEMENT_WORD = r"(?:[a-z]+(?:[0-9]{1,2}[a-z]+)*[0-9]{0,2}|[0-9]{1,2}(?:[a-z]+[0-9]{1,2})*[a-z]*)"
+ELEMENT_PATTERN = rf"^[a-z]+(?:[0-9]{{1,2}}[a-z]+)*[0-9]{{0,2}}(?:[-_.:#]{_ELEMENT_WORD})*$"
+_ELEMENT = re.compile(ELEMENT_PATTERN)
+MAX_ELEMENT_CHARS = 128
+ElementName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ELEMENT_CHARS),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_ELEMENT_CHARS, "pattern": ELEMENT_PATTERN}),
+]
+MAX_PAGE_CHARS = 256
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 Score = Annotated[float, Field(ge=0, le=100)]
 
-_DIGIT_RUN = re.compile(r"\d{3}")
-# C0 controls but tab, newline and carriage return, DEL, C1 controls and bidirectional overrides (which
-# make stored text display other than it reads): never stored (NUL breaks text tools).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# A page segment kept as is: one lower-case route word, or a parameter placeholder (:id, {id}, [id]).
-_ROUTE_WORD = re.compile(r"^(?:[a-z][a-z0-9~]*|:[a-z_]+|\{[a-z_]+\}|\[[a-z_]+\])$")
-# Words joined by - _ . are kept only as a top-level route (/job-search): below it, a slug is the
-# typical shape of a value (/u/zanele-mokoena, /in/first.last), so it becomes a parameter.
-_TOP_LEVEL_SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
-ROUTE_PARAMETER = ":param"
+# What the app declared (tracking_plan.py): the only element names and page routes ever stored.
+OTHER = "other"
+PLANNED_ELEMENTS = frozenset(ELEMENTS) | {OTHER}
+PLANNED_PAGES = frozenset(ROUTES) | {OTHER}
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.IGNORECASE)  # scheme and host of a full URL
 
 
-def _route_segment(segment: str, top_level: bool) -> str:
-    if not segment or _ROUTE_WORD.match(segment) or (top_level and _TOP_LEVEL_SLUG.match(segment)):
-        return segment if not _DIGIT_RUN.search(segment) else ROUTE_PARAMETER
-    return ROUTE_PARAMETER
+def _is_placeholder(segment: str) -> bool:
+    return segment.startswith(":") or (segment[:1], segment[-1:]) in {("{", "}"), ("[", "]")}
 
 
-def route_template(path: str) -> str:
-    """The route template of a page path. Query and fragment go; a segment that could be a value (an
-    ID, a name, an e-mail, a phone: anything but one lower-case route word or a placeholder, or a
-    slug at the top level) becomes ``:param``."""
-    segments = path.split("?", 1)[0].split("#", 1)[0].split("/")
-    first = 1 if segments and segments[0] == "" else 0
-    return "/".join(_route_segment(s, i == first) for i, s in enumerate(segments))
+def _segments(path: str) -> list[str]:
+    path = _ORIGIN.sub("", path.split("?", 1)[0].split("#", 1)[0])
+    return [segment for segment in path.split("/") if segment]
+
+
+# Per route: its segments, None for a placeholder, and its rank (literal segments earliest win).
+_ROUTE_TABLE = [(route, [None if _is_placeholder(s) else s.lower() for s in _segments(route)]) for route in ROUTES]
+
+
+def page_route(path: str) -> str:
+    """The route of the tracking plan that ``path`` is an instance of, or ``"other"``.
+
+    Query, fragment and a URL's scheme and host go first; empty segments and case do not count.
+    ``/u/anyone/profile`` and ``/u/{handle}/profile`` are both ``/u/:handle/profile``; a path no route
+    matches is ``other``, whatever it holds.
+    """
+    segments = [segment.lower() for segment in _segments(path)]
+    best: tuple[tuple[bool, ...], str] | None = None
+    for route, pattern in _ROUTE_TABLE:
+        if len(pattern) == len(segments) and all(p is None or p == s for p, s in zip(pattern, segments)):
+            rank = tuple(p is not None for p in pattern)
+            if best is None or rank > best[0]:
+                best = (rank, route)
+    return best[1] if best else OTHER
 
 
 class _Event(BaseModel):
@@ -137,7 +157,7 @@ class ResumeEvent(_Event):
     @classmethod
     def _known_mode(cls, value: object) -> object:
         # An unknown mode is kept as "other", never stored as sent: it is the app's free text.
-        return OTHER_TAILORING_MODE if isinstance(value, str) and value not in TAILORING_MODES else value
+        return OTHER if isinstance(value, str) and value not in TAILORING_MODES else value
 
     @field_validator(*RESUME_TEXT_FIELDS)
     @classmethod
@@ -151,24 +171,28 @@ class InteractionEvent(_Event):
     event_type: Literal["interaction"]
     action: InteractionAction
     element: ElementName
-    # As sent (a path of at most 256 characters); stored as its route template, see _template_only.
+    # As sent: any path of 1 to 256 characters; stored as the tracking plan's route for it (see page_route).
     page: Annotated[
-        PagePath | None,
-        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 256}, {"type": "null"}]}),
+        str | None,
+        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_PAGE_CHARS}, {"type": "null"}]}),
     ] = None
 
     @field_validator("page", mode="before")
     @classmethod
-    def _template_only(cls, value: object) -> object:
-        # Query strings, fragments and path values often carry names, e-mails or tokens: only the route stays.
-        return route_template(value) if isinstance(value, str) else value
+    def _route_only(cls, value: object) -> object:
+        # Paths, queries and fragments often carry names, e-mails or tokens: only a declared route is kept.
+        if not isinstance(value, str):
+            return value
+        if not 1 <= len(value) <= MAX_PAGE_CHARS:
+            raise ValueError(f"a page is 1 to {MAX_PAGE_CHARS} characters")
+        return page_route(value)
 
     @field_validator("element")
     @classmethod
-    def _no_number(cls, value: str) -> str:
-        if _DIGIT_RUN.search(value):
-            raise ValueError("an element name has no run of 3 or more digits (phone, ID number)")
-        return value
+    def _planned_element(cls, value: str) -> str:
+        if not _ELEMENT.fullmatch(value):
+            raise ValueError("an element name is lower-case words joined by - _ . : # without a run of 3+ digits")
+        return value if value in PLANNED_ELEMENTS else OTHER
 
 
 Event = Annotated[ResumeEvent | InteractionEvent, Field(discriminator="event_type")]

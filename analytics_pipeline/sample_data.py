@@ -31,6 +31,7 @@ from pathlib import Path
 from faker import Faker
 
 from analytics_pipeline.raw_log import SAMPLE_FILE_NAME
+from analytics_pipeline.tracking_plan import WORKSPACE_ELEMENTS
 
 SAMPLE_START = date(2026, 11, 2)
 NAME_LOCALES = ["en_US", "en_GB", "es_ES", "de_DE", "fr_FR", "it_IT", "en_IN", "pt_BR", "nl_NL"]
@@ -99,18 +100,7 @@ MODE_APPEAL = {"personalized": 0.6, "concise": 0.0, "keyword-optimized": -0.6, "
 TAKE_AWAY_BASE = {"resume.copy": 0.45, "resume.download": 0.5}
 REFINE_BASE = 0.4  # chance of one more refinement of an output with ATS score 62
 PAGES = ["/editor", "/tailor", "/dashboard", "/history", "/settings"]
-ELEMENTS = [
-    "upload-button",
-    "tailor-button",
-    "refine-button",
-    "copy-button",
-    "download-button",
-    "ats-score-badge",
-    "jd-score-badge",
-    "mode-selector",
-    "version-tab",
-    "help-tooltip",
-]
+ELEMENTS = list(WORKSPACE_ELEMENTS)  # the app's tracking plan: what the pipeline stores
 
 
 def _logistic(log_odds: float) -> float:

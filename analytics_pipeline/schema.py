@@ -95,8 +95,8 @@ INTERACTIONS = Table(
     (
         *_EVENT_COLUMNS,
         Column("action", "VARCHAR", "click | hover | focus | scroll | view | submit."),
-        Column("element", "VARCHAR", "UI element acted on (e.g. refine-button)."),
-        Column("page", "VARCHAR", "Page the element is on, if logged."),
+        Column("element", "VARCHAR", "UI element acted on (e.g. refine-button); other if not in the tracking plan."),
+        Column("page", "VARCHAR", "Route of the page (e.g. /u/:handle/profile), other if none matches; if logged."),
         *_LINEAGE_COLUMNS,
     ),
 )

@@ -24,6 +24,7 @@ from analytics_pipeline.cleaning import DUPLICATE_CODE, DUPLICATE_REASON, EventC
 from analytics_pipeline.private_files import DIR_MODE, restrict_tree
 from analytics_pipeline.raw_log import RawLine, chunked
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, Table
+from analytics_pipeline.work_dirs import writing
 
 STAGED_TABLES = (RESUME_EVENTS, INTERACTIONS, QUARANTINE)
 # Beside a shard's tables: the event IDs it claimed, so the merge can settle duplicates across shards.
@@ -63,20 +64,24 @@ class StageStats:
 @contextmanager
 def _staged_tables(partition_dir: Path) -> Iterator[tuple[Path, dict[str, pq.ParquetWriter]]]:
     """A Parquet writer per staged table in a work directory beside ``partition_dir``, swapped in whole
-    once the block has written everything (a failure leaves the old partition as it was)."""
+    once the block has written everything (a failure leaves the old partition as it was). The work
+    directory's lock (``work_dirs``) tells erasure it is being written, and is free once this process
+    is gone, however it ended: a killed run's torn Parquet is then a leftover to delete, not to read."""
     partition_dir = Path(partition_dir)
     work_dir = partition_dir.with_name(f".{partition_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True, mode=0o700)
-    writers = {
-        table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
-    }
-    try:
-        yield work_dir, writers
-    finally:
-        for writer in writers.values():
-            writer.close()
-    _swap_in(work_dir, partition_dir)
+    partition_dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with writing(work_dir):
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(mode=0o700)
+        writers = {
+            table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
+        }
+        try:
+            yield work_dir, writers
+        finally:
+            for writer in writers.values():
+                writer.close()
+        _swap_in(work_dir, partition_dir)
 
 
 def stage_partition(

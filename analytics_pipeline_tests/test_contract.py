@@ -3,14 +3,21 @@ import uuid
 
 import pytest
 
+from analytics_pipeline import sample_data
 from analytics_pipeline.contract import (
+    OTHER,
+    PLANNED_ELEMENTS,
+    PLANNED_PAGES,
     InteractionEvent,
     InvalidEvent,
     ResumeEvent,
     event_to_json,
+    page_route,
     parse_event,
     parse_event_line,
 )
+from analytics_pipeline.tracking_plan import ELEMENTS, ROUTES
+from analytics_pipeline_tests.ingest_helpers import interaction
 
 SECRET = "jane.doe@example.com"
 
@@ -42,50 +49,83 @@ def test_valid_resume_event_is_normalised_to_utc_and_unknown_fields_dropped():
 
 
 def test_interaction_event_with_optional_page():
-    event = parse_event_line(
-        json.dumps(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "interaction",
-                "occurred_at": "2026-11-02T10:00:00Z",
-                "user_id": "u1",
-                "action": "hover",
-                "element": "ats-score-badge",
-            }
-        )
-    )
+    event = parse_event_line(json.dumps(interaction(action="hover", element="ats-score-badge")))
     assert isinstance(event, InteractionEvent) and event.page is None
 
 
 def test_interaction_page_keeps_only_the_path():
-    event = parse_event(
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "interaction",
-            "occurred_at": "2026-11-02T10:00:00Z",
-            "user_id": "u1",
-            "action": "click",
-            "element": "refine-button",
-            "page": f"/tailor?email={SECRET}#top",
-        }
-    )
-    assert event.page == "/tailor"
+    assert parse_event(interaction(page=f"/tailor?email={SECRET}#top")).page == "/tailor"
 
 
 @pytest.mark.parametrize("element", ["Jane Doe", SECRET, "", "x" * 129])
 def test_interaction_element_must_be_an_identifier(element):
     with pytest.raises(InvalidEvent) as caught:
-        parse_event(
-            {
-                "event_id": str(uuid.uuid4()),
-                "event_type": "interaction",
-                "occurred_at": "2026-11-02T10:00:00Z",
-                "user_id": "u1",
-                "action": "click",
-                "element": element,
-            }
-        )
+        parse_event(interaction(element=element))
     assert "element" in caught.value.detail and SECRET not in str(caught.value)
+
+
+# Identifier fields a careless app fills with a person: names and e-mails reshaped into slugs, phone and ID
+# numbers cut into short digit groups, fake placeholders and route words. Well-shaped, so the event is kept;
+# none of these values may be stored.
+PERSONAL_ELEMENTS = [
+    "amara.okafor",
+    "amara-okafor-mail-example-com",
+    "amara_okafor.at.example.net",
+    "tel-62-17-44-90-23",
+    "id-47-12-93-55-8",
+    "user:amaraokafor",
+    "amara",
+]
+PERSONAL_PAGES = [
+    "/amara-okafor",
+    "/amara",
+    "/u/:amara_okafor/profile",
+    "/{amara_okafor}/edit",
+    "/[amara]/resume",
+    "/amara~okafor/x/amara~okafor",
+    "/in/amara.okafor",
+    "/resume/62-17-44-90-23/share",
+    "/editor/amara",
+    "https://amara:secret@app.example.com/u/amara.okafor/x",
+]
+
+
+@pytest.mark.parametrize("element", PERSONAL_ELEMENTS)
+def test_an_element_outside_the_tracking_plan_is_stored_as_other(element):
+    assert parse_event(interaction(element=element)).element == OTHER
+
+
+@pytest.mark.parametrize("page", PERSONAL_PAGES)
+def test_a_page_is_stored_as_its_route_or_other_never_as_sent(page):
+    stored = parse_event(interaction(page=page)).page
+    assert stored in PLANNED_PAGES and "amara" not in stored and not any(c.isdigit() for c in stored)
+
+
+def test_planned_elements_and_routes_are_kept_and_paths_become_their_route():
+    assert {parse_event(interaction(element=e)).element for e in ELEMENTS} == set(ELEMENTS)
+    assert {parse_event(interaction(page=r)).page for r in ROUTES} == set(ROUTES)
+    assert page_route("/u/amara.okafor/profile?tab=1#top") == "/u/:handle/profile"
+    assert page_route("https://app.example.com/resume/8821/edit") == "/resume/:resume_id/edit"
+    assert page_route("/resume/new") == "/resume/new"  # a literal segment beats a placeholder
+    assert page_route("/resume/{id}/edit/") == "/resume/:resume_id/edit"
+    assert page_route("editor") == page_route("/Editor/") == "/editor"
+
+
+def test_the_tracking_plan_itself_holds_identifiers_only():
+    """What may be stored must itself be well-shaped: no route or element the plan lists can carry a value."""
+    for element in ELEMENTS:
+        assert parse_event(interaction(element=element)).element == element
+    for route in ROUTES:
+        assert route.startswith("/") and not any(c.isdigit() or c.isupper() for c in route), route
+    assert OTHER in PLANNED_ELEMENTS and OTHER in PLANNED_PAGES
+    # The synthetic sample uses the app's own values, so its interactions keep theirs.
+    assert set(sample_data.ELEMENTS) <= PLANNED_ELEMENTS and set(sample_data.PAGES) <= PLANNED_PAGES
+
+
+@pytest.mark.parametrize("page", ["", "/" + "p" * 256])
+def test_a_page_longer_than_256_characters_or_empty_is_refused(page):
+    with pytest.raises(InvalidEvent, match="page"):
+        parse_event(interaction(page=page))
 
 
 def test_copy_event_needs_no_texts():

@@ -1,15 +1,29 @@
 """Right to erasure, end to end: a forgotten user is gone everywhere and stays gone."""
 
+import contextlib
+import gzip
 import json
+import os
+import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
+import dagster as dg
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
 from analytics_pipeline import cli, warehouse
+from analytics_pipeline.contract import PLANNED_ELEMENTS
 from analytics_pipeline.privacy.hashing import USER_DOMAIN, pseudonymize
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import TEST_SALT, SampleDays, build_pipeline
+from analytics_pipeline_tests.test_cli import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 SALT = TEST_SALT.encode()
@@ -163,40 +177,184 @@ def test_erasure_job_rejects_a_raw_user_id_as_config(pipeline):
     assert "64-hex-digit" in result.get_step_failure_events()[0].step_failure_data.error.message
 
 
-def files_containing(root, needles: list[bytes], pattern: str = "*") -> list[str]:
-    return sorted(
-        str(path)
-        for path in root.rglob(pattern)
-        if path.is_file() and not path.is_symlink() and any(n in path.read_bytes() for n in needles)
+def test_erasure_fails_naming_the_files_it_cannot_read_after_erasing_the_rest(pipeline):
+    user_id = "synthetic-user-12"
+    line = json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "interaction",
+            "occurred_at": "2026-11-02T10:00:00Z",
+            "user_id": user_id,
+            "action": "click",
+            "element": "refine-button",
+        }
     )
+    day = pipeline.raw_dir / "2026-11-02"
+    day.mkdir(parents=True)
+    (day / "events-a.jsonl").write_text(line + "\n")
+    (day / "events-b.jsonl.gz").write_bytes(gzip.compress((line + "\n").encode())[:-8])  # cut short
+    torn = pipeline.root / "staging" / "2026-11-02" / "interactions.parquet"
+    torn.parent.mkdir(parents=True)
+    torn.write_bytes(b"PAR1 and no footer")  # outside any work directory: not a leftover, not readable
+    config = {"ops": {"forget_user": {"config": {"anon_user_id": pseudonym(user_id)}}}}
+    job = pipeline.definitions.resolve_job_def("erasure_job")
+
+    result = job.execute_in_process(run_config=config, instance=pipeline.instance, raise_on_error=False)
+    assert not result.success
+    message = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "raw/2026-11-02/events-b.jsonl.gz" in message and "staging/2026-11-02/interactions.parquet" in message
+    assert user_id not in message
+    assert user_id.encode() not in (day / "events-a.jsonl").read_bytes()  # the rest was done
+
+    torn.unlink()
+    (day / "events-b.jsonl.gz").unlink()
+    assert job.execute_in_process(run_config=config, instance=pipeline.instance, raise_on_error=False).success
 
 
-def test_forget_leaves_no_byte_of_the_user_in_duckdb_parquet_or_dagster_home(loaded):
-    pipeline, sample = loaded
-    user_id = returning_user(pipeline, sample)
-    anon = pseudonym(user_id)
-    # The user's longest scrubbed text, and a stretch of it no other user's rows hold.
-    ((text,),) = pipeline.query(
-        "SELECT tailored_text FROM analytics.resume_events WHERE anon_user_id = ? AND tailored_text IS NOT NULL "
-        "ORDER BY length(tailored_text) DESC LIMIT 1",
-        [anon],
+# --- after a killed run, through the command line, every file searched -------------------------------
+
+DAY_1, DAY_2 = "2026-11-02", "2026-11-03"
+# One user's raw IDs and personal data, written plainly into texts and, as a careless app would, into the
+# identifier fields. After `forget` not one of these byte strings may remain (case-insensitive).
+TARGET = {"user_id": "usr_tq_48213", "resume_id": "res_tq_77102"}
+RESUME = (
+    "Thandiwe Quellbrand\nthandiwe.quellbrand@example.net | (415) 555-0142 | SSN 536-22-8841\n"
+    "Data engineer with six years of Spark; built the quokka-ledger reconciliation service."
+)
+TRACES = [
+    *(v.encode() for v in TARGET.values()),
+    b"thandiwe",
+    b"quellbrand",
+    b"555-0142",
+    b"4155550142",
+    b"41-55-55",
+    b"536-22-8841",
+    b"536228841",
+    b"53-62-28",
+    b"quokka-ledger",  # a stretch of the user's text that scrubbing keeps
+]
+HOSTILE_ELEMENTS = ["thandiwe.quellbrand", "thandiwe-quellbrand-example-net", "ph-41-55-55-01-42", "ssn-53-62-28-84-1"]
+HOSTILE_PAGES = [
+    "/thandiwe-quellbrand",
+    "/u/:thandiwe_quellbrand/profile",
+    "/{thandiwe_quellbrand}/edit",
+    "/thandiwe~q/x",
+]
+
+
+def target_lines(day: str) -> list[str]:
+    base = {"user_id": TARGET["user_id"], "occurred_at": f"{day}T08:00:00Z"}
+    resume = base | {"resume_id": TARGET["resume_id"], "version": 1}
+    events = [
+        base | {"event_type": "interaction", "action": "click", "element": element, "page": page}
+        for element, page in zip(HOSTILE_ELEMENTS, HOSTILE_PAGES, strict=True)
+    ]
+    events += [
+        resume | {"event_type": "resume.upload", "resume_text": RESUME},
+        resume | {"event_type": "resume.tailor", "resume_text": RESUME, "tailored_text": RESUME, "ats_score": 70},
+    ]
+    return [json.dumps({"event_id": str(uuid.uuid4())} | e) for e in events]
+
+
+def files_with_traces(root: Path) -> dict[str, list[bytes]]:
+    """Every regular file under ``root`` holding a trace, byte for byte (lower-cased), and for Parquet
+    also in its decoded values (compression could hide a value from the byte search)."""
+    found = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes().lower()
+        if path.suffix == ".parquet":
+            data += str(pq.read_table(path).to_pylist()).lower().encode()
+        if hits := [t for t in TRACES if t in data]:
+            found[str(path.relative_to(root))] = hits
+    return found
+
+
+def kill_process_tree(process: subprocess.Popen) -> None:
+    """SIGKILL ``process`` and every process it started, by pid."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+    process.kill()
+    process.wait(timeout=30)
+
+
+def test_forget_after_a_killed_run_leaves_no_byte_of_the_user_in_data_or_dagster_home(pipeline, tmp_path):
+    raw = pipeline.raw_dir
+    write_sample(raw, days=2, sessions_per_day=8, users=6, seed=21, malformed_share=0.0)
+    for day in (DAY_1, DAY_2):  # first in its day, so it would be first in any preview
+        (raw / day / "events-a.jsonl").write_text("\n".join(target_lines(day)) + "\n")
+    # Copies the pipeline does not read: a backup, a note, a nested and a non-day folder.
+    (raw / DAY_1 / "events-a.jsonl.bak").write_bytes((raw / DAY_1 / "events-a.jsonl").read_bytes())
+    (raw / DAY_1 / "notes.txt").write_text(f"{TARGET['user_id']} called from (415) 555-0142 about the SSN\n")
+    (raw / DAY_1 / "old").mkdir()
+    (raw / DAY_1 / "old" / "events.jsonl").write_bytes((raw / DAY_2 / "events-a.jsonl").read_bytes())
+    (raw / "scratch").mkdir()
+    (raw / "scratch" / "copy.jsonl").write_bytes((raw / DAY_1 / "events-a.jsonl").read_bytes())
+    assert files_with_traces(raw)
+    anon = pseudonym(TARGET["user_id"])
+
+    # The first day and the training sets, recorded in a real instance (the project's dagster.yaml): its run
+    # storage is where previews and metadata live. In this process, where the scrubber is already loaded.
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        pipeline.instance = instance
+        assert pipeline.run(DAY_1).success and pipeline.run(None, "training_job").success
+    elements = {e for (e,) in pipeline.query("SELECT DISTINCT element FROM analytics.interactions")}
+    ((counts,),) = pipeline.query("SELECT list(element_counts) FROM training.engagement_features")
+    assert "other" in elements and elements <= PLANNED_ELEMENTS
+    assert {key for mapping in counts for key in mapping} <= PLANNED_ELEMENTS
+    # Run storage never held a pseudonym either (the erasure run's config will: it is the request).
+    assert [p for p in home.rglob("*") if p.is_file() and anon.encode() in p.read_bytes()] == []
+    env = {
+        **os.environ,
+        "ANALYTICS_SALT": TEST_SALT,
+        "ANALYTICS_RAW_DIR": str(raw),
+        "ANALYTICS_DUCKDB_PATH": str(pipeline.database),
+        "ANALYTICS_STAGING_DIR": str(tmp_path / "staging"),
+        "ANALYTICS_TRAINING_DIR": str(tmp_path / "training"),
+        "DAGSTER_HOME": str(home),
+    }
+
+    # The second day in two shards; the run is killed (SIGKILL) while its second shard is being written.
+    lines = sum(len(path.read_bytes().splitlines()) for path in (raw / DAY_2).glob("*.jsonl"))
+    shards = tmp_path / "staging" / ".shards" / DAY_2
+    output = (tmp_path / "second-run.log").open("wb")
+    second = subprocess.Popen(
+        [sys.executable, "-m", "analytics_pipeline.cli", "run", DAY_2],
+        env=env | {"ANALYTICS_SHARD_EVENTS": str(lines // 2 + 1)},
+        cwd=tmp_path,
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
-    snippet = next(
-        text[i : i + 60]
-        for i in range(0, len(text) - 60, 30)
-        if not pipeline.query(
-            "SELECT count(*) FROM analytics.resume_events WHERE anon_user_id <> ? AND "
-            "(contains(resume_text, ?) OR contains(tailored_text, ?))",
-            [anon, text[i : i + 60], text[i : i + 60]],
-        )[0][0]
-    ).encode()
-    dagster_home = pipeline.root / "dagster"
-    assert files_containing(pipeline.root, [snippet], "*.parquet")  # it was there
+    try:
+        deadline = time.monotonic() + 300
+        while not (torn := list(shards.glob("*/.shard_001_of_002.tmp-*[0-9]"))):
+            assert time.monotonic() < deadline and second.poll() is None, (tmp_path / "second-run.log").read_text()
+            time.sleep(0.05)
+        os.kill(int(torn[0].name.rsplit("-", 1)[1]), signal.SIGKILL)  # the run's process: its pid is in the name
+    finally:
+        kill_process_tree(second)
+        output.close()
+    finished_shard = torn[0].parent / "shard_000_of_002"
+    assert finished_shard.is_dir() and torn[0].exists()
 
-    assert cli.main(["forget", user_id]) == 0
+    forgotten = subprocess.run(
+        [sys.executable, "-m", "analytics_pipeline.cli", "forget", "-"],
+        input=TARGET["user_id"] + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert forgotten.returncode == 0, forgotten.stdout[-3000:] + forgotten.stderr[-3000:]
+    assert ".shard_001_of_002.tmp-" in forgotten.stdout  # reported among the leftovers deleted
 
-    # The ledger keeps the pseudonym on purpose; nothing else of the user may remain.
-    assert files_containing(pipeline.root, [snippet, user_id.encode()], "*.duckdb*") == []
-    assert files_containing(pipeline.root, [snippet, anon.encode(), user_id.encode()], "*.parquet") == []
-    assert files_containing(dagster_home, [snippet, anon.encode(), user_id.encode()]) == []
+    assert not torn[0].exists() and finished_shard.is_dir()
+    assert files_with_traces(tmp_path) == {}  # raw, staging, shards, training, DuckDB, DAGSTER_HOME
+    assert [p for p in tmp_path.rglob("*.parquet") if anon in str(pq.read_table(p).to_pylist())] == []
     assert stat.S_IMODE(pipeline.database.stat().st_mode) == 0o600
+    assert pipeline.query("SELECT count(*) FROM analytics.erasure_ledger") == [(1,)]

@@ -66,7 +66,7 @@ def test_every_hook_logs_a_contract_valid_event(local_client, tmp_path):
     tailored = stored[ids["resume.tailor"]]
     assert (tailored.ats_score, tailored.jd_score, tailored.version) == (81.5, 70, 2)
     assert stored[ids["resume.refine"]].is_refinement is True
-    assert stored[ids["interaction"]].page == "editor"
+    assert stored[ids["interaction"]].page == "/editor"  # the tracking plan's route
     assert local_client.stats().sent == 6
 
 

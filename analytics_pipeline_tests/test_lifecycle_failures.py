@@ -165,3 +165,89 @@ def test_staging_killed_half_way_leaves_the_old_partition(tmp_path, scrubber):
         + sum(pq.read_table(staged_file(partition_dir, t)).num_rows for t in (RESUME_EVENTS, INTERACTIONS))
         == stats.lines_read
     )
+
+
+# --- erasure after killed or live staging runs --------------------------------------------------------
+
+USER, OTHER = "a" * 64, "b" * 64  # pseudonyms
+# The pipeline's staging writer (staging._staged_tables) writes rows of USER and OTHER, says so, then pauses:
+# killed in the pause, it leaves a torn work directory; let be, it renames its work into place.
+STAGING_WRITER = f"""
+import sys, time
+from pathlib import Path
+import pyarrow as pa
+from analytics_pipeline.schema import INTERACTIONS
+from analytics_pipeline.staging import _staged_tables
+
+partition_dir, pause = Path(sys.argv[1]), float(sys.argv[2])
+rows = [{{"event_id": str(n), "anon_user_id": user, "element": "refine-button"}} for n, user in
+        enumerate(["{USER}", "{OTHER}"] * 500)]
+with _staged_tables(partition_dir) as (_, writers):
+    writers[INTERACTIONS.name].write_table(pa.Table.from_pylist(rows, schema=INTERACTIONS.arrow_schema))
+    print("written", flush=True)
+    time.sleep(pause)
+"""
+
+
+def start_writer(partition_dir: Path, pause: float) -> subprocess.Popen:
+    child = subprocess.Popen(
+        [sys.executable, "-c", STAGING_WRITER, str(partition_dir), str(pause)], stdout=subprocess.PIPE
+    )
+    assert child.stdout.readline() == b"written\n"
+    return child
+
+
+def users_in(partition_dir: Path) -> list[str]:
+    return pq.read_table(staged_file(partition_dir, INTERACTIONS))["anon_user_id"].to_pylist()
+
+
+@pytest.mark.slow
+def test_erasure_deletes_a_killed_runs_torn_shard_and_rewrites_its_finished_ones(tmp_path):
+    from analytics_pipeline.lifecycle.erasure import erase_from_parquet
+
+    run_dir = tmp_path / "staging" / ".shards" / DAY.isoformat() / "run-1"
+    finished = start_writer(run_dir / "shard_000_of_002", 0)
+    assert finished.wait(timeout=60) == 0
+    with start_writer(run_dir / "shard_001_of_002", 600) as killed:
+        killed.send_signal(signal.SIGKILL)
+        assert killed.wait(timeout=30) == -signal.SIGKILL
+    torn = run_dir / f".shard_001_of_002.tmp-{killed.pid}"
+    assert (torn / "interactions.parquet").is_file()
+    with pytest.raises(pa.ArrowInvalid):  # what made every erasure fail before
+        pq.read_schema(torn / "interactions.parquet")
+
+    sweep = erase_from_parquet(tmp_path / "staging", USER)
+    assert not torn.exists() and not torn.with_name(torn.name + ".lock").exists()
+    assert sweep.leftovers == [str(torn.relative_to(tmp_path / "staging"))]
+    assert sweep.erased == {f".shards/{DAY.isoformat()}/run-1/shard_000_of_002/interactions.parquet": 500}
+    assert users_in(run_dir / "shard_000_of_002") == [OTHER] * 500
+    assert (sweep.unreadable, sweep.in_progress) == ([], [])
+
+
+@pytest.mark.slow
+def test_erasure_waits_for_a_live_writer_then_erases_what_it_renamed_into_place(tmp_path):
+    from analytics_pipeline.lifecycle.erasure import erase_from_parquet
+
+    partition_dir = tmp_path / "staging" / DAY.isoformat()
+    with start_writer(partition_dir, 2) as live:
+        sweep = erase_from_parquet(tmp_path / "staging", USER, wait_seconds=120)
+        assert live.wait(timeout=30) == 0
+    assert sweep.in_progress == [] and sweep.leftovers == []
+    assert sweep.erased == {f"{DAY.isoformat()}/interactions.parquet": 500}
+    assert users_in(partition_dir) == [OTHER] * 500
+
+
+@pytest.mark.slow
+def test_erasure_names_a_writer_that_outlasts_its_wait_and_a_torn_file_it_cannot_read(tmp_path):
+    from analytics_pipeline.lifecycle.erasure import erase_from_parquet
+
+    staging = tmp_path / "staging"
+    start_writer(staging / "2026-11-03", 0).wait(timeout=60)
+    torn = staging_file = staged_file(staging / "2026-11-03", INTERACTIONS)
+    torn.write_bytes(staging_file.read_bytes()[:200])  # cut by hand, outside any work directory
+    with start_writer(staging / DAY.isoformat(), 600) as live:
+        sweep = erase_from_parquet(staging, USER, wait_seconds=1)
+        live.send_signal(signal.SIGKILL)
+        live.wait(timeout=30)
+    assert sweep.in_progress == [f".{DAY.isoformat()}.tmp-{live.pid}"]
+    assert sweep.unreadable == ["2026-11-03/interactions.parquet"]

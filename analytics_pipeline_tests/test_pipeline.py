@@ -1,12 +1,17 @@
 """The whole graph materialized for real (Presidio, spaCy, DuckDB) on generated data."""
 
+import json
+import uuid
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from analytics_pipeline.contract import PLANNED_ELEMENTS, PLANNED_PAGES
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.schema import ANALYTICS_TABLES
 from analytics_pipeline_tests.conftest import TEST_SALT, build_pipeline
+from analytics_pipeline_tests.test_contract import PERSONAL_ELEMENTS, PERSONAL_PAGES
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +132,7 @@ def test_previews_are_tables_of_scrubbed_values_without_identifiers(loaded):
         preview = latest_metadata(pipeline, key, None if key == "analytics/users" else day)["preview"]
         assert isinstance(preview, dg.TableMetadataValue), key
         columns = {c.name for c in preview.schema.columns}
-        assert not columns & {"anon_user_id", "anon_resume_id", "event_id", "source_file"}, key
+        assert not columns & {"anon_user_id", "anon_resume_id", "event_id", "source_file", "element", "page"}, key
         for record in preview.records:
             for value in record.data.values():
                 assert value != "nan" and not (isinstance(value, float) and value != value), (key, value)
@@ -193,3 +198,37 @@ def test_the_default_file_opens_plainly_in_duckdb(loaded):
     with duckdb.connect(str(pipeline.database), read_only=True) as conn:
         (users,) = conn.execute("SELECT count(*) FROM analytics.users").fetchone()
     assert users == pipeline.query("SELECT count(*) FROM analytics.users")[0][0] > 0
+
+
+def test_identifier_fields_carry_no_person_into_tables_staging_training_or_run_storage(pipeline, sample_days):
+    """A careless app puts a person into element and page: the day loads, and nothing of the person is in
+    DuckDB, the staged Parquet, the training sets (element_counts) or Dagster's run storage."""
+    day = sample_days.days[0]
+    events = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "interaction",
+            "occurred_at": f"{day}T09:00:00Z",
+            "user_id": "synthetic-user-5",
+            "action": "click",
+            "element": element,
+            "page": page,
+        }
+        for element, page in zip(PERSONAL_ELEMENTS * 2, PERSONAL_PAGES, strict=False)
+    ]
+    # First in the day, so they would be the first rows of any preview.
+    (pipeline.raw_dir / day / "events-a.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert pipeline.run(day).success
+    assert pipeline.run(None, "training_job").success
+    stored = pipeline.query("SELECT DISTINCT element, page FROM analytics.interactions")
+    assert {e for e, _ in stored} <= PLANNED_ELEMENTS and {p for _, p in stored} <= PLANNED_PAGES | {None}
+    (counts,) = pipeline.query("SELECT list(element_counts) FROM training.engagement_features")[0]
+    assert {key for mapping in counts for key in mapping} <= PLANNED_ELEMENTS
+    leaks = []
+    for path in pipeline.root.rglob("*"):
+        if path.is_file() and pipeline.raw_dir not in path.parents:  # the raw log holds PII until retention
+            data = path.read_bytes().lower()
+            if path.suffix == ".parquet":
+                data += str(pq.read_table(path).to_pylist()).lower().encode()
+            leaks += [str(path.relative_to(pipeline.root))] if b"amara" in data or b"okafor" in data else []
+    assert leaks == []

@@ -12,7 +12,14 @@ from analytics_pipeline.quality.canary import (
     plant,
     sample_texts,
 )
-from analytics_pipeline.quality.pii import CANARY, RAW_IDENTIFIER, ResidualPiiDetector, raw_identifiers
+from analytics_pipeline.quality.integrity import SCANNED_TEXT_COLUMNS
+from analytics_pipeline.quality.pii import (
+    CANARY,
+    OUTSIDE_VOCABULARY,
+    RAW_IDENTIFIER,
+    ResidualPiiDetector,
+    raw_identifiers,
+)
 from analytics_pipeline.quality.reconcile import UNKNOWN_TYPE, reconcile
 from analytics_pipeline.raw_log import RawLine
 
@@ -67,6 +74,36 @@ def test_findings_name_types_and_event_ids_never_values():
     assert findings.event_ids == ["e2"] and findings.rows_scanned == 2
     assert "ryan24" not in str(findings.metadata()) and "usr_7857" not in str(findings.metadata())
     assert detector.scan_rows(rows[:1], ["resume_text"], ["anon_user_id"]).clean
+
+
+@pytest.mark.parametrize(
+    ("leak", "kind"),
+    [
+        ("ｒｙａｎ２４＠ｙａｈｏｏ．ｃｏｍ", "email"),  # full-width: normalised before the patterns
+        ("164-\u200b66-\u200b6334", "ssn"),  # zero-width spaces inside
+        ("(617) 396\u2060-5537", "phone"),  # a word joiner inside
+        ("r y a n 2 4 @ y a h o o . c o m", "email_disguised"),
+        ("ryan24 (at) yahoo (dot) com", "email_disguised"),
+        ("six one seven three nine six five five three seven", "number_disguised"),
+        ("r y a n 2 4 <EMAIL_ADDRESS>", "email_disguised"),  # what a partial replacement left
+        ("<PERSON> [at] yahoo [dot] com", "email_disguised"),
+    ],
+)
+def test_detector_sees_through_disguises(leak, kind):
+    assert ResidualPiiDetector().scan_text(f"{SCRUBBED}\nContact: {leak}.")[kind] == 1
+
+
+def test_identifier_columns_must_hold_the_tracking_plans_values():
+    detector = ResidualPiiDetector()
+    columns = SCANNED_TEXT_COLUMNS["interactions"]
+    row = {"event_id": "e1", "action": "click", "element": "refine-button", "page": "/u/:handle/profile"}
+    row["source_file"] = "2026-11-02/events.jsonl"
+    assert detector.scan_rows([row], columns, []).clean
+    assert detector.scan_rows([row | {"element": "other", "page": None}], columns, []).clean
+    for leaky in ({"element": "amara.okafor"}, {"page": "/amara-okafor"}, {"page": "/u/:amara/profile"}):
+        findings = detector.scan_rows([row | leaky], columns, [])
+        assert findings.counts == {OUTSIDE_VOCABULARY: 1} and findings.event_ids == ["e1"], leaky
+        assert "amara" not in str(findings.metadata())
 
 
 def raw(lines: list[str], file: str = "2026-11-02/a.jsonl") -> list[RawLine]:

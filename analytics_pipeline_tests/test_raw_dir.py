@@ -7,6 +7,9 @@ import gzip
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -94,7 +97,8 @@ def test_symlinks_are_never_followed_for_reading_or_writing(messy_raw_dir):
     assert all("link" not in line.source_file for line in iter_raw_lines(raw, DAY))
     blanked = erase_from_raw_log(raw, pseudonymize("synthetic-user-2", SALT, USER_DOMAIN), SALT)
     assert outside.read_bytes() == before  # the file outside the raw dir is untouched
-    assert blanked == {f"{DAY}/events-a.jsonl": 1, f"{DAY}/events-a.jsonl.2.gz": 1}
+    assert blanked.erased == {f"{DAY}/events-a.jsonl": 1, f"{DAY}/events-a.jsonl.2.gz": 1}
+    assert (raw / DAY / "link.jsonl").is_symlink()
     remaining = [line.content for line in iter_raw_lines(raw, DAY)]
     assert not any(b"synthetic-user-2" in content for content in remaining)
     assert sum(1 for content in remaining if not content.strip()) == 2  # blanked, line numbers kept
@@ -108,9 +112,152 @@ def test_forget_blanks_a_torn_last_line(tmp_path):
     path = day / "events-a.jsonl"
     path.write_text(event() + "\n" + torn)
     blanked = erase_from_raw_log(tmp_path / "raw", pseudonymize("synthetic-user-3", SALT, USER_DOMAIN), SALT)
-    assert blanked == {f"{DAY}/events-a.jsonl": 1}
+    assert blanked.erased == {f"{DAY}/events-a.jsonl": 1}
     assert b"synthetic-user-3" not in path.read_bytes()
     assert path.read_bytes().endswith(b" " * len(torn))
+
+
+USER, RESUME = "synthetic-user-7", "synthetic-resume-7"
+# What the user's lines carry; every byte of it must go, from every file under the raw dir.
+TRACES = (USER.encode(), RESUME.encode(), b"ada.quist", b"Quist")
+# Another user's note, whose ID only starts like the user's: it stays.
+KEPT_NOTE = b"ticket 3: synthetic-user-70 asked about pricing\n"
+
+
+def user_lines() -> list[str]:
+    return [
+        event(USER),
+        json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "resume.upload",
+                "occurred_at": "2026-11-02T10:00:00Z",
+                "user_id": USER,
+                "resume_id": RESUME,
+                "version": 1,
+                "resume_text": "Ada Quist, ada.quist@example.org, 415-555-0142",
+            }
+        ),
+    ]
+
+
+def write_lines(path, lines: list[str], gzipped: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = "".join(line + "\n" for line in lines).encode()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+
+
+def file_contents(raw) -> dict[str, bytes]:
+    """Every regular file under ``raw``, gunzipped when it is gzip (the other user's note left out)."""
+    contents = {}
+    for path in sorted(p for p in raw.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes()
+        data = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        contents[str(path.relative_to(raw))] = data.replace(KEPT_NOTE, b"")
+    return contents
+
+
+@pytest.fixture
+def copies_everywhere(tmp_path):
+    """The user's lines in the log and in every kind of file beside it: skipped names, a backup, nested and
+    non-day directories, a gzip under another name, free-text notes naming the user's IDs, and a killed
+    erasure's half-written rewrite."""
+    raw = tmp_path / "raw"
+    mine, other = user_lines(), event()
+    write_lines(raw / DAY / "events-a.jsonl", [other, *mine, other])
+    write_lines(raw / DAY / "events-a.jsonl.1.gz", [*mine, other], gzipped=True)
+    write_lines(raw / DAY / "events.jsonl.bak", [other, *mine])
+    write_lines(raw / DAY / "backup.tar", [*mine, other], gzipped=True)  # gzip by content, not by name
+    write_lines(raw / DAY / "nested" / "events.jsonl", mine)
+    write_lines(raw / "scratch" / "copy.jsonl", mine)
+    write_lines(raw / "2026-13-45" / "events.jsonl", mine)
+    write_lines(
+        raw / DAY / "notes.txt",
+        [
+            f"ticket 1: {USER} asked to delete resume {RESUME} (ada.quist@example.org, Ada Quist)",
+            f'{{"ticket": 2, "about": "{RESUME}"}}',
+            KEPT_NOTE.decode().strip(),
+        ],
+    )
+    write_lines(raw / DAY / ".events-a.jsonl.1.gz.erasing-999", mine)
+    return raw
+
+
+def test_forget_reaches_every_file_under_the_raw_dir_read_or_skipped(copies_everywhere):
+    raw = copies_everywhere
+    sizes = {path: path.stat().st_size for path in raw.rglob("*") if path.is_file()}
+    sweep = erase_from_raw_log(raw, pseudonymize(USER, SALT, USER_DOMAIN), SALT)
+    contents = file_contents(raw)
+    assert {name: [t for t in TRACES if t in data] for name, data in contents.items()} == dict.fromkeys(contents, [])
+    assert sweep.leftovers == [f"{DAY}/.events-a.jsonl.1.gz.erasing-999"] and sweep.unreadable == []
+    assert sweep.erased == {
+        f"{DAY}/events-a.jsonl": 2,
+        f"{DAY}/events-a.jsonl.1.gz": 2,
+        f"{DAY}/events.jsonl.bak": 2,
+        f"{DAY}/backup.tar": 2,
+        f"{DAY}/nested/events.jsonl": 2,
+        "scratch/copy.jsonl": 2,
+        "2026-13-45/events.jsonl": 2,
+        f"{DAY}/notes.txt": 2,
+    }
+    assert (raw / DAY / "notes.txt").read_bytes().endswith(KEPT_NOTE)
+    assert contents[f"{DAY}/events-a.jsonl"].count(b"synthetic-user-1") == 2  # the other user's lines stay
+    for path, size in sizes.items():  # plain files are blanked in place: same length, same line numbers
+        if path.exists() and path.suffix in (".jsonl", ".bak", ".txt"):
+            assert path.stat().st_size == size, path
+    again = erase_from_raw_log(raw, pseudonymize(USER, SALT, USER_DOMAIN), SALT)
+    assert (again.erased, again.leftovers, again.unreadable) == ({}, [], [])
+
+
+def test_forget_names_the_raw_files_it_cannot_read(tmp_path):
+    raw = tmp_path / "raw"
+    write_lines(raw / DAY / "events-a.jsonl", user_lines())
+    write_lines(raw / DAY / "events-b.jsonl.gz", user_lines(), gzipped=True)
+    truncated = raw / DAY / "events-b.jsonl.gz"
+    truncated.write_bytes(truncated.read_bytes()[:-12])  # a rotation that never finished
+    sweep = erase_from_raw_log(raw, pseudonymize(USER, SALT, USER_DOMAIN), SALT)
+    assert sweep.unreadable == [f"{DAY}/events-b.jsonl.gz"]
+    assert sweep.erased == {f"{DAY}/events-a.jsonl": 2}
+
+
+# Runs an erasure of the raw dir that kills itself (SIGKILL: no cleanup runs) at a chosen point.
+CRASHING_ERASURE = """
+import os, signal, sys
+from pathlib import Path
+from analytics_pipeline.lifecycle import erasure
+
+raw_dir, anon_user_id, salt, where = sys.argv[1:]
+def crash(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+if where == "after_first_blanking":  # once the first file of the user's own lines is blanked
+    blank_in_place = erasure._blank_in_place
+    def _blank_in_place(path, blank):
+        count = blank_in_place(path, blank)
+        if b"ticket" not in path.read_bytes():
+            crash()
+        return count
+    erasure._blank_in_place = _blank_in_place
+else:  # mid-rewrite of a gzip'd file: its temporary copy is written, not yet renamed
+    erasure.os.replace = crash
+erasure.erase_from_raw_log(Path(raw_dir), anon_user_id, salt.encode())
+"""
+
+
+@pytest.mark.parametrize("where", ["after_first_blanking", "mid_gzip_rewrite"])
+def test_an_erasure_killed_half_way_completes_when_run_again(copies_everywhere, where):
+    raw = copies_everywhere
+    anon_user_id = pseudonymize(USER, SALT, USER_DOMAIN)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_ERASURE, str(raw), anon_user_id, TEST_SALT, where], timeout=120
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    assert any(USER.encode() in data for data in file_contents(raw).values()), "killed before the end"
+    if where == "after_first_blanking":  # lines naming the user's IDs only go first: the IDs are still known
+        assert USER.encode() not in file_contents(raw)[f"{DAY}/notes.txt"]
+    sweep = erase_from_raw_log(raw, anon_user_id, SALT)
+    contents = file_contents(raw)
+    assert [name for name, data in contents.items() if any(t in data for t in TRACES)] == []
+    assert not [name for name in contents if ".erasing-" in name] and sweep.unreadable == []
 
 
 @pytest.mark.slow

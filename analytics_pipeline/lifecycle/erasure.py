@@ -1,30 +1,62 @@
 """Right to erasure: remove one pseudonymous user from every table, Parquet file and raw log.
 
 Works from the pseudonym alone (HMAC of the user ID), so the raw user ID never has to
-be stored anywhere, not even in Dagster's run config. Every step is idempotent: a
-failed erasure is completed by running it again.
+be stored anywhere, not even in Dagster's run config. Every step is idempotent and may be
+interrupted (a crash, ``kill -9``): running it again completes it. Leftovers of killed runs
+(torn Parquet in a writer's work directory, half-written rewrites) are deleted, never read;
+live writers are waited for; a file that cannot be read is named, and the erasure fails after
+doing everything else rather than report itself complete.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
+import shutil
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
-from analytics_pipeline.raw_log import day_files, is_day, is_gzip, json_object, open_raw_file
+from analytics_pipeline.raw_log import json_object, open_raw_file
 from analytics_pipeline.schema import ERASURE_LEDGER
 from analytics_pipeline.warehouse import CATALOG, MEMORY_LIMIT, ensure_tables, transaction
+from analytics_pipeline.work_dirs import DISCARDED_NAME, WORK_DIR_NAME, is_written, remove_if_abandoned
 
 USER_COLUMN = "anon_user_id"
 ERASABLE_SCHEMAS = ("analytics", "training")
-# A truncated line (crash mid-write) is not JSON but may still name its user.
-_USER_ID_FIELD = re.compile(rb'"user_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+# A truncated line (crash mid-write) is not JSON but may still name its user and resume.
+_ID_FIELDS = {name: re.compile(rb'"%s"\s*:\s*"((?:[^"\\]|\\.)*)"' % name.encode()) for name in ("user_id", "resume_id")}
+# How long an erasure waits for a run that is writing a work directory (a shard takes ~30 s, a day a few minutes).
+IN_PROGRESS_WAIT_SECONDS = 600
+_GZIP_MAGIC = b"\x1f\x8b"
+# Reading or decompressing a file can fail in these ways; such a file is reported, not guessed at.
+_UNREADABLE = (OSError, EOFError, zlib.error, pa.ArrowException)
+
+
+@dataclass
+class Sweep:
+    """What an erasure did under one directory. Paths are relative to it (escaped if not printable)."""
+
+    erased: dict[str, int] = field(default_factory=dict)  # rows (Parquet) or lines (raw files) per file
+    leftovers: list[str] = field(default_factory=list)  # work files of killed runs, deleted unread
+    unreadable: list[str] = field(default_factory=list)  # could not be read: not known to be free of the user
+    in_progress: list[str] = field(default_factory=list)  # still written by a live run when the wait ran out
+
+
+def _relative(path: Path, root: Path) -> str:
+    name = str(path.relative_to(root))
+    return name if name.isprintable() else ascii(name)
 
 
 def validate_pseudonym(anon_user_id: str) -> str:
@@ -77,10 +109,11 @@ def compact_database(database: Path) -> tuple[int, int]:
     erased user stay readable in the file. ``COPY FROM DATABASE`` into a fresh file (0600), then an
     atomic rename over the old one, leaves nothing of them. Call it with no connection open for
     writing (the erasure op holds the writers' pool). Returns the file's size before and after.
+    A killed compaction's copy (any process's: they hold the user's rows) is deleted first.
     """
     database = Path(database)
     tmp = database.with_name(f".{database.name}.compacting-{os.getpid()}")
-    for leftover in (tmp, Path(f"{tmp}.wal")):
+    for leftover in database.parent.glob(f".{database.name}.compacting-*"):
         leftover.unlink(missing_ok=True)
     before = database.stat().st_size
     conn = duckdb.connect()
@@ -105,7 +138,7 @@ def erased_users(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {v for (v,) in conn.execute(f"SELECT anon_user_id FROM {ERASURE_LEDGER.qualified_name}").fetchall()}
 
 
-def _replace_atomically(path: Path, write) -> None:
+def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Write a sibling temp file (0600), then rename it over ``path``: readers see old or new, never half."""
     tmp = path.with_name(f".{path.name}.erasing-{os.getpid()}")
     try:
@@ -116,30 +149,94 @@ def _replace_atomically(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def erase_from_parquet(root: Path, anon_user_id: str) -> dict[str, int]:
+def _erase_parquet_file(path: Path, anon_user_id: str) -> int:
+    """Rewrite one Parquet file without the user's rows, batch by batch; returns the rows removed."""
+    parquet = pq.ParquetFile(path)
+    try:
+        if USER_COLUMN not in parquet.schema_arrow.names:
+            return 0
+        users = parquet.read(columns=[USER_COLUMN]).column(USER_COLUMN)
+        removed = pc.sum(pc.equal(users, anon_user_id)).as_py() or 0
+        if removed:
+
+            def write(tmp: Path) -> None:
+                with pq.ParquetWriter(tmp, parquet.schema_arrow) as writer:
+                    for batch in parquet.iter_batches():
+                        users = pc.fill_null(pc.equal(batch[USER_COLUMN], anon_user_id), False)
+                        writer.write_batch(batch.filter(pc.invert(users)))
+
+            _replace_atomically(path, write)
+        return removed
+    finally:
+        parquet.close()
+
+
+def _parquet_pass(root: Path, anon_user_id: str, sweep: Sweep) -> list[Path]:
+    """One walk of ``root``: leftovers deleted, every other Parquet file rewritten without the user.
+    Returns the work directories that a live run is still writing (not read: their Parquet is unfinished)."""
+    written = []
+    for directory, subdirs, files in os.walk(root):  # symlinks are never followed
+        here = Path(directory)
+        for name in [n for n in subdirs if WORK_DIR_NAME.match(n) or DISCARDED_NAME.match(n)]:
+            subdirs.remove(name)
+            path = here / name
+            if DISCARDED_NAME.match(name):
+                shutil.rmtree(path, ignore_errors=True)
+            elif not remove_if_abandoned(path):
+                written.append(path)
+                continue
+            sweep.leftovers.append(_relative(path, root))
+        for name in files:
+            path = here / name
+            relative = _relative(path, root)
+            if DISCARDED_NAME.match(name):
+                path.unlink(missing_ok=True)
+                sweep.leftovers.append(relative)
+            elif name.endswith(".parquet") and not path.is_symlink():
+                try:
+                    if removed := _erase_parquet_file(path, anon_user_id):
+                        sweep.erased[relative] = sweep.erased.get(relative, 0) + removed
+                except _UNREADABLE:
+                    if relative not in sweep.unreadable:
+                        sweep.unreadable.append(relative)
+    return written
+
+
+def erase_from_parquet(root: Path, anon_user_id: str, wait_seconds: float = IN_PROGRESS_WAIT_SECONDS) -> Sweep:
     """Rewrite every Parquet file under ``root`` that holds the user's rows, without them.
 
-    Returns rows removed per rewritten file (relative to ``root``).
+    A killed run's work directories (torn Parquet) are deleted. A live run's are waited for (up to
+    ``wait_seconds``), then the tree is walked again: what the run renamed into place may hold the
+    user's rows. Whatever could not be read or was still being written is listed in the result.
     """
     root = Path(root)
-    removed: dict[str, int] = {}
-    for path in sorted(root.rglob("*.parquet")) if root.is_dir() else []:
-        if USER_COLUMN not in pq.read_schema(path).names:
-            continue
-        table = pq.read_table(path)
-        kept = table.filter(pc.invert(pc.fill_null(pc.equal(table[USER_COLUMN], anon_user_id), False)))
-        if kept.num_rows < table.num_rows:
-            _replace_atomically(path, lambda tmp, kept=kept: pq.write_table(kept, tmp))
-            removed[str(path.relative_to(root))] = table.num_rows - kept.num_rows
-    return removed
+    sweep = Sweep()
+    deadline = time.monotonic() + wait_seconds
+    while root.is_dir() and (written := _parquet_pass(root, anon_user_id, sweep)):
+        while written and time.monotonic() < deadline:
+            time.sleep(0.5)
+            written = [path for path in written if path.exists() and is_written(path)]
+        if written:  # out of time: named, so the erasure fails instead of claiming to be complete
+            sweep.in_progress = [_relative(path, root) for path in written]
+            break
+        # The writers are done: walk again, for what they renamed into place (and any newer work).
+    return sweep
 
 
-def _line_user_id(line: bytes) -> str | None:
-    if (event := json_object(line)) is None:
-        match = _USER_ID_FIELD.search(line)
-        return match.group(1).decode("utf-8", "replace") if match else None
-    user_id = event.get("user_id")
-    return user_id if isinstance(user_id, str) else None
+# --- raw files -------------------------------------------------------------------------------------
+
+
+def _field_values(body: bytes, event: dict | None, name: str) -> list[str]:
+    if event is not None:
+        value = event.get(name)
+        return [value] if isinstance(value, str) else []
+    match = _ID_FIELDS[name].search(body)  # a torn line: the field may still be there
+    return [match.group(1).decode("utf-8", "replace")] if match else []
+
+
+def _line_user_id(body: bytes) -> str | None:
+    values = _field_values(body, json_object(body), "user_id")
+    return values[0] if values else None
 
 
 def _is_users_line(body: bytes, anon_user_id: str, salt: bytes) -> bool:
@@ -147,14 +244,30 @@ def _is_users_line(body: bytes, anon_user_id: str, salt: bytes) -> bool:
     return user_id is not None and pseudonymize(user_id, salt, USER_DOMAIN) == anon_user_id
 
 
-def _blank_in_place(path: Path, anon_user_id: str, salt: bytes) -> int:
+@contextmanager
+def _raw_lines(path: Path) -> Iterator[Iterator[bytes]]:
+    """A raw file's lines, gunzipped when it is gzip (by its first bytes, whatever its name)."""
+    with open_raw_file(path) as raw:  # O_NOFOLLOW, a regular file only
+        if raw.peek(2)[:2] == _GZIP_MAGIC:
+            with gzip.open(raw) as handle:
+                yield handle
+        else:
+            yield raw
+
+
+def _is_gzip(path: Path) -> bool:
+    with open_raw_file(path) as raw:
+        return raw.peek(2)[:2] == _GZIP_MAGIC
+
+
+def _blank_in_place(path: Path, blank: Callable[[bytes], bool]) -> int:
     with open_raw_file(path, "r+b") as handle:  # O_NOFOLLOW: never writes through a symlink
         count = offset = 0
         for line in handle:  # streamed; pwrite only touches bytes already read
             # A last line without its newline (a writer killed mid-line) is blanked too: it may name
             # the user. If it is still being written it is the erased user's own event, lost on purpose.
             body = line.rstrip(b"\r\n")
-            if _is_users_line(body, anon_user_id, salt):
+            if body.strip() and blank(body):
                 os.pwrite(handle.fileno(), b" " * len(body), offset)
                 count += 1
             offset += len(line)
@@ -163,19 +276,20 @@ def _blank_in_place(path: Path, anon_user_id: str, salt: bytes) -> int:
     return count
 
 
-def _blank_gzip(path: Path, anon_user_id: str, salt: bytes) -> int:
-    """A gzip'd (rotated, no longer appended to) file is rewritten with the user's lines blanked."""
-    with open_raw_file(path) as raw, gzip.open(raw) as handle:
-        if not any(_is_users_line(line.rstrip(b"\r\n"), anon_user_id, salt) for line in handle):
+def _blank_gzip(path: Path, blank: Callable[[bytes], bool]) -> int:
+    """A gzip'd file (rotated, no longer appended to) is rewritten with the matching lines blanked; one
+    without such lines is left as it is (a rewrite would change its size, which the sensor reads as new data)."""
+    with _raw_lines(path) as lines:
+        if not any(blank(body) for line in lines if (body := line.rstrip(b"\r\n")).strip()):
             return 0
     count = 0
 
     def write(tmp: Path) -> None:
         nonlocal count
-        with open_raw_file(path) as raw, gzip.open(raw) as source, gzip.open(tmp, "wb") as target:
+        with _raw_lines(path) as source, gzip.open(tmp, "wb") as target:
             for line in source:
                 body = line.rstrip(b"\r\n")
-                if _is_users_line(body, anon_user_id, salt):
+                if body.strip() and blank(body):
                     line, count = b" " * len(body) + line[len(body) :], count + 1
                 target.write(line)
 
@@ -183,21 +297,71 @@ def _blank_gzip(path: Path, anon_user_id: str, salt: bytes) -> int:
     return count
 
 
-def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> dict[str, int]:
-    """Overwrite the user's raw-log lines with spaces: in every file the pipeline reads
-    (``raw_log.day_files``: plain, rotated and gzip'd; symlinks are never followed).
+def _mentions(identifiers: set[str]) -> re.Pattern[bytes]:
+    """Any of the user's raw IDs as a whole token, as written in a file or inside a JSON string."""
+    spellings = {
+        spelling.encode()
+        for value in identifiers
+        for spelling in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+    }
+    alternatives = b"|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
+    return re.compile(rb"(?<![A-Za-z0-9_])(?:" + alternatives + rb")(?![A-Za-z0-9_])")
 
-    Plain files in place and same length, because the ingestion API may be appending to the
-    file (a rename would send its appends to a deleted file) and so every other event keeps its
-    line number (the lineage columns stay right). A blank line is quarantined as
-    ``empty_line`` if the day is loaded again. Returns lines blanked per file.
+
+def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
+    """Overwrite with spaces every line of the user in every file under the raw dir, at any depth:
+    the files the pipeline reads and the ones it skips (``notes.txt``, ``*.bak``, nested or non-day
+    directories); gzip'd files (by content) are rewritten. Symlinks are never followed.
+
+    A line is the user's when its ``user_id`` (JSON, or a torn line's field) has the pseudonym, or
+    when it has no ``user_id`` of its own but names one of the user's raw IDs (user or resume ID, learnt
+    from the user's lines). Plain files are blanked in place and keep their length, because the
+    ingestion API may be appending to them (a rename would send its appends to a deleted file) and so
+    every other event keeps its line number (the lineage columns stay right). The lines that name
+    the user by ``user_id`` go last: until then a retry after a crash can still learn the raw IDs
+    from them. Returns lines blanked per file; files that cannot be read are listed, not guessed at.
     """
     raw_dir = Path(raw_dir)
-    blanked: dict[str, int] = {}
-    days = sorted(d.name for d in raw_dir.iterdir() if is_day(d.name)) if raw_dir.is_dir() else []
-    for day in days:
-        for path in day_files(raw_dir, day):
-            erase = _blank_gzip if is_gzip(path) else _blank_in_place
-            if count := erase(path, anon_user_id, salt):
-                blanked[str(path.relative_to(raw_dir))] = count
-    return blanked
+    sweep = Sweep()
+    files = []
+    for directory, _, names in os.walk(raw_dir) if raw_dir.is_dir() else ():  # symlinks are never followed
+        for name in names:
+            path = Path(directory) / name
+            if DISCARDED_NAME.match(name):  # a killed erasure's half-written rewrite
+                path.unlink(missing_ok=True)
+                sweep.leftovers.append(_relative(path, raw_dir))
+            elif path.is_file() and not path.is_symlink():  # no FIFO, device or link
+                files.append(path)
+    identifiers: set[str] = set()
+    users_files, other_files = [], []
+    for path in files:
+        try:
+            with _raw_lines(path) as lines:
+                named = other = False
+                for line in lines:
+                    body = line.rstrip(b"\r\n")
+                    if not body.strip():
+                        continue
+                    event = json_object(body)
+                    user_ids = _field_values(body, event, "user_id")
+                    if not user_ids:
+                        other = True
+                    elif pseudonymize(user_ids[0], salt, USER_DOMAIN) == anon_user_id:
+                        named = True
+                        identifiers.update(user_ids, _field_values(body, event, "resume_id"))
+        except _UNREADABLE:
+            sweep.unreadable.append(_relative(path, raw_dir))
+            continue
+        users_files += [path] if named else []
+        other_files += [path] if other else []
+    mentions = _mentions(identifiers) if identifiers else None
+    passes: list[tuple[list[Path], Callable[[bytes], bool]]] = [
+        (other_files, lambda body: _line_user_id(body) is None and bool(mentions.search(body))),
+        (users_files, lambda body: _is_users_line(body, anon_user_id, salt)),
+    ]
+    for paths, blank in passes if mentions else passes[1:]:
+        for path in paths:
+            if count := (_blank_gzip if _is_gzip(path) else _blank_in_place)(path, blank):
+                relative = _relative(path, raw_dir)
+                sweep.erased[relative] = sweep.erased.get(relative, 0) + count
+    return sweep

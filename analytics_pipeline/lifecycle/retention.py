@@ -73,5 +73,8 @@ def purge_staging_day(staging_dir: Path, day: str) -> bool:
     ]
     existing = [t for t in targets if t.exists()]
     for target in existing:
-        shutil.rmtree(target)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:  # a work directory's lock file
+            target.unlink()
     return bool(existing)

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.contract import INTERACTION_ACTIONS, RESUME_EVENT_TYPES, TAILORING_MODES
+from analytics_pipeline.contract import (
+    INTERACTION_ACTIONS,
+    PLANNED_ELEMENTS,
+    PLANNED_PAGES,
+    RESUME_EVENT_TYPES,
+    TAILORING_MODES,
+)
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
 from analytics_pipeline.schema import (
     INTERACTIONS,
@@ -52,6 +58,8 @@ VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
     },
     INTERACTIONS.name: {
         "action_allowed": ("action IS NULL OR NOT list_contains(?, action)", [list(INTERACTION_ACTIONS)]),
+        "element_in_tracking_plan": ("element IS NULL OR NOT list_contains(?, element)", [sorted(PLANNED_ELEMENTS)]),
+        "page_in_tracking_plan": ("NOT list_contains(?, page)", [sorted(PLANNED_PAGES)]),
     },
 }
 

@@ -2,10 +2,12 @@
 
 Deliberately not the scrubber: strict regular expressions for the machine-shaped
 identifiers (e-mail, phone, SSN, URL, and the international cards, phones and streets
-of ``privacy/formats.py``) plus exact matching of known raw values (the
-partition's raw user and resume IDs, the canaries). A hit means the scrubber or the
-pseudonymization let something through. Findings carry types, counts and event IDs,
-never the matched values.
+of ``privacy/formats.py``), the same values in disguise (``privacy/normalize.py``: text is
+normalised first, then letter-spaced or spelled-out e-mails and numbers are looked for), exact
+matching of known raw values (the partition's raw user and resume IDs, the canaries), and the
+closed vocabularies of the identifier fields (the tracking plan's elements and routes). A hit
+means the scrubber, the contract or the pseudonymization let something through. Findings carry
+types, counts and event IDs, never the matched values.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from analytics_pipeline.contract import PLANNED_ELEMENTS, PLANNED_PAGES, TAILORING_MODES
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
+from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans, normalize_text
 from analytics_pipeline.quality.canary import make_canaries
 from analytics_pipeline.quality.integrity import EVENT_TABLES, PSEUDONYM_COLUMNS, SCANNED_TEXT_COLUMNS
 from analytics_pipeline.raw_log import RawLine, json_object
@@ -48,6 +52,29 @@ PII_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
     "phone_national": cued_phone_spans,
     "street_address": international_address_spans,
 }
+# The same values in disguise: letter-spaced, "at"/"dot" spelled out, digits in words. A hit blocks the day.
+# They also look at what a partial replacement left: in their view of the text each placeholder stands for a
+# value of its type ("j a n e d o <EMAIL_ADDRESS>" is read "j a n e d o x@x.xx", a letter-spaced e-mail).
+DISGUISE_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
+    "email_disguised": disguised_email_spans,
+    "number_disguised": disguised_number_spans,
+}
+_PLACEHOLDER = re.compile(r"<([A-Z_]+?)(?:_\d+)?>")
+_STAND_INS = {"EMAIL_ADDRESS": "x@x.xx", "URL": "x.xx", "PHONE_NUMBER": "5555555", "US_SSN": "5555555"}
+
+
+def _with_stand_ins(text: str) -> str:
+    return _PLACEHOLDER.sub(lambda m: _STAND_INS.get(m.group(1), "x"), text)
+
+
+# Identifier columns hold only what the contract maps them to: anything else got past it (an older
+# contract, a hand-edited file) and may be a name or an e-mail that no pattern recognises.
+CLOSED_VOCABULARIES: dict[str, frozenset[str]] = {
+    "element": PLANNED_ELEMENTS,
+    "page": PLANNED_PAGES,
+    "tailoring_mode": frozenset(TAILORING_MODES),
+}
+OUTSIDE_VOCABULARY = "identifier_outside_plan"
 RAW_IDENTIFIER = "raw_identifier"
 CANARY = "canary"
 MAX_REPORTED_EVENT_IDS = 20
@@ -115,6 +142,7 @@ class ResidualPiiDetector:
         hits: Counter[str] = Counter()
         if not text:
             return hits
+        text = normalize_text(text)  # full-width letters or a zero-width space do not hide a value
         found: list[tuple[int, int]] = []
         for kind, pattern in PII_PATTERNS.items():
             spans = [m.span() for m in pattern.finditer(text)]
@@ -123,6 +151,9 @@ class ResidualPiiDetector:
         for kind, find in PII_FINDERS.items():
             # A value already counted (a US phone is also a cued national number) is one hit, not two.
             hits[kind] += sum(not any(s < e2 and s2 < e for s2, e2 in found) for s, e in find(text))
+        view = _with_stand_ins(text)
+        for kind, find in DISGUISE_FINDERS.items():
+            hits[kind] += len(find(view))
         lowered = text.lower()
         hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
             v in lowered for v in self._other_identifiers
@@ -148,6 +179,9 @@ class ResidualPiiDetector:
             hits: Counter[str] = Counter()
             for column in text_columns:
                 hits += self.scan_text(row[column])
+                vocabulary = CLOSED_VOCABULARIES.get(column)
+                if vocabulary is not None and row[column] is not None and row[column] not in vocabulary:
+                    hits[OUTSIDE_VOCABULARY] += 1
             for column in id_columns:
                 hits += self.scan_id(row[column])
             if hits:

@@ -127,9 +127,11 @@ def no_residual_pii_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "no_residual_pii",
-        "Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, plus "
+        "Independent of the scrubber: strict patterns for e-mails, phones, SSNs and URLs, also in disguise "
+        "(after NFKC and removing invisible characters; letter-spaced, 'at'/'dot' or digits spelled out), plus "
         "the day's raw user/resume IDs and canary values, searched in every text column (element, page, "
-        "tailoring_mode and source_file included) and the pseudonym columns. The same scan runs on the staged "
+        "tailoring_mode and source_file included) and the pseudonym columns; element, page and tailoring_mode "
+        "must hold a value of the tracking plan or the contract's vocabulary. The same scan runs on the staged "
         "files (shard by shard) before the load, which refuses a leaky day; this second look scans every row "
         "of the table that is not identical to a staged row that scan found clean (every row when the staged "
         "files changed since or are gone). Any hit blocks everything downstream. Reports counts per type and "
@@ -201,7 +203,8 @@ def values_in_allowed_ranges_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "values_in_allowed_ranges",
-        "event_type, action and tailoring_mode are in the contract's sets, scores within 0-100, version >= 1.",
+        "event_type, action and tailoring_mode are in the contract's sets, element and page in the app's tracking "
+        "plan (or 'other'), scores within 0-100, version >= 1.",
         blocking=True,
     )
     def values_in_allowed_ranges(run: CheckRun) -> dg.AssetCheckResult:

@@ -1,0 +1,200 @@
+"""PII in disguise: full-width letters, invisible characters inside a value, letter-spaced e-mails, numbers
+spelled out in words, and mixes of these. Each is removed by the cleaning path (normalisation, then the real
+scrubber) or found by the residual-PII gate in what the cleaning path produced, which blocks the day."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import uuid
+from pathlib import Path
+
+import pytest
+
+from analytics_pipeline.privacy.normalize import (
+    FINDER_ENTITY_TYPES,
+    disguised_email_spans,
+    disguised_number_spans,
+    normalize_text,
+)
+from analytics_pipeline.quality.pii import ResidualPiiDetector
+from analytics_pipeline.raw_log import iter_raw_lines
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DAY = "2026-11-02"
+
+EMAIL = ["jane", "doe", "example"]  # no letter of the local part or the domain's name may stay
+PHONE = ["4155550187"]
+SSN = ["536228841"]
+# (name, the value as a careless or hostile app writes it, what must not survive of it). A part survives if
+# it is still in the stored text, letters and digits compared without case (so spacing does not hide it).
+VARIANTS = [
+    # full-width and other compatibility forms (NFKC)
+    ("fullwidth_email", "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", EMAIL),
+    ("fullwidth_phone", "（４１５）５５５－０１８７", PHONE),
+    ("fullwidth_ssn", "５３６－２２－８８４１", SSN),
+    ("math_bold_email", "𝐣𝐚𝐧𝐞.𝐝𝐨𝐞@example.com", EMAIL),
+    ("small_at_email", "jane.doe﹫example.com", EMAIL),
+    # invisible characters inside a value
+    ("zero_width_space_ssn", "219\u200b-09-9999", ["219099999"]),
+    ("zero_width_space_ssn_twice", "536-\u200b22-\u200b8841", SSN),
+    ("word_joiner_email", "kwame\u2060.mensah@example.org", ["kwame", "mensah", "example"]),
+    ("soft_hyphen_email", "jane\u00ad.doe@exam\u00adple.com", EMAIL),
+    ("zero_width_non_joiner_phone", "(415) 555\u200c-0187", PHONE),
+    ("byte_order_mark_email", "jane.doe@\ufeffexample.com", EMAIL),
+    ("left_to_right_mark_email", "jane.doe\u200e@example.com", EMAIL),
+    ("tag_character_email", "jane\U000e0041.doe@example.com", EMAIL),
+    ("variation_selector_ssn", "5\ufe0f36-22-8841", SSN),
+    ("zero_width_joiner_name", "My name is Kwa\u200dme Men\u200dsah, thanks.", ["kwame", "mensah"]),
+    # letter-spaced
+    ("letter_spaced_email", "j a n e . d o e @ e x a m p l e . c o m", EMAIL),
+    ("letter_spaced_local_part", "j a n e d o e@example.com", EMAIL),
+    ("wide_letter_spaced_email", "j  a  n  e  @  e  x  a  m  p  l  e  .  c  o  m", EMAIL),
+    ("letter_spaced_ssn", "5 3 6 - 2 2 - 8 8 4 1", SSN),
+    ("letter_spaced_phone", "4 1 5 5 5 5 0 1 8 7", PHONE),
+    # "at" and "dot" written out, bracketed or spaced
+    ("bracketed_at_dot", "jane (at) example (dot) com", EMAIL[::2]),
+    ("spelled_at_dot", "jane dot doe at example dot com", EMAIL),
+    ("square_bracketed_at_dot", "jane.doe [at] example [dot] org", EMAIL),
+    ("spaced_at", "jane.doe @ example.com", EMAIL),
+    # numbers in words
+    ("spelled_phone", "four one five five five five zero one eight seven", ["fivefivefivezero"]),
+    ("spelled_phone_grouped", "four one five, five five five, oh one eight seven", ["fivefivefiveoh"]),
+    ("half_spelled_phone", "415 five five five 0187", ["fivefivefive0187"]),
+    ("spelled_phone_in_pairs", "four fifteen five fifty-five oh one eighty-seven", ["fiftyfiveohone"]),
+    ("spelled_phone_doubles", "double five five, triple oh, one eight seven", ["tripleohoneeight"]),
+    ("spelled_ssn", "five three six two two eight eight four one", ["twotwoeighteight"]),
+    # mixed
+    ("fullwidth_letter_spaced_email", "ｊ ａ ｎ ｅ ＠ ｅ ｘ ａ ｍ ｐ ｌ ｅ ． ｃ ｏ ｍ", EMAIL[::2]),
+    ("zero_width_in_spelled_phone", "four\u200b one five five five five zero one eight seven", ["fivefivefivezero"]),
+    ("fullwidth_digits_half_spelled", "４１５ five five five ０１８７", ["fivefivefive0187"]),
+    ("fullwidth_spelled_at_dot", "ｊａｎｅ (at) ｅｘａｍｐｌｅ (dot) ｃｏｍ", EMAIL[::2]),
+    ("zero_width_letter_spaced_email", "j\u200b a n e . d o e @ e x a m p l e . c o m", EMAIL),
+]
+
+
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", normalize_text(text)).lower()
+
+
+def cleaned(scrubber, value: str) -> str:
+    """What the cleaning path stores for a resume text holding ``value``: normalised, then scrubbed."""
+    text = f"Senior data engineer, references on request.\nReach me: {value} (evenings).\n"
+    return scrubber.scrub(normalize_text(text))
+
+
+def test_at_least_29_variants_of_every_kind():
+    kinds = {name.split("_", 1)[0] for name, _, _ in VARIANTS}
+    assert len(VARIANTS) >= 29 and {"fullwidth", "zero", "letter", "spelled"} <= kinds
+
+
+@pytest.mark.parametrize(("name", "value", "parts"), VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_disguised_pii_is_removed_or_blocks_the_day(scrubber, name, value, parts):
+    stored = cleaned(scrubber, value)
+    survived = [part for part in parts if _squeezed(part) in _squeezed(stored)]
+    blocked = ResidualPiiDetector().scan_text(stored)
+    assert not survived or blocked, f"{name}: {survived} survived and the gate saw nothing"
+
+
+def test_normalisation_folds_compatibility_forms_and_drops_invisible_characters():
+    assert normalize_text("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ") == "jane@example.com"
+    assert normalize_text("219\u200b-09-\u2060999\u00ad9") == "219-09-9999"
+    assert normalize_text("e\u200b\u0301") == "é"  # the invisible character no longer blocks the composition
+    assert normalize_text("Zoë Åström, naïve café, 東京, Ελλάδα") == "Zoë Åström, naïve café, 東京, Ελλάδα"
+    plain = "Plain ASCII text stays the very same object."
+    assert normalize_text(plain) is plain
+
+
+def test_every_format_and_default_ignorable_character_is_removed():
+    """The character class is written out; it must cover every format character (Cf) of the running Python's
+    Unicode database (Default_Ignorable_Code_Point has no property in ``unicodedata``; its fixed ranges are in
+    the class and spot-checked here)."""
+    format_characters = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    text = "a" + "".join(format_characters) + "b"
+    assert normalize_text(text) == "ab"
+    for ignorable in ("\u034f", "\u115f", "\u3164", "\ufe0f", "\uffa0", "\U000e0100", "\u180b"):
+        assert normalize_text(f"x{ignorable}y") == "xy", hex(ord(ignorable))
+
+
+def test_finders_return_spans_of_the_disguised_value_only():
+    text = "Mail jane (at) example (dot) com or call four one five five five five zero one eight seven today."
+    [(start, end)] = disguised_email_spans(text)
+    assert text[start:end] == "jane (at) example (dot) com"
+    [(start, end)] = disguised_number_spans(text)
+    assert text[start:end] == "four one five five five five zero one eight seven"
+    assert FINDER_ENTITY_TYPES == {disguised_email_spans: "EMAIL_ADDRESS", disguised_number_spans: "PHONE_NUMBER"}
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Senior Engineer @ Google. Led the data team.",
+        "SDE @ Amazon.com since 2019",
+        "I worked at example.com for two years",
+        "From 2019-2021, one of the two leads; then 2021 - 2023.",
+        "Rated 4.5 by 120 clients; one, two or three releases a week.",
+        "A B C testing and Q1 2 3 4 results",
+        "Oh, one more thing: I have five or six years of Go.",
+        "Version 1.2.3.4 shipped at 10.20.30.40 scale",
+    ],
+)
+def test_finders_leave_ordinary_resume_prose_alone(prose):
+    assert disguised_email_spans(prose) == [] and disguised_number_spans(prose) == []
+
+
+def test_the_finders_find_nothing_in_the_evaluation_set_and_the_sample_days():
+    """The gate blocks a day on a hit: on 490 labeled documents (plain PII, no disguise) and the committed
+    sample's texts, the disguise finders must stay silent, or ordinary days would be blocked."""
+    texts = [json.loads(line)["text"] for line in (PROJECT_ROOT / "tools/eval_data/labeled_docs.jsonl").open()]
+    for day_dir in sorted((PROJECT_ROOT / "data/raw/events").iterdir()):
+        for line in iter_raw_lines(day_dir.parent, day_dir.name):
+            try:
+                event = json.loads(line.content)
+            except ValueError:
+                continue
+            texts += (
+                [v for k, v in event.items() if k.endswith("text") or k == "job_description"]
+                if isinstance(event, dict)
+                else []
+            )
+    assert len(texts) > 1000
+    hits = [
+        (text[max(0, s - 20) : e + 20], finder.__name__)
+        for text in texts
+        if isinstance(text, str)
+        for finder in FINDER_ENTITY_TYPES
+        for s, e in finder(normalize_text(text))
+    ]
+    assert hits == []
+
+
+@pytest.mark.slow
+def test_a_day_with_disguised_pii_loads_scrubbed_or_not_at_all(pipeline):
+    """Through the real daily job: invisible characters and full-width letters are normalised before the
+    scrubber, which then removes the values; a letter-spaced e-mail it does not know blocks the day."""
+
+    def write_day(day: str, text: str) -> None:
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "resume.upload",
+            "occurred_at": f"{day}T10:00:00Z",
+            "user_id": "synthetic-user-9",
+            "resume_id": "synthetic-resume-9",
+            "version": 1,
+            "resume_text": text,
+        }
+        (pipeline.raw_dir / day).mkdir(parents=True)
+        (pipeline.raw_dir / day / "events.jsonl").write_text(json.dumps(event) + "\n")
+
+    write_day(DAY, "Reach me at ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ or SSN 536-\u200b22-\u200b8841.")
+    assert pipeline.run(DAY).success
+    ((stored,),) = pipeline.query("SELECT resume_text FROM analytics.resume_events")
+    assert stored == "Reach me at <EMAIL_ADDRESS> or SSN <US_SSN>."
+
+    write_day("2026-11-03", "Reach me at j a n e . d o e @ e x a m p l e . c o m tonight.")
+    result = pipeline.run("2026-11-03")
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error.message
+    assert "residual PII" in failure and "j a n e" not in failure
+    assert pipeline.query("SELECT count(*) FROM analytics.resume_events WHERE partition_date = '2026-11-03'") == [(0,)]
