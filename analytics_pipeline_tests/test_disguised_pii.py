@@ -172,7 +172,7 @@ def test_the_finders_find_nothing_in_the_evaluation_set_and_the_sample_days():
 @pytest.mark.slow
 def test_a_day_with_disguised_pii_loads_scrubbed_or_not_at_all(pipeline):
     """Through the real daily job: invisible characters and full-width letters are normalised before the
-    scrubber, which then removes the values; a letter-spaced e-mail it does not know blocks the day."""
+    scrubber, which then removes the values, as it removes a letter-spaced e-mail (the gate's finder)."""
 
     def write_day(day: str, text: str) -> None:
         event = {
@@ -190,11 +190,9 @@ def test_a_day_with_disguised_pii_loads_scrubbed_or_not_at_all(pipeline):
     write_day(DAY, "Reach me at ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ or SSN 536-\u200b22-\u200b8841.")
     assert pipeline.run(DAY).success
     ((stored,),) = pipeline.query("SELECT resume_text FROM analytics.resume_events")
-    assert stored == "Reach me at <EMAIL_ADDRESS> or SSN <US_SSN>."
+    assert stored == "Reach me at <EMAIL_ADDRESS_1> or SSN <US_SSN_1>."
 
     write_day("2026-11-03", "Reach me at j a n e . d o e @ e x a m p l e . c o m tonight.")
-    result = pipeline.run("2026-11-03")
-    assert not result.success
-    failure = result.get_step_failure_events()[0].step_failure_data.error.message
-    assert "residual PII" in failure and "j a n e" not in failure
-    assert pipeline.query("SELECT count(*) FROM analytics.resume_events WHERE partition_date = '2026-11-03'") == [(0,)]
+    assert pipeline.run("2026-11-03").success
+    ((spaced,),) = pipeline.query("SELECT resume_text FROM analytics.resume_events WHERE partition_date = '2026-11-03'")
+    assert spaced.startswith("Reach me") and "<EMAIL_ADDRESS_1>" in spaced and "e x a m p l e" not in spaced

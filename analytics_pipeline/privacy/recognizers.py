@@ -15,6 +15,7 @@ from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, Pa
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, UrlRecognizer
 
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
+from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
 # Lower-case particles inside names ("van der", "bin"): not worth hunting on their own elsewhere in a text.
@@ -256,6 +257,21 @@ class CuedPhoneRecognizer(_FormatRecognizer):
 
     ENTITY, SCORE = "PHONE_NUMBER", 0.6
     find = staticmethod(cued_phone_spans)
+
+
+class DisguisedEmailRecognizer(_FormatRecognizer):
+    """E-mail addresses written to slip past patterns: letter-spaced, ``(at)``/``dot`` spelled out
+    (``normalize.disguised_email_spans``, which the residual-PII gate uses too)."""
+
+    ENTITY, SCORE = "EMAIL_ADDRESS", 0.7
+    find = staticmethod(disguised_email_spans)
+
+
+class DisguisedNumberRecognizer(_FormatRecognizer):
+    """Phone, SSN or card digits spelled out in words or spaced digit by digit (``normalize.disguised_number_spans``)."""
+
+    ENTITY, SCORE = "PHONE_NUMBER", 0.7
+    find = staticmethod(disguised_number_spans)
 
 
 class CardNumberRecognizer(_FormatRecognizer):

@@ -47,6 +47,8 @@ from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
     CardNumberRecognizer,
     CuedPhoneRecognizer,
+    DisguisedEmailRecognizer,
+    DisguisedNumberRecognizer,
     FastPhoneRecognizer,
     LinkRecognizer,
     PhoneNumberPatternRecognizer,
@@ -365,6 +367,8 @@ class PiiScrubber:
             CardNumberRecognizer(),
             LinkRecognizer(),
             UsernameRecognizer(),
+            DisguisedEmailRecognizer(),
+            DisguisedNumberRecognizer(),
         ):
             self._analyzer.registry.add_recognizer(recognizer)
 
