@@ -27,7 +27,8 @@ from analytics_pipeline.defs.shared import register_days
 from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
 
-TEST_SALT = "test-salt-0123456789abcdef"
+# Strong enough for validate_salt (32+ bytes, not predictable), and clearly not a real secret.
+TEST_SALT = "synthetic-test-salt-7c41e9a02fd35b86"
 
 # Tests never write into the working directory; hypothesis would put its cache there.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="hypothesis-"))
