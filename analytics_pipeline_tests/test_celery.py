@@ -249,3 +249,6 @@ def test_a_worker_killed_mid_shard_fails_its_run_and_a_rerun_on_the_others_gives
     celery_tables = table_rows(build_pipeline(cluster.workspace.root))  # the Celery runs' DuckDB file, read-only
     assert sum(len(rows) for name, rows in celery_tables.items() if name != "users") == EVENTS
     assert celery_tables == table_rows(one_process)
+    # Neither run wrote the broker password into Dagster's storage (run config, events, logs).
+    stored = [path for path in cluster.home.rglob("*") if path.is_file()]
+    assert stored and not [path for path in stored if cluster.password.encode() in path.read_bytes()]
