@@ -129,13 +129,7 @@ class CodeLocationServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        _, alive = psutil.wait_procs(tree, timeout=STOP_SECONDS)
-        for process in alive:
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(alive, timeout=STOP_SECONDS)
+        kill_survivors(tree, STOP_SECONDS)
         self._dir.cleanup()
 
     def _terminate_unfinished_runs(self) -> None:
@@ -211,6 +205,20 @@ class CodeLocationServer:
                 f"the backfill of {job_name} was not launched ({result['__typename']}): {result.get('message')}"
             )
         return result["backfillId"]
+
+
+def kill_survivors(processes: list[psutil.Process], grace: float) -> list[str]:
+    """Wait up to ``grace`` seconds for ``processes`` to end, then kill the rest; a description of each one killed."""
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    killed = []
+    for process in alive:
+        try:
+            killed.append(f"pid {process.pid} ({' '.join(process.cmdline())[:160]})")
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+    return killed
 
 
 def run_timeout_seconds() -> int:

@@ -26,6 +26,7 @@ from analytics_pipeline.defs.resources import (
     TrainingSetsResource,
 )
 from analytics_pipeline.defs.shared import register_days
+from analytics_pipeline.launcher import kill_survivors
 from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
 
@@ -63,31 +64,15 @@ def suite_processes(mark: str) -> list[psutil.Process]:
     return found
 
 
-def describe(process: psutil.Process) -> str:
-    try:
-        return f"pid {process.pid} ({' '.join(process.cmdline())[:160]})"
-    except psutil.Error:
-        return f"pid {process.pid}"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind():
     """The suite leaves no process behind: survivors get a grace period, then are killed and fail the session."""
     mark = uuid.uuid4().hex
     os.environ[SESSION_MARK_ENV] = mark
     yield
-    survivors = suite_processes(mark)
-    _, alive = psutil.wait_procs(survivors, timeout=SURVIVOR_GRACE_SECONDS)
-    if not alive:
-        return
-    described = [describe(process) for process in alive]
-    for process in alive:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=SURVIVOR_GRACE_SECONDS)
-    pytest.fail("the test suite left processes behind (killed now): " + "; ".join(described), pytrace=False)
+    killed = kill_survivors(suite_processes(mark), SURVIVOR_GRACE_SECONDS)
+    if killed:
+        pytest.fail("the test suite left processes behind (killed now): " + "; ".join(killed), pytrace=False)
 
 
 @pytest.fixture(scope="session")
