@@ -115,6 +115,9 @@ def load_the_scrubber(**_) -> None:
     from analytics_pipeline.defs.resources import ScrubberResource
     from analytics_pipeline.private_files import restrict_process
 
-    own_instance_ref()  # no DAGSTER_HOME: the worker stops here rather than refuse every task
+    try:
+        own_instance_ref()
+    except ForeignTask as error:  # stop the worker (Celery logs and ignores exceptions of signal handlers)
+        raise SystemExit(f"analytics_pipeline.celery_worker: {error}") from None
     restrict_process()  # the worker writes staged Parquet: owner-only, as every other pipeline process
     ScrubberResource(n_process=int(os.getenv("ANALYTICS_SCRUB_PROCESSES") or 1)).get_scrubber()

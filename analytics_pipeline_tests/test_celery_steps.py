@@ -1,5 +1,8 @@
 """How a Celery step ends, without a cluster: the worker's own deadline and the settings both sides share."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -41,3 +44,18 @@ def test_messages_are_acknowledged_late_and_redelivered_only_after_the_step_time
     monkeypatch.setenv(STEP_TIMEOUT_ENV, "ten minutes")
     with pytest.raises(ExecutorChoiceError, match=STEP_TIMEOUT_ENV):
         celery_settings()
+
+
+def test_a_worker_without_dagster_home_does_not_start(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    env["ANALYTICS_CELERY_BROKER"] = f"redis+socket://{tmp_path}/no-broker.sock?virtual_host=0"
+    worker = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "analytics_pipeline.celery_worker", "worker", "--pool", "solo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert worker.returncode != 0
+    assert "DAGSTER_HOME is not set: a worker runs the steps of the instance it names" in worker.stderr
