@@ -237,8 +237,8 @@ def wait_for_run(
 ) -> dg.DagsterRun:
     """Block until the run has finished, within bounds.
 
-    A run whose process is gone, or that holds up this one with a pool slot, is ended (``dead_runs.py``),
-    so the wait returns at once with the run failed. A run left in the queue (no daemon to take it) or
+    Every few seconds the runs of this machine whose process is gone are ended and their pool slots freed
+    (``dead_runs.py``): this run, if it died, comes back failed; one whose slot it waits for lets it go on. A run left in the queue (no daemon to take it) or
     running longer than ``run_timeout`` (``ANALYTICS_RUN_TIMEOUT``, asked to terminate) is a LaunchError.
     """
     run_timeout = run_timeout_seconds() if run_timeout is None else run_timeout
