@@ -148,5 +148,16 @@ def _submit_supervised(app, plan_context, step, queue, priority, known_state) ->
 class SupervisedCeleryExecutor(CeleryExecutor):
     """dagster-celery's executor whose steps end (see the module docstring)."""
 
+    @classmethod
+    def supervising(cls, executor: CeleryExecutor) -> SupervisedCeleryExecutor:
+        """The same executor (broker, backend, settings, retries), supervised."""
+        return cls(
+            retries=executor.retries,
+            broker=executor.broker,
+            backend=executor.backend,
+            include=executor.include,
+            config_source=vars(executor.config_source),
+        )
+
     def execute(self, plan_context, execution_plan):
         return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=_submit_supervised)

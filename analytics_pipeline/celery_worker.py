@@ -17,16 +17,13 @@ its ``DAGSTER_HOME``.
 
 from __future__ import annotations
 
+import json
 import os
+from functools import cache
 
+import dagster as dg
 from celery import Task
 from celery.signals import worker_init
-from dagster import DagsterInstance
-from dagster._core.code_pointer import ModuleCodePointer
-from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
-from dagster._core.instance.ref import InstanceRef
-from dagster._grpc.types import ExecuteStepArgs
-from dagster._serdes import unpack_value
 from dagster_celery.config import dict_wrapper
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
@@ -42,50 +39,57 @@ from analytics_pipeline.executors import (
     step_timeout_seconds,
 )
 
-OWN_POINTER = ModuleCodePointer(CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE)
+# How the code location's code pointer describes itself (a module or package pointer alike).
+OWN_CODE = f"from {CODE_LOCATION_MODULE} import {CODE_LOCATION_ATTRIBUTE}"
 
 
 class ForeignTask(Exception):
     """A task this worker must not run: another code location or instance, or a run that has ended."""
 
 
-def own_instance_ref() -> InstanceRef:
+@cache
+def own_instance_ref():
+    """The reference of the instance in this worker's ``DAGSTER_HOME``: the only one whose steps it runs."""
     home = os.getenv("DAGSTER_HOME")
     if not home:
         raise ForeignTask("DAGSTER_HOME is not set: a worker runs the steps of the instance it names, and only those")
-    return InstanceRef.from_dir(home)
+    with dg.DagsterInstance.from_config(home) as instance:
+        return instance.get_ref()
 
 
-def _is_own_location(pointer) -> bool:
-    return (
-        isinstance(pointer, ModuleCodePointer)
-        and pointer.module == OWN_POINTER.module
-        and pointer.fn_name == OWN_POINTER.fn_name
-    )
+def own_step(packed_args: dict, executable: dict):
+    """The message's step arguments, checked, and this worker's own job to run them with (packed).
 
-
-def own_step(packed_args: dict, executable: dict) -> tuple[ExecuteStepArgs, dict]:
-    """The message's step, checked, with this worker's job (its own code pointer) in place of the message's.
-
-    Unpacking builds Dagster's plain data classes only (serdes whitelist): nothing is imported or loaded
-    before the checks pass. Raises ForeignTask.
+    Unpacking builds Dagster's plain data classes only (its serialization whitelist): nothing is imported
+    or loaded before the checks pass. Of the message's job, only the name and the selection are kept: the
+    code pointer loses its working directory (a sys.path entry) and the repository everything else the
+    sender chose (image, interpreter, container context, cached load data). Raises ForeignTask.
     """
-    args = unpack_value(packed_args, as_type=ExecuteStepArgs)
-    job = ReconstructableJob.from_dict(executable)
-    for pointer in (job.repository.pointer, args.job_origin.repository_origin.code_pointer):
-        if not _is_own_location(pointer):
-            raise ForeignTask(
-                f"refused a step of code {pointer.describe()!r}: this worker runs {OWN_POINTER.describe()!r}"
-            )
-    if args.instance_ref != own_instance_ref():
+    try:
+        args = dg.deserialize_value(json.dumps(packed_args))
+        job = dg.deserialize_value(json.dumps(executable))
+        pointers = (job.repository.pointer, args.job_origin.repository_origin.code_pointer)
+        instance_ref = args.instance_ref
+    except Exception as error:  # any malformed message
+        raise ForeignTask(f"refused a message that is not a step of a Dagster run: {type(error).__name__}") from None
+    for pointer in pointers:
+        if pointer.describe() != OWN_CODE:
+            raise ForeignTask(f"refused a step of code {pointer.describe()!r}: this worker runs {OWN_CODE!r}")
+    if instance_ref != own_instance_ref():
         raise ForeignTask("refused a step for another Dagster instance: this worker runs its DAGSTER_HOME's runs only")
-    repository = ReconstructableRepository(OWN_POINTER).with_repository_load_data(job.repository.repository_load_data)
-    return args, job._replace(repository=repository).to_dict()
+    repository = job.repository._replace(
+        pointer=job.repository.pointer._replace(working_directory=None),
+        container_image=None,
+        executable_path=None,
+        container_context=None,
+        repository_load_data=None,
+    )
+    return args, json.loads(dg.serialize_value(job._replace(repository=repository)))
 
 
-def check_run_is_live(args: ExecuteStepArgs) -> None:
+def check_run_is_live(args) -> None:
     """A redelivered or late message of a run that has ended (failed on a lost worker, canceled) does not run."""
-    with DagsterInstance.from_ref(own_instance_ref()) as instance:
+    with dg.DagsterInstance.from_ref(own_instance_ref()) as instance:
         run = instance.get_run_by_id(args.run_id)
     if run is None or run.is_finished:
         state = "does not exist" if run is None else f"has ended ({run.status.value})"

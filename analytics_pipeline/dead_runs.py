@@ -18,7 +18,6 @@ import time
 
 import dagster as dg
 import psutil
-from dagster._core.launcher import DefaultRunLauncher
 
 IN_PROGRESS = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
 # A run still STARTING (its process not yet running the job) this long after it was launched has no
@@ -61,7 +60,7 @@ def why_dead(instance: dg.DagsterInstance, record) -> str | None:
 def end_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """End this machine's runs whose process is gone, free every slot an ended run holds; what was done."""
     done = []
-    if isinstance(instance.run_launcher, DefaultRunLauncher):
+    if isinstance(instance.run_launcher, dg.DefaultRunLauncher):
         for record in instance.get_run_records(dg.RunsFilter(statuses=list(IN_PROGRESS))):
             run = record.dagster_run
             reason = why_dead(instance, record)

@@ -42,15 +42,6 @@ class ExecutorChoiceError(ValueError):
     pass
 
 
-def code_location_job(name: str):
-    """Job ``name`` of the code location as a reconstructable job: what Celery workers run (and only that)."""
-    from dagster._core.code_pointer import ModuleCodePointer
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-
-    pointer = ModuleCodePointer(CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE)
-    return ReconstructableRepository(pointer).get_reconstructable_job(name)
-
-
 def celery_broker() -> str:
     return os.getenv(BROKER_ENV) or DEFAULT_BROKER
 
@@ -96,26 +87,20 @@ def celery_settings() -> dict:
 
 
 def _celery_executor() -> dg.ExecutorDefinition:
-    from dagster._core.execution.retries import RetryMode
+    from dagster_celery import celery_executor
     from dagster_celery.executor import CELERY_CONFIG
 
     from analytics_pipeline.celery_steps import SupervisedCeleryExecutor
 
     @dg.executor(name="celery", config_schema=CELERY_CONFIG, requirements=dg.multiple_process_executor_requirements())
     def supervised_celery_executor(init_context) -> SupervisedCeleryExecutor:
-        config = init_context.executor_config
-        return SupervisedCeleryExecutor(
-            broker=config.get("broker"),
-            backend=config.get("backend"),
-            include=config.get("include"),
-            config_source={**celery_settings(), **(config.get("config_source") or {})},
-            retries=RetryMode.from_config(config["retries"]),
-        )
+        return SupervisedCeleryExecutor.supervising(celery_executor.executor_creation_fn(init_context))
 
     # Read from the environment when a run starts: a broker URL with a password never lands in run config.
     source = {"env": BROKER_ENV} if os.getenv(BROKER_ENV) else DEFAULT_BROKER
     backend = {"env": BACKEND_ENV} if os.getenv(BACKEND_ENV) else source
-    return supervised_celery_executor.configured({"broker": source, "backend": backend}, name="celery")
+    config = {"broker": source, "backend": backend, "config_source": celery_settings()}
+    return supervised_celery_executor.configured(config, name="celery")
 
 
 def _k8s_executor() -> dg.ExecutorDefinition:

@@ -26,13 +26,12 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._grpc.types import ExecuteStepArgs
 from dagster._serdes import ConfigurableClassData, pack_value
 
-from analytics_pipeline.executors import code_location_job
 from analytics_pipeline.run_report import failure_messages
 from analytics_pipeline_tests.conftest import TEST_SALT, build_pipeline
 from analytics_pipeline_tests.test_sharding import table_rows
 from tools.bench import Workspace, session_lines, write_day
 from tools.celery_cluster import local_celery_cluster
-from tools.scale_bench import DAY, run_in, start_run
+from tools.scale_bench import DAY, code_location_job, run_in, start_run
 
 pytestmark = pytest.mark.slow
 EVENTS = 600

@@ -71,13 +71,24 @@ def run_timing(name: str, home: Path) -> RunTiming:
     return RunTiming(name, stats.end_time - stats.start_time, steps, steps["scrub_shard"][0])
 
 
+def code_location_job(name: str):
+    """Job ``name`` of the code location (``workspace.yaml``) as a reconstructable job: the code pointer of the
+    runs the UI launches, and the only one Celery workers run steps of."""
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from analytics_pipeline.executors import CODE_LOCATION_ATTRIBUTE, CODE_LOCATION_MODULE
+
+    pointer = ModuleCodePointer(CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE)
+    return ReconstructableRepository(pointer).get_reconstructable_job(name)
+
+
 def materialize(day: str, warm: bool) -> None:
     """In a workspace's environment: run the day once (the executor comes from the env), the model loaded first if ``warm``."""
     import dagster as dg
 
     from analytics_pipeline.defs.resources import ScrubberResource
     from analytics_pipeline.defs.shared import register_days
-    from analytics_pipeline.executors import code_location_job
 
     if warm:
         ScrubberResource().get_scrubber()  # like a long-lived worker
