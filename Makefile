@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 # Runs from `make run` show up in the Dagster UI of `make dev`.
 export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 # Demo only: a fixed, public salt so `make run` works out of the box. Never use it for real data.
+# `make run` and `make dev` run in demo mode (ANALYTICS_DEMO_MODE=1), the only mode that accepts it;
+# anywhere else the pipeline refuses it (analytics_pipeline/privacy/hashing.py).
 DEMO_SALT := demo-salt-NOT-SECRET-do-not-use-in-production
 
 .PHONY: setup run test dev bench bench-scale clean js-setup chromium redis train-ner evaluate
@@ -28,7 +30,7 @@ run: setup
 		mv data/analytics.duckdb data/warehouse.duckdb; \
 		if [ -f data/analytics.duckdb.wal ]; then mv data/analytics.duckdb.wal data/warehouse.duckdb.wal; fi; \
 		echo "moved data/analytics.duckdb to data/warehouse.duckdb"; fi
-	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
+	ANALYTICS_DEMO_MODE=1 ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/analytics-pipeline run
 
 # Lint and format are part of the tests: a change that breaks them fails CI. The JS client's own tests
 # build clients/js/dist, which the Python tests (schema parity, real-browser test) import.
@@ -76,7 +78,7 @@ evaluate: setup
 	$(BIN)/python -m tools.evaluate $(EVAL_ARGS)
 
 dev: setup
-	ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml
+	ANALYTICS_DEMO_MODE=1 ANALYTICS_SALT="$${ANALYTICS_SALT:-$(DEMO_SALT)}" $(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) data/warehouse.duckdb data/warehouse.duckdb.wal data/staging data/training

@@ -49,6 +49,21 @@ def _instance() -> Iterator[dg.DagsterInstance]:
             yield instance
 
 
+def _ready_to_launch(instance: dg.DagsterInstance) -> bool:
+    """End runs left behind by killed processes (their pool slots with them), and check that runs can start."""
+    from analytics_pipeline.dead_runs import end_dead_runs
+    from analytics_pipeline.launcher import LaunchError, check_runs_can_start
+
+    for message in end_dead_runs(instance):
+        print(message, file=sys.stderr)
+    try:
+        check_runs_can_start(instance)
+    except LaunchError as error:
+        print(f"cannot launch runs: {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def _report_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, stream=sys.stdout) -> None:
     from analytics_pipeline.run_report import failure_messages
 
@@ -62,9 +77,6 @@ def run_pipeline(days: list[str] | None = None) -> int:
     Each run is a normal run of the code location, launched through the instance and waited for.
     """
     from analytics_pipeline.defs.resources import default_resources
-    from analytics_pipeline.defs.shared import register_days
-    from analytics_pipeline.launcher import PARTITION_TAG, CodeLocationServer, LaunchError, run_window, wait_for_run
-    from analytics_pipeline.run_report import check_outcomes, format_check_outcomes, materialization_metadata
     from analytics_pipeline.summary import print_summary
 
     # Resources without the rest of the definitions: the webserver loads those.
@@ -75,9 +87,29 @@ def run_pipeline(days: list[str] | None = None) -> int:
     if not days:
         print(f"no raw event files under {raw_log.raw_dir}", file=sys.stderr)
         return 1
-    failed = []
     entities: Counter[str] = Counter()
-    with _instance() as instance, CodeLocationServer(instance) as location:
+    with _instance() as instance:
+        if not _ready_to_launch(instance):
+            return 1
+        failed = _run_days(instance, days, entities)
+    if failed is None:
+        return 1
+    duckdb = resources["duckdb"].process_config_and_initialize()
+    if os.path.exists(duckdb.database):
+        print_summary(duckdb, entities)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run_days(instance: dg.DagsterInstance, days: list[str], entities: Counter[str]) -> list[str] | None:
+    """Each day's run, then training_job's, launched and waited for: what failed (None: could not run)."""
+    from analytics_pipeline.defs.shared import register_days
+    from analytics_pipeline.launcher import PARTITION_TAG, CodeLocationServer, LaunchError, run_window, wait_for_run
+    from analytics_pipeline.run_report import check_outcomes, format_check_outcomes, materialization_metadata
+
+    failed = []
+    with CodeLocationServer(instance) as location:
         register_days(instance, days)
         try:
             # Up to the instance's run limit at once (scrubbing uses a core each; DuckDB steps take turns).
@@ -113,13 +145,8 @@ def run_pipeline(days: list[str] | None = None) -> int:
                     _report_failure(instance, training)
         except LaunchError as error:
             print(f"could not run the pipeline: {error}", file=sys.stderr)
-            return 1
-    duckdb = resources["duckdb"].process_config_and_initialize()
-    if os.path.exists(duckdb.database):
-        print_summary(duckdb, entities)
-    if failed:
-        print(f"failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+            return None
+    return failed
 
 
 def write_sample_history(
@@ -232,6 +259,8 @@ def forget(user_id: str) -> int:
 
     config = {"ops": {"forget_user": {"config": {"anon_user_id": _user_pseudonym(user_id)}}}}
     with _instance() as instance:
+        if not _ready_to_launch(instance):
+            return 1
         try:
             with CodeLocationServer(instance) as location:
                 run = wait_for_run(instance, location.launch("erasure_job", run_config=config))

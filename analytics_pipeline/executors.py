@@ -24,6 +24,18 @@ BROKER_ENV = "ANALYTICS_CELERY_BROKER"
 BACKEND_ENV = "ANALYTICS_CELERY_BACKEND"
 DEFAULT_BROKER = "redis://localhost:6379/0"
 EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+# How a Celery step ends (celery_steps.py): a started step whose worker misses MISSED_BEATS heartbeats
+# fails, so does one running past the step timeout; the broker hands an unacknowledged message to
+# another worker only after the step timeout and a margin.
+HEARTBEAT_ENV = "ANALYTICS_CELERY_HEARTBEAT_SECONDS"
+STEP_TIMEOUT_ENV = "ANALYTICS_CELERY_STEP_TIMEOUT"
+DEFAULT_HEARTBEAT_SECONDS = 10
+DEFAULT_STEP_TIMEOUT_SECONDS = 3600
+MISSED_BEATS = 6
+VISIBILITY_MARGIN_SECONDS = 300
+# The code location every worker serves (workspace.yaml), and the only one it runs steps of.
+CODE_LOCATION_MODULE = "analytics_pipeline.definitions"
+CODE_LOCATION_ATTRIBUTE = "defs"
 
 
 class ExecutorChoiceError(ValueError):
@@ -39,13 +51,56 @@ def celery_backend() -> str:
     return os.getenv(BACKEND_ENV) or celery_broker()
 
 
+def _positive_seconds(name: str, default: int) -> int:
+    value = os.getenv(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ExecutorChoiceError(f"{name} must be a whole number of seconds (at least 1), got {value!r}")
+    return int(value)
+
+
+def heartbeat_seconds() -> int:
+    return _positive_seconds(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS)
+
+
+def step_timeout_seconds() -> int:
+    return _positive_seconds(STEP_TIMEOUT_ENV, DEFAULT_STEP_TIMEOUT_SECONDS)
+
+
+def celery_settings() -> dict:
+    """The Celery settings of the executor and the workers alike: dagster-celery's, plus late acknowledgement
+    (a step's message is acknowledged once the step ended, so a worker that dies first does not lose it) with
+    a visibility timeout above the step timeout, and JSON only (a pickled message would run code on load)."""
+    from dagster_celery.config import DEFAULT_CONFIG
+
+    transport = {
+        **DEFAULT_CONFIG["broker_transport_options"],
+        "visibility_timeout": step_timeout_seconds() + VISIBILITY_MARGIN_SECONDS,
+    }
+    return {
+        **DEFAULT_CONFIG,
+        "worker_prefetch_multiplier": 1,
+        "task_acks_late": True,
+        "broker_transport_options": transport,
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+    }
+
+
 def _celery_executor() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
+    from dagster_celery.executor import CELERY_CONFIG
+
+    from analytics_pipeline.celery_steps import SupervisedCeleryExecutor
+
+    @dg.executor(name="celery", config_schema=CELERY_CONFIG, requirements=dg.multiple_process_executor_requirements())
+    def supervised_celery_executor(init_context) -> SupervisedCeleryExecutor:
+        return SupervisedCeleryExecutor.supervising(celery_executor.executor_creation_fn(init_context))
 
     # Read from the environment when a run starts: a broker URL with a password never lands in run config.
     source = {"env": BROKER_ENV} if os.getenv(BROKER_ENV) else DEFAULT_BROKER
     backend = {"env": BACKEND_ENV} if os.getenv(BACKEND_ENV) else source
-    return celery_executor.configured({"broker": source, "backend": backend}, name="celery")
+    config = {"broker": source, "backend": backend, "config_source": celery_settings()}
+    return supervised_celery_executor.configured(config, name="celery")
 
 
 def _k8s_executor() -> dg.ExecutorDefinition:

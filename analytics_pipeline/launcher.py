@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
+from analytics_pipeline.dead_runs import end_dead_runs
 from analytics_pipeline.run_coordinator import IMMEDIATE, LAUNCH_TAG, ImmediateOrQueuedRunCoordinator
 
 LOCATION_NAME = "analytics_pipeline"  # the name workspace.yaml and pyproject.toml give the code location
@@ -30,6 +32,13 @@ PARTITION_TAG = "dagster/partition"
 LOAD_TIMEOUT_SECONDS = 300
 # A run the instance queues (a coordinator without the immediate launch, e.g. on Kubernetes) needs a daemon.
 QUEUED_TIMEOUT_SECONDS = 300
+# How long the CLI waits for a started run before it asks the run to terminate and gives up.
+RUN_TIMEOUT_ENV = "ANALYTICS_RUN_TIMEOUT"
+DEFAULT_RUN_TIMEOUT_SECONDS = 6 * 3600
+# How often a wait checks that the runs of this machine still have a process (dead_runs.py).
+LIVENESS_SECONDS = 5
+STOP_SECONDS = 30  # for the webserver, then its code server and runs, to stop before they are killed
+QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 
 LAUNCH_RUN = """
 mutation LaunchRun($params: ExecutionParams!) {
@@ -93,6 +102,7 @@ class CodeLocationServer:
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)  # more environment for the webserver (and its runs)
     _loaded: bool = False
+    _launched: list[str] = field(default_factory=list)
 
     def __enter__(self) -> CodeLocationServer:
         self._dir = tempfile.TemporaryDirectory(prefix="analytics-pipeline-", ignore_cleanup_errors=True)
@@ -110,13 +120,27 @@ class CodeLocationServer:
         return self  # it loads while the caller prepares; the first launch waits for it
 
     def __exit__(self, *exc_info) -> None:
+        """Stop what this server started: its unfinished runs (a wait that gave up), then the webserver, and
+        then its code server and run processes if they outlive it (a code server with a run in it does)."""
+        self._terminate_unfinished_runs()
+        tree = psutil.Process(self._process.pid).children(recursive=True)
         self._process.terminate()
         try:
-            self._process.wait(timeout=60)
+            self._process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        kill_survivors(tree, STOP_SECONDS)
         self._dir.cleanup()
+
+    def _terminate_unfinished_runs(self) -> None:
+        unfinished = [run_id for run_id in self._launched if not self.instance.get_run_by_id(run_id).is_finished]
+        for run_id in unfinished:
+            terminate(self.instance, run_id)
+        deadline = time.monotonic() + STOP_SECONDS
+        while unfinished and time.monotonic() < deadline:
+            time.sleep(0.5)
+            unfinished = [run_id for run_id in unfinished if not self.instance.get_run_by_id(run_id).is_finished]
 
     def _log_tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
@@ -159,6 +183,7 @@ class CodeLocationServer:
         if result["__typename"] != "LaunchRunSuccess":
             detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
             raise LaunchError(f"{job_name} was not launched ({result['__typename']}): {detail}")
+        self._launched.append(result["run"]["runId"])
         return result["run"]["runId"]
 
     def launch_backfill(self, job_name: str, partitions: list[str], title: str, tags: dict[str, str]) -> str:
@@ -183,17 +208,61 @@ class CodeLocationServer:
         return result["backfillId"]
 
 
+def kill_survivors(processes: list[psutil.Process], grace: float) -> list[str]:
+    """Wait up to ``grace`` seconds for ``processes`` to end, then kill the rest; a description of each one killed."""
+    _, alive = psutil.wait_procs(processes, timeout=grace)
+    killed = []
+    for process in alive:
+        try:
+            killed.append(f"pid {process.pid} ({' '.join(process.cmdline())[:160]})")
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+    return killed
+
+
+def run_timeout_seconds() -> int:
+    value = os.getenv(RUN_TIMEOUT_ENV) or str(DEFAULT_RUN_TIMEOUT_SECONDS)
+    if not value.isdigit() or int(value) < 1:
+        raise LaunchError(f"{RUN_TIMEOUT_ENV} must be a whole number of seconds (at least 1), got {value!r}")
+    return int(value)
+
+
 def wait_for_run(
-    instance: dg.DagsterInstance, run_id: str, queued_timeout: float = QUEUED_TIMEOUT_SECONDS, poll_seconds: float = 0.5
+    instance: dg.DagsterInstance,
+    run_id: str,
+    queued_timeout: float = QUEUED_TIMEOUT_SECONDS,
+    run_timeout: float | None = None,
+    poll_seconds: float = 0.5,
 ) -> dg.DagsterRun:
-    """Block until the run has finished; a run left in the queue (no daemon to take it) is an error."""
+    """Block until the run has finished, within bounds.
+
+    Every few seconds the runs of this machine whose process is gone are ended and their pool slots freed
+    (``dead_runs.py``): this run, if it died, comes back failed; one whose slot it waits for lets it go on. A run left in the queue (no daemon to take it) or
+    running longer than ``run_timeout`` (``ANALYTICS_RUN_TIMEOUT``, asked to terminate) is a LaunchError.
+    """
+    run_timeout = run_timeout_seconds() if run_timeout is None else run_timeout
     queued_since = time.monotonic()
+    checked = 0.0
     while True:
         run = instance.get_run_by_id(run_id)
         if run.is_finished:
             return run
+        if time.monotonic() - checked > LIVENESS_SECONDS:
+            for message in end_dead_runs(instance):
+                print(f"  {message}", file=sys.stderr)
+            checked = time.monotonic()
+            continue  # read the run again: it may have just been ended
         if run.status != dg.DagsterRunStatus.QUEUED:
             queued_since = time.monotonic()
+            started = instance.get_run_record_by_id(run_id).start_time
+            if started is not None and time.time() - started > run_timeout:
+                terminate(instance, run_id)
+                raise LaunchError(
+                    f"run {run_id} has run for more than {run_timeout:.0f} s ({RUN_TIMEOUT_ENV}): asked it to "
+                    "terminate; its steps and logs are in the UI (`make dev`, Runs)"
+                )
         elif time.monotonic() - queued_since > queued_timeout:
             raise LaunchError(
                 f"run {run_id} is still queued after {queued_timeout:.0f} s: this instance queues runs for the "
@@ -201,6 +270,27 @@ def wait_for_run(
                 "ImmediateOrQueuedRunCoordinator as its run_coordinator (see data/dagster_home/dagster.yaml)"
             )
         time.sleep(poll_seconds)
+
+
+def terminate(instance: dg.DagsterInstance, run_id: str) -> None:
+    try:
+        instance.run_launcher.terminate(run_id)
+    except Exception as error:  # the code server may be gone: the run then ends as dead (dead_runs.py)
+        print(f"  could not ask run {run_id} to terminate: {error}", file=sys.stderr)
+
+
+def check_runs_can_start(instance: dg.DagsterInstance) -> None:
+    """Runs the CLI launches start at once, or a live daemon takes them from the queue: else say so now,
+    instead of waiting for a queue nobody reads."""
+    if launches_immediately(instance) or not isinstance(instance.run_coordinator, dg.QueuedRunCoordinator):
+        return
+    if instance.get_daemon_statuses([QUEUE_DAEMON])[QUEUE_DAEMON].healthy:
+        return
+    raise LaunchError(
+        f"the instance at DAGSTER_HOME={instance.root_directory} queues runs for the Dagster daemon, and no daemon "
+        "is running: start one (`dagster-daemon run -w workspace.yaml`), or use the project's instance config "
+        '(cp data/dagster_home/dagster.yaml "$DAGSTER_HOME"/, whose run coordinator starts these runs at once)'
+    )
 
 
 def launches_immediately(instance: dg.DagsterInstance) -> bool:

@@ -72,7 +72,13 @@ def failure_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     ]
     if steps:
         return steps
-    return [event.message for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)]
+    # A step failed outside its own process (a lost Celery worker): the run's error names it.
+    return [
+        f"{event.message} {error.message.strip()}"
+        if (error := event.dagster_event.job_failure_data.error)
+        else event.message
+        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    ]
 
 
 def materialization_metadata(instance: dg.DagsterInstance, run_id: str, key: dg.AssetKey) -> list[dict]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from analytics_pipeline import warehouse
@@ -24,13 +26,53 @@ from analytics_pipeline.defs.resources import (
     TrainingSetsResource,
 )
 from analytics_pipeline.defs.shared import register_days
+from analytics_pipeline.launcher import kill_survivors
 from analytics_pipeline.privacy import PiiScrubber
 from analytics_pipeline.sample_data import SeededPii, write_sample
 
-TEST_SALT = "test-salt-0123456789abcdef"
+# Strong enough for validate_salt (32+ bytes, not predictable), and clearly not a real secret.
+TEST_SALT = "synthetic-test-salt-7c41e9a02fd35b86"
 
 # Tests never write into the working directory; hypothesis would put its cache there.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="hypothesis-"))
+
+# Every process the suite starts inherits this mark, so it is found even after its parent died.
+SESSION_MARK_ENV = "ANALYTICS_TEST_SESSION"
+SURVIVOR_GRACE_SECONDS = 10
+# Helpers Python's multiprocessing keeps for the life of the pytest process itself; they end with it.
+MULTIPROCESSING_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def suite_processes(mark: str) -> list[psutil.Process]:
+    """Live processes the suite started: descendants of pytest and any process carrying the session's
+    mark (an orphan reparented to init keeps its environment). Not the process group: a pipe's other
+    end (`pytest | tail`) shares it."""
+    me = psutil.Process()
+    exempt = {me.pid} | {parent.pid for parent in me.parents()}
+    descendants = {child.pid for child in me.children(recursive=True)}
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid in exempt or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.ppid() == me.pid and any(h in " ".join(process.cmdline()) for h in MULTIPROCESSING_HELPERS):
+                continue
+            if process.pid in descendants or process.environ().get(SESSION_MARK_ENV) == mark:
+                found.append(process)
+        except psutil.Error:  # gone meanwhile, or another user's process
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """The suite leaves no process behind: survivors get a grace period, then are killed and fail the session."""
+    mark = uuid.uuid4().hex
+    os.environ[SESSION_MARK_ENV] = mark
+    yield
+    killed = kill_survivors(suite_processes(mark), SURVIVOR_GRACE_SECONDS)
+    if killed:
+        pytest.fail("the test suite left processes behind (killed now): " + "; ".join(killed), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,10 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,7 @@ import pytest
 
 from analytics_pipeline.cli import RESCRUB_TAG
 from analytics_pipeline.defs.resources import ScrubberResource
+from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL
 from analytics_pipeline.launcher import (
     LAUNCH_RUN,
     LOCATION_NAME,
@@ -22,7 +25,8 @@ from analytics_pipeline.launcher import (
 )
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline.warehouse import connect, ensure_tables
-from analytics_pipeline_tests.conftest import TEST_SALT
+from analytics_pipeline_tests.conftest import TEST_SALT, build_pipeline
+from tools.scale_bench import table_rows
 
 pytestmark = pytest.mark.slow
 
@@ -58,10 +62,15 @@ def cli_env(tmp_path, salt: str | None) -> dict[str, str]:
     return env
 
 
-def run_cli(tmp_path, salt: str | None, *args: str) -> subprocess.CompletedProcess:
-    # The instance of `make run`: the project's dagster.yaml (its run coordinator, its limits).
+def make_run_instance(tmp_path) -> Path:
+    """The instance of `make run`: the project's dagster.yaml (its run coordinator, its limits)."""
     (tmp_path / "dagster_home").mkdir(exist_ok=True)
     shutil.copy(PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml", tmp_path / "dagster_home")
+    return tmp_path / "dagster_home"
+
+
+def run_cli(tmp_path, salt: str | None, *args: str) -> subprocess.CompletedProcess:
+    make_run_instance(tmp_path)
     return subprocess.run(
         [sys.executable, "-m", "analytics_pipeline.cli", *(args or ["run"])],
         capture_output=True,
@@ -151,3 +160,61 @@ def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tm
         # Runs of the day's partitions wait for the daemon: the CLI itself started none.
         assert not instance.get_runs()
     assert run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-13-01").returncode == 2
+
+
+def test_make_run_killed_inside_the_duckdb_pool_leaves_the_next_run_working_and_the_tables_identical(tmp_path):
+    write_sample(tmp_path / "raw", days=1, sessions_per_day=4, users=5, seed=3)
+    home = make_run_instance(tmp_path)
+    # The CLI, its webserver, code server and run process share one process group: kill -9 them all at once
+    # while the day's run holds the duckdb_writer slot.
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "analytics_pipeline.cli", "run"],
+        env=cli_env(tmp_path, TEST_SALT),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            deadline = time.monotonic() + 300
+            while not (holders := instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots):
+                assert cli.poll() is None and time.monotonic() < deadline, "the run never reached the pool"
+                time.sleep(0.05)
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+            (holder,) = {slot.run_id for slot in holders}
+            assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.STARTED
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+
+    done = run_cli(tmp_path, TEST_SALT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"run {holder} (daily_events_job) ended: its process" in done.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots
+    clean = build_pipeline(tmp_path / "clean")
+    shutil.copytree(tmp_path / "raw", clean.raw_dir)
+    assert clean.run("2026-11-02").success
+    assert table_rows(tmp_path / "db" / "analytics.duckdb") == table_rows(clean.database)
+
+
+def test_run_on_an_instance_that_queues_runs_without_a_daemon_says_so_at_once(tmp_path):
+    write_sample(tmp_path / "raw", days=1, sessions_per_day=1, users=1, seed=3)
+    (tmp_path / "dagster_home").mkdir()  # a fresh DAGSTER_HOME: no dagster.yaml, Dagster's default run queue
+    done = subprocess.run(
+        [sys.executable, "-m", "analytics_pipeline.cli", "run"],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path, TEST_SALT),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "queues runs for the Dagster daemon, and no daemon is running" in done.stderr
+    assert "dagster-daemon run" in done.stderr and "data/dagster_home/dagster.yaml" in done.stderr
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert not instance.get_runs(), "nothing was queued for a daemon that does not exist"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import shutil
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,13 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_k8s import K8sRunLauncher, k8s_job_executor
-from dagster_k8s.job import get_user_defined_k8s_config
+from dagster_k8s.container_context import K8sContainerContext
+from dagster_k8s.job import (
+    DagsterK8sJobConfig,
+    UserDefinedDagsterK8sConfig,
+    construct_dagster_k8s_job,
+    get_user_defined_k8s_config,
+)
 from dagster_postgres import DagsterPostgresStorage
 
 from analytics_pipeline.definitions import defs
@@ -23,6 +30,7 @@ from tools import bench
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_INSTANCE = PROJECT_ROOT / "data" / "dagster_home"
 KUBERNETES_INSTANCE = PROJECT_ROOT / "deploy" / "k8s"
+CELERY_WORKER_UNIT = PROJECT_ROOT / "deploy" / "celery" / "analytics-celery-worker@.service"
 
 
 def op_pools() -> dict[str, str | None]:
@@ -138,3 +146,34 @@ def test_kubernetes_runs_shard_a_day_into_pods_that_ask_for_one_core(monkeypatch
     ]
     pod = get_user_defined_k8s_config(scrub_shard.tags)  # raises unless the tag is valid K8s config
     assert pod.container_config["resources"]["requests"]["cpu"] == "1"
+
+
+def test_no_kubernetes_container_of_a_run_or_a_step_runs_as_root():
+    config, _ = dagster_instance_config(str(KUBERNETES_INSTANCE))
+    launcher = config["run_launcher"]["config"]
+    # What the run launcher and k8s_job_executor (which inherits the launcher's settings) build a pod from.
+    context = K8sContainerContext(
+        security_context=launcher["security_context"],
+        run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(launcher["run_k8s_config"]),
+    )
+    job_config = DagsterK8sJobConfig(job_image=launcher["job_image"], dagster_home="/opt/dagster/dagster_home")
+    job = construct_dagster_k8s_job(job_config, ["dagster"], "step", user_defined_k8s_config=context.run_k8s_config)
+    (container,) = job.spec.template.spec.containers
+    assert container.security_context.run_as_non_root and container.security_context.run_as_user not in (None, 0)
+    assert container.security_context.allow_privilege_escalation is False
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert job.spec.template.spec.security_context.fs_group == container.security_context.run_as_group
+
+
+def test_the_celery_worker_unit_runs_unprivileged_with_secrets_from_a_file():
+    unit = configparser.ConfigParser(interpolation=None, strict=False)
+    unit.optionxform = str
+    unit.read(CELERY_WORKER_UNIT)
+    service = unit["Service"]
+    assert service["User"] not in ("root", "0") and service["Group"] not in ("root", "0")
+    assert service["NoNewPrivileges"] == "yes" and service["CapabilityBoundingSet"] == ""
+    assert service["EnvironmentFile"].startswith("/etc/"), "secrets in a root-only file, not in the unit"
+    assert "ANALYTICS_SALT=" not in CELERY_WORKER_UNIT.read_text() and "Environment=" not in service
+    command = service["ExecStart"].split()
+    assert command[command.index("-A") + 1] == "analytics_pipeline.celery_worker"
+    assert command[command.index("--pool") + 1] == "solo" and command[command.index("--queues") + 1] == "dagster"

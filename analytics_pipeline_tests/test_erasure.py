@@ -157,7 +157,9 @@ def test_erasure_job_refuses_another_salt(loaded, tmp_path):
     user_id = returning_user(pipeline, sample)
     other_salt = build_pipeline(
         pipeline.root,
-        pseudonymizer=type(pipeline.definitions.resources["pseudonymizer"])(salt="another-salt-0123456789"),
+        pseudonymizer=type(pipeline.definitions.resources["pseudonymizer"])(
+            salt="synthetic-other-salt-5be08d2f61a9c374"
+        ),
     )
     result = other_salt.definitions.resolve_job_def("erasure_job").execute_in_process(
         run_config={"ops": {"forget_user": {"config": {"anon_user_id": pseudonym(user_id)}}}},

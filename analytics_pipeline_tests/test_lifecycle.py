@@ -101,7 +101,7 @@ def test_another_salt_is_blocked_and_its_day_is_kept(one_day):
     rows_before = pipeline.query("SELECT count(*), min(anon_user_id) FROM analytics.resume_events")
     resalted = build_pipeline(
         pipeline.root,
-        pseudonymizer=PseudonymizerResource(salt="rotated-salt-0123456789"),
+        pseudonymizer=PseudonymizerResource(salt="synthetic-rotated-salt-e93c1570ab4d26f8"),
         lifecycle=LifecycleResource(retention_days=1),
     )
 

@@ -1,32 +1,33 @@
 """A real Celery cluster on this machine, for the tests and ``make bench-scale``.
 
-``local_celery_cluster(workers, env, workdir)`` starts Debian's ``redis-server`` (loopback only,
-a free port, no persistence) as broker and result backend, then ``workers`` Celery worker
-processes (``analytics_pipeline.celery_worker``, ``--pool solo``), waits until every worker
-answers a ping, and yields the broker URL. On exit, even when the body raises, it stops the
-workers, then Redis, and kills any process group that does not stop in time: nothing is left behind.
+``local_celery_cluster(workers, env, workdir)`` starts Debian's ``redis-server`` as broker and result
+backend, then ``workers`` Celery worker processes (``analytics_pipeline.celery_worker``, ``--pool solo``),
+waits until every worker answers a ping, and yields the broker URL. On exit, even when the body raises,
+it stops the workers, then Redis, and kills any process group that does not stop in time: nothing is
+left behind.
+
+Redis listens on a Unix socket only (no TCP port), in a directory only its owner can enter, and requires
+a password generated for this cluster. The password reaches Redis through its standard input and the
+workers through their environment (``ANALYTICS_CELERY_BROKER``), never a command line or a log: any other
+local user could otherwise push a task message.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 STOP_SECONDS = 15
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
@@ -51,19 +52,41 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def _wait_for_redis(port: int, process: subprocess.Popen, log: Path, timeout: float = 20) -> None:
+def redis_config(socket_path: Path, password: str, workdir: Path) -> str:
+    """No TCP port, an owner-only Unix socket, a password, no persistence."""
+    return "\n".join(
+        [
+            "port 0",
+            f"unixsocket {socket_path}",
+            "unixsocketperm 700",
+            f"requirepass {password}",
+            'save ""',
+            "appendonly no",
+            f"dir {workdir}",
+            "",
+        ]
+    )
+
+
+def broker_url(socket_path: Path, password: str) -> str:
+    return f"redis+socket://:{password}@{socket_path}?virtual_host=0"
+
+
+def _wait_for_redis(socket_path: Path, process: subprocess.Popen, log: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with {process.returncode}:\n{_tail(log)}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            with socket.socket(socket.AF_UNIX) as conn:
+                conn.settimeout(1)
+                conn.connect(str(socket_path))
                 conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
+                if conn.recv(64).startswith(b"-NOAUTH"):  # up, and asking for the password
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"redis-server did not answer on port {port} within {timeout} s:\n{_tail(log)}")
+    raise RuntimeError(f"redis-server did not answer on {socket_path} within {timeout} s:\n{_tail(log)}")
 
 
 def _wait_for_workers(broker: str, names: list[str], processes, logs: list[Path], timeout: float) -> None:
@@ -94,32 +117,28 @@ def local_celery_cluster(workers: int, env: dict[str, str], workdir: Path, timeo
         raise RuntimeError("redis-server is not installed: `make redis` installs Debian's redis-server")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    broker = f"redis://127.0.0.1:{port}/0"
+    # A short path (a Unix socket's is limited to 107 bytes), created 0700.
+    broker_dir = Path(tempfile.mkdtemp(prefix="analytics-broker-"))
+    socket_path = broker_dir / "redis.sock"
+    password = secrets.token_hex(32)
+    broker = broker_url(socket_path, password)
     processes: list[subprocess.Popen] = []  # stopped in this order: workers first, Redis last
     try:
         redis_log = workdir / "redis.log"
         with redis_log.open("w") as log:
+            # "-": the configuration, password included, comes from standard input, not argv (`ps` shows argv).
             redis = subprocess.Popen(
-                [
-                    redis_server,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(workdir),
-                ],  # fmt: skip
+                [redis_server, "-"],
+                stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                text=True,
                 start_new_session=True,
             )
         processes.append(redis)
-        _wait_for_redis(port, redis, redis_log)
+        redis.stdin.write(redis_config(socket_path, password, broker_dir))
+        redis.stdin.close()
+        _wait_for_redis(socket_path, redis, redis_log)
         worker_env = {**env, "ANALYTICS_CELERY_BROKER": broker, "ANALYTICS_CELERY_BACKEND": broker}
         names, logs = [], []
         for index in range(1, workers + 1):
@@ -162,3 +181,4 @@ def local_celery_cluster(workers: int, env: dict[str, str], workdir: Path, timeo
         yield broker
     finally:
         _stop(processes)
+        shutil.rmtree(broker_dir, ignore_errors=True)

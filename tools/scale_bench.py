@@ -60,7 +60,7 @@ def run_timing(name: str, home: Path) -> RunTiming:
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        (run,) = instance.get_runs()
+        run = instance.get_runs(limit=1)[0]  # the latest
         stats = instance.get_run_stats(run.run_id)
         if run.status != dg.DagsterRunStatus.SUCCESS:
             raise RuntimeError(f"{name}: run {run.run_id} ended {run.status.value}")
@@ -71,20 +71,32 @@ def run_timing(name: str, home: Path) -> RunTiming:
     return RunTiming(name, stats.end_time - stats.start_time, steps, steps["scrub_shard"][0])
 
 
+def code_location_job(name: str):
+    """Job ``name`` of the code location (``workspace.yaml``) as a reconstructable job: the code pointer of the
+    runs the UI launches, and the only one Celery workers run steps of."""
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from analytics_pipeline.executors import CODE_LOCATION_ATTRIBUTE, CODE_LOCATION_MODULE
+
+    pointer = ModuleCodePointer(CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE)
+    return ReconstructableRepository(pointer).get_reconstructable_job(name)
+
+
 def materialize(day: str, warm: bool) -> None:
     """In a workspace's environment: run the day once (the executor comes from the env), the model loaded first if ``warm``."""
     import dagster as dg
 
     from analytics_pipeline.defs.resources import ScrubberResource
     from analytics_pipeline.defs.shared import register_days
-    from tools.bench import daily_events_job
 
     if warm:
         ScrubberResource().get_scrubber()  # like a long-lived worker
     with dg.DagsterInstance.get() as instance:
         register_days(instance, [day])
+        # The code location's job, as the UI launches it: Celery workers run no other code.
         result = dg.execute_job(
-            dg.reconstructable(daily_events_job),
+            code_location_job("daily_events_job"),
             instance=instance,
             tags={"dagster/partition": day},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -93,19 +105,22 @@ def materialize(day: str, warm: bool) -> None:
             raise SystemExit(f"the run for {day} failed (run {result.run_id})")
 
 
-def run_in(workspace: Workspace, env: dict[str, str], name: str, warm: bool = True) -> RunTiming:
-    """Run the day in its own process with the workspace's settings plus ``env``; its timing from the instance."""
-    log = workspace.root / "run.log"
-    with log.open("w") as handle:
-        code = subprocess.call(
+def start_run(workspace: Workspace, env: dict[str, str], warm: bool = True) -> subprocess.Popen:
+    """The day's run in its own process with the workspace's settings plus ``env``; output to ``run.log``."""
+    with (workspace.root / "run.log").open("w") as handle:
+        return subprocess.Popen(
             [sys.executable, "-m", "tools.scale_bench", "materialize", DAY, *([] if warm else ["--cold"])],
             env={**workspace.env(), **env},
             cwd=workspace.root,
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
-    if code:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+
+
+def run_in(workspace: Workspace, env: dict[str, str], name: str, warm: bool = True) -> RunTiming:
+    """Run the day (``start_run``) and wait for it; its timing from the instance."""
+    if start_run(workspace, env, warm).wait():
+        tail = "\n".join((workspace.root / "run.log").read_text(errors="replace").splitlines()[-30:])
         raise RuntimeError(f"{name}: the run failed:\n{tail}")
     return run_timing(name, workspace.root / "dagster_home")
 
