@@ -124,6 +124,13 @@ def test_days_not_fully_loaded_are_kept(one_day):
     assert retention_blocker(instance, pipeline.raw_dir, DAY) is None
     write_raw(pipeline.raw_dir, "2026-11-03", 2)
     assert "never materialized" in retention_blocker(instance, pipeline.raw_dir, "2026-11-03")
+    # The day's tables loaded again (e.g. a run of the analytics assets alone): users no longer includes it.
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(dg.AssetKey(["analytics", "resume_events"]), partition=DAY)
+    )
+    assert retention_blocker(instance, pipeline.raw_dir, DAY) == "analytics/users not rebuilt since the day was loaded"
+    instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["analytics", "users"])))
+    assert retention_blocker(instance, pipeline.raw_dir, DAY) is None
     later = time.time() + 60  # a file copied in after the load
     os.utime(pipeline.raw_dir / DAY / "events-sample.jsonl", (later, later))
     assert "changed after" in retention_blocker(instance, pipeline.raw_dir, DAY)

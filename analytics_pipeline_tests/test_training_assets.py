@@ -118,19 +118,36 @@ def test_training_job_after_the_daily_job_builds_loadable_leak_free_sets(pipelin
     assert len(loaded_at) == len(later) == 1 and later[0][0] > loaded_at[0][0]
 
 
-def test_training_sets_are_requested_once_an_analytics_day_is_loaded_again():
-    from analytics_pipeline.definitions import defs
+def test_training_job_is_requested_once_an_analytics_day_is_loaded_again(tmp_path):
+    """The job-scoped automation: requested when first evaluated and after a day is loaded again, not
+    again once the sets are rebuilt, and not every tick after a rebuild failed."""
     from analytics_pipeline.defs.shared import register_days
+    from analytics_pipeline_tests.conftest import build_pipeline
 
-    definitions = defs()
+    definitions = build_pipeline(tmp_path).definitions
     training = {k for k in definitions.resolve_asset_graph().get_all_asset_keys() if k.path[0] == "training"}
     with dg.DagsterInstance.ephemeral() as instance:
         register_days(instance, ["2026-11-02"])
-        first = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
-        for key in ("resume_events", "interactions"):
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(dg.AssetKey(["analytics", key]), partition="2026-11-02")
-            )
-        result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=first.cursor)
-        requested = {key for key in training if result.get_num_requested(key)}
-    assert requested == training
+        cursor = None
+
+        def tick(*updated: dg.AssetKey, partition: str | None = None) -> int:
+            """Runs requested by one tick (training_job is the only conditioned entity) after ``updated``."""
+            nonlocal cursor
+            for key in updated:
+                instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+            result = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
+            cursor = result.cursor
+            return result.total_requested
+
+        day_loaded = [dg.AssetKey(["analytics", key]) for key in ("resume_events", "interactions")]
+        assert tick() == 1, "switched on: brings the sets up to date once"
+        assert tick(*training) == 0
+        assert tick(*day_loaded, partition="2026-11-02") == 1
+        assert tick(*training) == 0, "rebuilt"
+        # A rebuild that fails (no tables in this DuckDB file) is not retried every tick.
+        assert (
+            not definitions.resolve_job_def("training_job")
+            .execute_in_process(instance=instance, raise_on_error=False)
+            .success
+        )
+        assert tick(*day_loaded, partition="2026-11-02") == 0

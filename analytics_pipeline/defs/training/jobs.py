@@ -4,14 +4,17 @@ import dagster as dg
 
 # True for the job once an analytics day a training set reads was loaded again (or on the condition's first
 # evaluation, so that switching the automation on brings the sets up to date), while none of those days is
-# being loaded and no rebuild is already queued or running. A job-scoped condition, so the automation sensor
+# being loaded and no rebuild is queued or running. A job-scoped condition, so the automation sensor
 # launches training_job itself (an asset-scoped one would launch an unnamed __ASSET_JOB run). Unlike
 # AutomationCondition.eager() it does not wait for missing days: a day the residual-PII gate refused stays
-# missing, and the privacy gate of the training sets leaves out such days anyway.
+# missing, and the privacy gate of the training sets leaves out such days anyway. A request of the job does
+# not count as handled for its assets (only their materialization does), so after a failed rebuild it waits
+# for one that succeeds (training_schedule, or a run from the UI) instead of launching one every tick.
 ANALYTICS_DAY_RELOADED = (
     (dg.AutomationCondition.any_deps_updated().since_last_handled() | dg.AutomationCondition.initial_evaluation())
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
+    & ~dg.AutomationCondition.execution_failed()
 ).with_label("an analytics day it reads was loaded")
 
 training_job = dg.define_asset_job(
