@@ -16,7 +16,7 @@ SAMPLE_QUARANTINE_HINT = (
 )
 SAMPLE_FRESHNESS_HINT = (
     " It is synthetic sample data (the committed synthetic sample or `analytics-pipeline sample`), dated in "
-    "the past: expected here."
+    "the past, so it goes stale by design: expected here."
 )
 
 
