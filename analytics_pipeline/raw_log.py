@@ -138,9 +138,10 @@ def available_days(raw_dir: Path) -> list[str]:
 
 
 def open_raw_file(path: Path, mode: str = "rb"):
-    """Open a raw file without following a symlink (O_NOFOLLOW), even one swapped in after the scan."""
+    """Open a raw file without following a symlink (O_NOFOLLOW), even one swapped in after the scan; a FIFO
+    swapped in does not block the open (O_NONBLOCK, which a regular file's reads and writes ignore)."""
     flags = os.O_RDONLY if mode == "rb" else os.O_RDWR
-    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(f"{path.name!a} is not a regular file")

@@ -271,12 +271,17 @@ def files_with_traces(root: Path) -> dict[str, list[bytes]]:
     return found
 
 
-def kill_process_tree(process: subprocess.Popen) -> None:
-    """SIGKILL ``process`` and every process it started, by pid."""
+def descendants(process: subprocess.Popen) -> list[psutil.Process]:
     with contextlib.suppress(psutil.NoSuchProcess):
-        for child in psutil.Process(process.pid).children(recursive=True):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
+        return psutil.Process(process.pid).children(recursive=True)
+    return []
+
+
+def kill_all(process: subprocess.Popen, others: list[psutil.Process]) -> None:
+    """SIGKILL ``process`` and ``others`` (its descendants, listed before any of them was killed), by pid."""
+    for other in others:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            other.kill()
     process.kill()
     process.wait(timeout=30)
 
@@ -331,14 +336,16 @@ def test_forget_after_a_killed_run_leaves_no_byte_of_the_user_in_data_or_dagster
         stdout=output,
         stderr=subprocess.STDOUT,
     )
+    processes = []
     try:
         deadline = time.monotonic() + 300
         while not (torn := list(shards.glob("*/.shard_001_of_002.tmp-*[0-9]"))):
             assert time.monotonic() < deadline and second.poll() is None, (tmp_path / "second-run.log").read_text()
             time.sleep(0.05)
+        processes = descendants(second)  # before the kill orphans any of them
         os.kill(int(torn[0].name.rsplit("-", 1)[1]), signal.SIGKILL)  # the run's process: its pid is in the name
     finally:
-        kill_process_tree(second)
+        kill_all(second, processes or descendants(second))
         output.close()
     finished_shard = torn[0].parent / "shard_000_of_002"
     assert finished_shard.is_dir() and torn[0].exists()

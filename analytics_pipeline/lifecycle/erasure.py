@@ -239,11 +239,6 @@ def _line_user_id(body: bytes) -> str | None:
     return values[0] if values else None
 
 
-def _is_users_line(body: bytes, anon_user_id: str, salt: bytes) -> bool:
-    user_id = _line_user_id(body) if body.strip() else None
-    return user_id is not None and pseudonymize(user_id, salt, USER_DOMAIN) == anon_user_id
-
-
 @contextmanager
 def _raw_lines(path: Path) -> Iterator[Iterator[bytes]]:
     """A raw file's lines, gunzipped when it is gzip (by its first bytes, whatever its name)."""
@@ -317,9 +312,9 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
     when it has no ``user_id`` of its own but names one of the user's raw IDs (user or resume ID, learnt
     from the user's lines). Plain files are blanked in place and keep their length, because the
     ingestion API may be appending to them (a rename would send its appends to a deleted file) and so
-    every other event keeps its line number (the lineage columns stay right). The lines that name
-    the user by ``user_id`` go last: until then a retry after a crash can still learn the raw IDs
-    from them. Returns lines blanked per file; files that cannot be read are listed, not guessed at.
+    every other event keeps its line number (the lineage columns stay right). Files holding the user's
+    own lines go last, so a retry after a crash still learns the raw IDs from them. Returns lines
+    blanked per file; files that cannot be read are listed, not guessed at.
     """
     raw_dir = Path(raw_dir)
     sweep = Sweep()
@@ -333,11 +328,11 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
             elif path.is_file() and not path.is_symlink():  # no FIFO, device or link
                 files.append(path)
     identifiers: set[str] = set()
-    users_files, other_files = [], []
+    affected: dict[Path, tuple[bool, bool]] = {}  # path -> (has lines naming the user, has lines naming no one)
     for path in files:
+        named = other = False
         try:
             with _raw_lines(path) as lines:
-                named = other = False
                 for line in lines:
                     body = line.rstrip(b"\r\n")
                     if not body.strip():
@@ -352,16 +347,22 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
         except _UNREADABLE:
             sweep.unreadable.append(_relative(path, raw_dir))
             continue
-        users_files += [path] if named else []
-        other_files += [path] if other else []
+        affected[path] = (named, other)
     mentions = _mentions(identifiers) if identifiers else None
-    passes: list[tuple[list[Path], Callable[[bytes], bool]]] = [
-        (other_files, lambda body: _line_user_id(body) is None and bool(mentions.search(body))),
-        (users_files, lambda body: _is_users_line(body, anon_user_id, salt)),
-    ]
-    for paths, blank in passes if mentions else passes[1:]:
-        for path in paths:
-            if count := (_blank_gzip if _is_gzip(path) else _blank_in_place)(path, blank):
-                relative = _relative(path, raw_dir)
-                sweep.erased[relative] = sweep.erased.get(relative, 0) + count
+
+    def users_line(body: bytes) -> bool:
+        user_id = _line_user_id(body)
+        if user_id is None:
+            return mentions is not None and bool(mentions.search(body))
+        return pseudonymize(user_id, salt, USER_DOMAIN) == anon_user_id
+
+    # Files without the user's own lines first, then those with both kinds, then those with only the user's:
+    # while any line naming an ID only is left, a line the IDs can be learnt from is left too.
+    order = {(False, True): 0, (True, True): 1, (True, False): 2}
+    for path in sorted((p for p, kinds in affected.items() if kinds in order), key=lambda p: order[affected[p]]):
+        named, _ = affected[path]
+        if (named or mentions is not None) and (
+            count := (_blank_gzip if _is_gzip(path) else _blank_in_place)(path, users_line)
+        ):
+            sweep.erased[_relative(path, raw_dir)] = count
     return sweep
