@@ -228,7 +228,8 @@ def test_serve_command_runs_workers_and_stores_events(tmp_path):
         wait_healthy(port, server)
         event = interaction()
         url = f"http://127.0.0.1:{port}/v1/event"
-        assert httpx.post(url, json=event).status_code == 200
+        # The first request starts the parser processes: allow for a loaded machine.
+        assert httpx.post(url, json=event, timeout=60).status_code == 200
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
