@@ -1,4 +1,5 @@
-"""Dagster helpers every domain uses: the day partitions, the DuckDB writer pool, table keys and schemas."""
+"""Dagster helpers every domain uses: the day partitions, the DuckDB writer pool, table keys and schemas,
+the latest materialization of an asset, and check results that carry their day."""
 
 from collections.abc import Callable, Iterable, Iterator
 
@@ -89,7 +90,7 @@ def day_check_results(
         context.log.warning("no day to check: the checked assets were never materialized")
         return
     day = max(materialized, key=lambda record: record.storage_id).partition_key
-    context.log.info(f"this run has no day (the UI's Execute all sends none): checking {day}, the latest loaded")
+    context.log.info(f"this run has no day (the UI's Execute all sends none): checking {day}, the latest materialized")
     blocking = {spec.key: spec.blocking for spec in selected}
     for result in evaluate(day):
         key = dg.AssetCheckKey(result.asset_key, result.check_name)
