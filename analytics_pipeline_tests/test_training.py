@@ -433,7 +433,7 @@ def test_old_versions_are_pruned_and_erasure_still_covers_every_kept_one(conn, e
         write_snapshot(out, result.table, snapshot_rows(conn, result.table), {})
     kept = list_versions("tailoring_examples", out)
     assert len(kept) == 3
-    removed = erase_from_parquet(out, users[0])
+    removed = erase_from_parquet(out, users[0]).erased
     assert {Path(f).parts[1] for f in removed} == set(kept)
     for version in kept:
         frame = load_training_set("tailoring_examples", split=None, version=version, directory=out)
