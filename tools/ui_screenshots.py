@@ -20,15 +20,16 @@ from pathlib import Path
 from analytics_pipeline_tests.browser import Page, chromium
 
 # The asset pages the UI opens for the raw log, the checked tables and the whole-table users: a path on the
-# webserver, and the text of a tab or toggle to click there first (or None).
+# webserver, and the screenshots taken there in turn, each after clicking a tab or toggle (or nothing).
 PAGES = {
-    "raw_events_overview": ("/assets/raw/events", None),
-    "raw_events_plots": ("/assets/raw/events", "Plots"),
-    "raw_events_partitions": ("/assets/raw/events?view=partitions", None),
-    "scrubbed_events_checks": ("/assets/staging/scrubbed_events?view=checks", None),
-    "resume_events_checks": ("/assets/analytics/resume_events?view=checks", None),
-    "resume_events_check_history": ("/assets/analytics/resume_events?view=checks", "Execution history"),
-    "users_overview": ("/assets/analytics/users", None),
+    "/assets/raw/events": [("raw_events_overview", None), ("raw_events_plots", "Plots")],
+    "/assets/raw/events?view=partitions": [("raw_events_partitions", None)],
+    "/assets/staging/scrubbed_events?view=checks": [("scrubbed_events_checks", None)],
+    "/assets/analytics/resume_events?view=checks": [
+        ("resume_events_checks", None),
+        ("resume_events_check_history", "Execution history"),
+    ],
+    "/assets/analytics/users": [("users_overview", None)],
 }
 MISLEADING = ("Never materialized", "Execution failed")
 SETTLE_SECONDS = 1.5  # the page text unchanged this long: the UI's queries have answered
@@ -82,19 +83,20 @@ def click_text(page: Page, text: str) -> None:
     )
 
 
-def take_screenshots(url: str, out: Path, pages: dict[str, tuple[str, str | None]] = PAGES) -> list[Screenshot]:
-    """One PNG per page of ``pages`` (name -> path on the webserver at ``url``, text to click), under ``out``."""
+def take_screenshots(url: str, out: Path, pages: dict[str, list[tuple[str, str | None]]] = PAGES) -> list[Screenshot]:
+    """The screenshots of ``pages`` (path on the webserver at ``url`` -> name and click of each), under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     dismiss_welcome_dialog(url)
     shots = []
     with chromium() as browser:
-        for name, (path, click) in pages.items():
+        for path, views in pages.items():
             page = browser.open(url.rstrip("/") + path)
             text = settled_text(page)
-            if click:
-                click_text(page, click)
-                text = settled_text(page)
-            shots.append(Screenshot(name, page.screenshot(out / f"{name}.png"), text))
+            for name, click in views:
+                if click:
+                    click_text(page, click)
+                    text = settled_text(page)
+                shots.append(Screenshot(name, page.screenshot(out / f"{name}.png"), text))
             page.close()
     return shots
 
