@@ -309,9 +309,9 @@ class LinkRecognizer(UrlRecognizer):
         return bool(_BARE_HOST.match(value)) and value == value.lower() and all(len(p) > 1 for p in value.split("."))
 
     @staticmethod
-    def _with_tail(text: str, end: int) -> int:
+    def _with_tail(text: str, start: int, end: int) -> int:
         tail = _WRAPPED_TAIL.match(text, end)
-        if not tail or "/" not in text[max(0, end - 200) : end]:
+        if not tail or "/" not in text[start:end]:  # only a link with a path goes on
             return end
         value = tail.group("tail")
         whole_line = text[tail.end() : tail.end() + 1] in ("\n", "")
@@ -324,7 +324,9 @@ class LinkRecognizer(UrlRecognizer):
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             if self._is_link(text[result.start : result.end]):
                 results.append(
-                    recognizer_result(self, "URL", result.start, self._with_tail(text, result.end), result.score)
+                    recognizer_result(
+                        self, "URL", result.start, self._with_tail(text, result.start, result.end), result.score
+                    )
                 )
         return results
 

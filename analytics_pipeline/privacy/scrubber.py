@@ -141,10 +141,10 @@ def model_meta(model_name: str) -> dict:
 
 
 @cache
-def weights_fingerprint(model_name: str = DEFAULT_MODEL) -> str:
+def weights_fingerprint() -> str:
     """SHA-256 (first 12 hex digits) of the shipped detector's weight files: two builds differ, so do their rows."""
     digest = hashlib.sha256()
-    for path in sorted(Path(model_location(model_name)).rglob("*")):
+    for path in sorted(MODEL_DIR.rglob("*")):
         if path.is_file() and path.name != "meta.json":
             digest.update(path.relative_to(MODEL_DIR).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
@@ -296,7 +296,7 @@ def scrubber_version(model_name: str, score_threshold: float) -> str:
     """The version string a scrubber with these settings stamps on its rows, known without loading the model:
     the model's own name and version from its ``meta.json`` and, for the shipped detector, its weights' hash."""
     meta = model_meta(model_name)
-    weights = f" weights/{weights_fingerprint(model_name)}" if model_name == DEFAULT_MODEL else ""
+    weights = f" weights/{weights_fingerprint()}" if model_name == DEFAULT_MODEL else ""
     return (
         f"pii-scrubber/{SCRUBBER_REVISION} presidio-analyzer/{package_version('presidio-analyzer')} "
         f"{meta['lang']}_{meta['name']}/{meta['version']}{weights} threshold/{score_threshold}"
