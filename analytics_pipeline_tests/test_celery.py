@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import pytest
+import redis
 from celery import Celery
 from dagster._core.code_pointer import FileCodePointer
 from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -202,28 +203,65 @@ def test_a_worker_refuses_steps_of_other_code_or_another_instance_before_loading
     assert all(process.is_running() for process in cluster.processes().values())
 
 
-def wait_for_a_shard_on_a_worker(home: Path, timeout: float = 300) -> tuple[str, str]:
-    """The run ID and the worker of the first scrub_shard step a worker reports it has started."""
+def shard_workers(home: Path, known_runs: set[str]) -> tuple[str | None, set[str]]:
+    """The newest run not in ``known_runs`` and the workers that have started its scrub_shard steps."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = [run for run in instance.get_runs(limit=1) if run.run_id not in known_runs]
+        if not runs:
+            return None, set()
+        workers = {
+            entry.dagster_event.engine_event_data.metadata["Celery worker"].value
+            for entry in instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+            if "scrub_shard" in (entry.step_key or "")
+            and "Celery worker" in entry.dagster_event.engine_event_data.metadata
+        }
+        return runs[0].run_id, workers
+
+
+def workers_in_a_step(cluster: Cluster) -> set[str]:
+    """The workers whose task is STARTED in the result backend (their heartbeat), read from Redis itself:
+    a frozen worker may hold the instance's SQLite lock, never Redis."""
+    client = redis.Redis(unix_socket_path=cluster.socket_path, password=cluster.password)
+    try:
+        metas = [client.get(key) for key in client.scan_iter("celery-task-meta-*")]
+    finally:
+        client.close()
+    found = set()
+    for raw in filter(None, metas):
+        meta = json.loads(raw)
+        if meta.get("status") == "STARTED" and isinstance(meta.get("result"), dict):
+            found.add(meta["result"].get("worker"))
+    return found
+
+
+def kill_a_worker_mid_shard(cluster: Cluster, known_runs: set[str], timeout: float = 300) -> tuple[str, str]:
+    """SIGKILL a worker while it runs a step of the new run, after one of its shards; its run ID and worker.
+
+    A step can end between seeing it and the kill, so the worker is frozen (SIGSTOP) first and killed only
+    if its task is still STARTED; otherwise it goes on and the next chance is taken.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            for run in instance.get_runs(limit=1):
-                for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-                    metadata = entry.dagster_event.engine_event_data.metadata
-                    if "Celery worker" in metadata and "scrub_shard" in (entry.step_key or ""):
-                        return run.run_id, metadata["Celery worker"].value
+        run_id, workers = shard_workers(cluster.home, known_runs)
+        for worker in workers:
+            victim = cluster.processes()[worker.split("@")[0]]
+            os.killpg(victim.pid, signal.SIGSTOP)
+            if worker in workers_in_a_step(cluster):
+                os.killpg(victim.pid, signal.SIGKILL)
+                return run_id, worker
+            os.killpg(victim.pid, signal.SIGCONT)
         time.sleep(0.2)
-    raise AssertionError("no shard started on a worker")
+    raise AssertionError("no worker of the new run was caught in a step")
 
 
 def test_a_worker_killed_mid_shard_fails_its_run_and_a_rerun_on_the_others_gives_the_tables_of_one_process(
     cluster, tmp_path
 ):
+    with dg.DagsterInstance.from_config(str(cluster.home)) as instance:
+        known_runs = {run.run_id for run in instance.get_runs()}
     run = start_run(cluster.workspace, cluster.env, warm=False)
     try:
-        run_id, worker = wait_for_a_shard_on_a_worker(cluster.home)
-        victim = cluster.processes()[worker.split("@")[0]]
-        os.killpg(victim.pid, signal.SIGKILL)
+        run_id, worker = kill_a_worker_mid_shard(cluster, known_runs)
         killed = time.monotonic()
         run.wait(timeout=LOST_RUN_BOUND_SECONDS)
         ended_after = time.monotonic() - killed
