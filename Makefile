@@ -38,7 +38,7 @@ test: setup js-setup chromium redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd $(JS) && npm test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # The browser client (clients/js): its dev dependencies from the npm registry, exactly as locked.
 JS := clients/js

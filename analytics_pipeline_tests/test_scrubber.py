@@ -283,6 +283,10 @@ def test_an_email_is_not_a_handle(scrubber):
     assert scrubber.scrub("mail dana@example.org") == "mail <EMAIL_ADDRESS>"
 
 
+def test_a_handle_inside_a_link_is_part_of_the_link(scrubber):
+    assert scrubber.scrub("Blog: https://medium.com/@dquist77\n") == "Blog: <URL>\n"
+
+
 def test_street_patterns_are_case_sensitive(scrubber):
     text = "Helped close 3 deals and drive growth; ran 2 courts of appeal reviews."
     assert scrubber.scrub(text) == text

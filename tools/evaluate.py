@@ -105,6 +105,7 @@ class EvalReport:
     seconds: float = 0.0
     unaligned_documents: int = 0
     leaks: list[tuple[str, str]] = field(default_factory=list)
+    false_placeholders: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def keep_rate(self) -> float | None:
@@ -198,12 +199,15 @@ def score_document(report: EvalReport, doc: dict, scrubbed: str, record_leaks: b
     for replacement in replacements or []:
         score = report.score(replacement.entity_type)
         score.placeholders += 1
-        score.correct_placeholders += any(
+        correct = any(
             label["type"] == replacement.entity_type
             and label["start"] < replacement.end
             and replacement.start < label["end"]
             for label in doc["pii"]
         )
+        score.correct_placeholders += correct
+        if not correct and record_leaks:
+            report.false_placeholders.append((replacement.entity_type, text[replacement.start : replacement.end]))
     for word in doc["keep"]:
         report.keep_total += 1
         if replacements is None:
@@ -343,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-stock", action="store_true", help="skip stock Presidio (it is slow)")
     parser.add_argument("--corpora", type=Path, default=CORPORA_PATH, help="folder of the pinned dev splits")
     parser.add_argument(
-        "--leaks", action="store_true", help="list the values the project scrubber left (synthetic sets only)"
+        "--leaks",
+        action="store_true",
+        help="list the values the project scrubber left and its false placeholders (synthetic sets only)",
     )
     parser.add_argument("--only", help="evaluate only the sets whose name contains this")
     parser.add_argument("--no-propagation", action="store_true", help="ablation: no name propagation")
@@ -375,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.leaks:
             for entity_type, value in reports[name]["project"].leaks:
                 print(f"  leak {entity_type}: {value!r}")
+            for entity_type, value in reports[name]["project"].false_placeholders:
+                print(f"  false {entity_type}: {value!r}")
     print(f"peak RSS of the project scrubber's process (model loaded, both sets scrubbed): {project_peak_mib:.0f} MiB")
     if not args.no_stock:
         print(f"peak RSS with stock Presidio's engine and model loaded too: {peak_rss_mib():.0f} MiB")

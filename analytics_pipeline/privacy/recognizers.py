@@ -337,7 +337,7 @@ class UsernameRecognizer(EntityRecognizer):
 
     SCORE = 0.7
     PATTERNS = (
-        re.compile(r"(?<![\w@.+-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@])"),
+        re.compile(r"(?<![\w@.+/-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@])"),
         re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
         re.compile(
             r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig)"
