@@ -25,18 +25,17 @@ from tools.evaluate import (
 from tools.ner_corpora import dev_sets
 
 # Committed set: every type but PERSON at issue 12's 0.99, keep-words, PERSON precision. PERSON is below issue
-# 12's 0.99 since the trained detector replaced the name rules (0.971 measured: hyphenated East Asian given
-# names and surname-first headers are its misses; README "Where it falls short").
+# 12's 0.99 since the trained detector replaced the name rules (0.983 measured; README "Where it falls short").
 COMMITTED_RECALL_FLOOR = 0.99
-COMMITTED_PERSON_FLOOR = 0.96
-KEEP_TARGET = 0.97
-PERSON_PRECISION_FLOOR = 0.80
+COMMITTED_PERSON_FLOOR = 0.97
+KEEP_TARGET = 0.98
+PERSON_PRECISION_FLOOR = 0.85
 # Public presidio-research set: per type, and every type at least stock Presidio's recall in the same run.
-PUBLIC_RECALL_FLOORS = {"PERSON": 0.85, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
+PUBLIC_RECALL_FLOORS = {"PERSON": 0.86, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
 PUBLIC_OTHER_FLOOR = 0.99
 # The resume-shaped dev set (names held out of training) and the corpora's dev splits (PERSON recall,
 # precision, keep-rate), set a little under what the shipped detector measures (README "Measured").
-RESUME_DEV_FLOORS = {"PERSON": 0.98, "URL": 0.98, "PERSON precision": 0.95, "keep": 0.98}
+RESUME_DEV_FLOORS = {"PERSON": 0.97, "URL": 0.98, "PERSON precision": 0.95, "keep": 0.98}
 MAX_SPURIOUS_PERSON_PER_DOC = 0.5
 REAL_DEV_FLOORS = {"news": (0.94, 0.90, 0.95), "social": (0.60, 0.75, 0.85)}
 

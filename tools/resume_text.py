@@ -481,6 +481,66 @@ def _stable_bucket(value: str) -> int:
     return hashlib.sha256(value.lower().encode()).digest()[0] % 10
 
 
+def hyphenated_given_names(full_names: Sequence[tuple[str, str]]) -> list[str]:
+    """Given names written with a hyphen, as many Korean, Chinese and Vietnamese names are romanized: the pools'
+    own (``Dae-jung``) and their syllables recombined, so the model learns the shape rather than a few names."""
+    found = sorted({w for pair in full_names for w in pair if re.fullmatch(r"[A-Z][a-z]+-[A-Za-z][a-z]+", w)})
+    romanized = [w.split("-") for w in found if re.fullmatch(r"[A-Z][a-z]{0,5}-[a-z]{1,5}", w)]
+    heads, tails = sorted({head for head, _ in romanized}), sorted({tail for _, tail in romanized})
+    recombined = {f"{head}-{tail}" for head in heads for tail in tails if head.lower() != tail}
+    return sorted(set(found) | recombined)
+
+
+# Romanization rules, not name lists: Korean (Revised Romanization plus the common "oo"/"ee" spellings) and
+# Mandarin (Hanyu Pinyin) syllables as initial + vowel (+ final). Most results are no one's name; the shape is.
+ROMANIZATION = {
+    "korean": (
+        ("", "g", "k", "n", "d", "t", "m", "b", "p", "s", "j", "ch", "h", "y"),
+        ("a", "eo", "o", "u", "eu", "i", "ae", "e", "oe", "ya", "yeo", "yo", "yu", "wa", "wo", "oo", "ee"),
+        ("", "", "", "n", "ng", "l", "k", "m"),
+    ),
+    "mandarin": (
+        (
+            "b",
+            "p",
+            "m",
+            "f",
+            "d",
+            "t",
+            "n",
+            "l",
+            "g",
+            "k",
+            "h",
+            "j",
+            "q",
+            "x",
+            "zh",
+            "ch",
+            "sh",
+            "r",
+            "z",
+            "c",
+            "s",
+            "y",
+            "w",
+        ),
+        ("a", "ai", "ao", "e", "ei", "i", "ia", "iao", "ie", "iu", "o", "ou", "u", "ua", "ui", "uo"),
+        ("", "", "n", "ng"),
+    ),
+}
+
+
+def romanized_given_names(rng: random.Random, count: int) -> list[str]:
+    """Two-syllable given names written with a hyphen (``Xxx-yyy`` or ``Xxx-Yyy``), built from syllable rules."""
+    names = []
+    for _ in range(count):
+        initials, vowels, finals = ROMANIZATION[rng.choice(list(ROMANIZATION))]
+        first, second = ("".join(rng.choice(part) for part in (initials, vowels, finals)) for _ in range(2))
+        names.append(f"{first.capitalize()}-{second.capitalize() if rng.random() < 0.3 else second}")
+    return names
+
+
 def split_pools(firsts: list[str], lasts: list[str], full_names: list[tuple[str, str]]):
     """Disjoint (train, dev) pools: a tenth of surnames (and the full names carrying them) go to dev."""
     pools = {"train": ([], [], []), "dev": ([], [], [])}
@@ -494,7 +554,8 @@ def split_pools(firsts: list[str], lasts: list[str], full_names: list[tuple[str,
 
 
 class ResumeWriter:
-    """Documents from name pools, plus tool names and employers that are not people (``tools``, ``companies``)."""
+    """Documents from name pools, plus tool names, employers and places that are not people (``tools``,
+    ``companies``, ``places``)."""
 
     def __init__(
         self,
@@ -504,14 +565,13 @@ class ResumeWriter:
         seed: int,
         tools: Sequence[str] = (),
         companies: Sequence[str] = (),
+        places: Sequence[str] = (),
     ):
         self.firsts, self.lasts, self.full_names = firsts, lasts, full_names
         self.tools, self.companies = list(tools), list(companies)
-        # Given names written with a hyphen (as many East Asian names are romanized), from the pools' own names.
-        self.hyphenated = [w for f, last in full_names for w in (f, last) if "-" in w and w[0].isupper()] or list(
-            firsts
-        )
+        self.places = list(places)
         self.rng = random.Random(seed)
+        self.hyphenated = hyphenated_given_names(full_names) + romanized_given_names(self.rng, 600)
 
     def person(self) -> Person:
         rng = self.rng
@@ -520,14 +580,15 @@ class ResumeWriter:
         else:
             first, last = rng.choice(self.firsts), rng.choice(self.lasts)
         roll = rng.random()
-        if roll < 0.1:
+        if roll < 0.12:
             first = rng.choice(self.hyphenated)
         elif roll < 0.18:
             first = f"{first} {rng.choice(self.firsts)}"  # two given names
         if rng.random() < 0.1:
             particle = rng.choice(PARTICLES)
             last = f"{particle}{last}" if particle.endswith("'") else f"{particle} {last}"
-        middle = rng.choice(string.ascii_uppercase) + "." if rng.random() < 0.12 else ""
+        # A middle initial, with or without its full stop (forms and exports often drop it).
+        middle = rng.choice(string.ascii_uppercase) + rng.choice([".", ""]) if rng.random() < 0.15 else ""
         return Person(first, last, middle)
 
     def skill(self) -> str:
@@ -540,6 +601,10 @@ class ResumeWriter:
 
     def skills(self, count: int) -> list[str]:
         return [self.skill() for _ in range(count)]
+
+    def city(self) -> str:
+        rng = self.rng
+        return rng.choice(self.places) if self.places and rng.random() < 0.3 else rng.choice(CITIES)[0]
 
     def company(self) -> str:
         rng = self.rng
@@ -603,6 +668,9 @@ class ResumeWriter:
         )[0]
         if style == "surname_first":  # European CVs: family name in capitals first
             b.add(f"{person.last.upper()} {person.first}", pii="PERSON")
+            if rng.random() < 0.4:
+                b.add(rng.choice([" — ", " - ", ", ", " | "]))
+                b.add(rng.choice(TITLES), keep="TITLE")
             b.add("\n")
             style = "labeled" if rng.random() < 0.3 else "contact_line_body"
         city, state = rng.choice(CITIES)
@@ -639,13 +707,18 @@ class ResumeWriter:
                 b.add(rng.choice(TITLES), keep="TITLE")
             b.add("\n")
             separator = rng.choice([" | ", " • ", "\n", " · "])
+            labeled = rng.random() < 0.4  # "Tel: …", "Email: …" before each value
+            b.add(rng.choice(["Email: ", "E-mail: ", "Mail: ", "✉ "]) if labeled else "")
             b.add(self.email(person), pii="EMAIL_ADDRESS")
             b.add(separator)
+            b.add(rng.choice(["Tel: ", "Cell: ", "Mobile: ", "Ph: ", "Phone: ", "Mob. "]) if labeled else "")
             b.add(self.phone(), pii="PHONE_NUMBER")
             b.add(separator)
+            b.add(rng.choice(["Location: ", "Based in ", "City: "]) if labeled else "")
             b.add(city, keep="LOC")
             if rng.random() < 0.7:
                 b.add(separator)
+                b.add(rng.choice(["Web: ", "Portfolio: ", "LinkedIn: ", "Profile: "]) if labeled else "")
                 b.add(self.wrapped(self.link(person)), pii="URL")
             b.add("\n\n")
 
@@ -653,7 +726,7 @@ class ResumeWriter:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(16))
 
     def _heading(self, text: str) -> str:
-        if self.rng.random() < 0.1:
+        if self.rng.random() < 0.15:
             text = self.rng.choice(FOREIGN_HEADINGS)
         return self.rng.choice([text.upper(), text.title(), text, text.upper() + ":"])
 
@@ -673,10 +746,15 @@ class ResumeWriter:
         b.add(" with ")
         b.add(f"{rng.randint(1, 12)} years", keep=None)
         b.add(" of experience in ")
-        for index, skill in enumerate(self.skills(3)):
-            b.add(", " if index else "")
-            b.add(skill, keep="SKILL")
-        b.add(".\n\n")
+        self.skill_list(b, rng.randint(1, 4))
+        b.add(".")
+        if rng.random() < 0.4:
+            b.add(rng.choice([" What I bring to ", " Why I fit ", " Eager to contribute to ", " Ready to join "]))
+            b.add(self.company(), keep="ORG")
+            b.add(rng.choice([": ", " - ", ", with "]))
+            self.skill_list(b, rng.randint(1, 3))
+            b.add(".")
+        b.add("\n\n")
 
     def _experience(self, b: Builder, person: Person) -> None:
         rng = self.rng
@@ -699,13 +777,50 @@ class ResumeWriter:
             b.add(state, keep="LOC")
             b.add("\n\n" + self._date_range() + "\n\n")
             for _ in range(rng.randint(1, 4)):
-                b.add(rng.choice(["• ", "- ", ""]) + rng.choice(VERBS) + " " + rng.choice(OBJECTS) + " using ")
-                b.add(self.skill(), keep="SKILL")
-                if rng.random() < 0.15:
-                    b.add(", reporting to ")
-                    b.name(self.person(), rng.choice(["first_last", "initial_last"]))
-                b.add(".\n")
+                self._bullet(b)
             b.add("\n")
+
+    def skill_list(self, b: Builder, count: int) -> None:
+        """Skills inline in a sentence: ``A``, ``A and B``, ``A, B, C`` (tool names next to each other are
+        the shape the model confused with "Surname, Given")."""
+        skills = self.skills(count)
+        for index, skill in enumerate(skills):
+            if index:
+                b.add(" and " if index == len(skills) - 1 and self.rng.random() < 0.4 else ", ")
+            b.add(skill, keep="SKILL")
+
+    def _bullet(self, b: Builder) -> None:
+        """One line of work done, with tools anywhere in it."""
+        rng = self.rng
+        b.add(rng.choice(["• ", "- ", "", "* "]))
+        form = rng.randrange(6)
+        if form == 0:
+            b.add(f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} using ")
+            self.skill_list(b, rng.randint(1, 3))
+        elif form == 1:
+            b.add(f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} in ")
+            self.skill_list(b, rng.randint(2, 3))
+            b.add(f" for {rng.randint(2, 90)} {rng.choice(['clients', 'teams', 'stores', 'million users'])}")
+        elif form == 2:
+            self.skill_list(b, rng.randint(1, 2))
+            b.add(f" {rng.choice(['work', 'setup', 'rollout', 'upgrade'])}: {rng.choice(OBJECTS)}")
+        elif form == 3:
+            b.add(f"Moved {rng.choice(OBJECTS)} from ")
+            b.add(self.skill(), keep="SKILL")
+            b.add(" to ")
+            b.add(self.skill(), keep="SKILL")
+        elif form == 4:
+            b.add(rng.choice(["Tech stack: ", "Tools: ", "Environment: ", "Stack - "]))
+            self.skill_list(b, rng.randint(2, 5))
+        else:
+            b.add(f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} for ")
+            b.add(self.company(), keep="ORG")
+            b.add(" with ")
+            self.skill_list(b, rng.randint(1, 3))
+        if rng.random() < 0.12:
+            b.add(", reporting to ")
+            b.name(self.person(), rng.choice(["first_last", "initial_last"]))
+        b.add(".\n")
 
     def _education(self, b: Builder, person: Person) -> None:
         rng = self.rng
@@ -715,7 +830,7 @@ class ResumeWriter:
         b.add(rng.choice(FIELDS), keep="FIELD")
         b.add("\n")
         b.add(rng.choice(SCHOOLS), keep="ORG")
-        city, _ = rng.choice(CITIES)
+        city = self.city()
         b.add(" - ")
         b.add(city, keep="LOC")
         b.add(f"\n{rng.choice(MONTHS)} {rng.randint(2000, 2018)}\n\n")
@@ -749,8 +864,18 @@ class ResumeWriter:
         b.add(self._heading(rng.choice(["References", "Referees"])) + "\n")
         for _ in range(rng.randint(1, 2)):
             referee = self.person()
+            if rng.random() < 0.4:  # one line: "Name, Title at Company — phone"
+                b.name(referee, rng.choice(["first_last", "full", "upper", "initial_last"]))
+                b.add(", ")
+                b.add(rng.choice(TITLES), keep="TITLE")
+                b.add(rng.choice([" at ", ", "]))
+                b.add(self.company(), keep="ORG")
+                b.add(rng.choice([" — ", ", ", " | "]))
+                b.add(self.phone(), pii="PHONE_NUMBER")
+                b.add("\n")
+                continue
             b.add(rng.choice(["", "Mr. ", "Ms. ", "Dr. ", "Prof. "]))
-            b.name(referee, rng.choice(["first_last", "full", "initial_last"]))
+            b.name(referee, rng.choice(["first_last", "full", "initial_last", "upper"]))
             b.add(", ")
             b.add(rng.choice(TITLES), keep="TITLE")
             b.add(", ")
@@ -767,7 +892,7 @@ class ResumeWriter:
         rng = self.rng
         b.add(self._heading("Declaration") + "\n")
         b.add("I hereby declare that the information furnished above is true to the best of my knowledge.\n\n")
-        city, _ = rng.choice(CITIES)
+        city = self.city()
         b.add("Place: ")
         b.add(city, keep="LOC")
         b.add("\nDate:\n")
@@ -824,8 +949,16 @@ class ResumeWriter:
             b.add("My former manager, ")
             b.name(self.person(), "first_last")
             b.add(", can speak to my work. ")
+        if rng.random() < 0.3:  # several people in a row, by given name or surname alone
+            b.add(rng.choice(["I built it with ", "Colleagues who can vouch: ", "Our team of "]))
+            style = rng.choice(["first", "last", "first_last"])
+            people = [self.person() for _ in range(rng.randint(2, 4))]
+            for index, colleague in enumerate(people):
+                b.add((" and " if index == len(people) - 1 else ", ") if index else "")
+                b.name(colleague, style)
+            b.add(". ")
         b.add("\n\n" + rng.choice(["Sincerely", "Best regards", "Regards", "Thanks", "Yours faithfully"]) + ",\n")
-        b.name(person, rng.choice(["first_last", "full", "first"]))
+        b.name(person, rng.choice(["first_last", "full", "first", "first", "upper"]))
         b.add("\n")
         b.add(self.phone(), pii="PHONE_NUMBER")
         b.add("\n")
@@ -833,6 +966,10 @@ class ResumeWriter:
 
     def chat(self, doc_id: str) -> dict:
         rng = self.rng
+        if rng.random() < 0.25:
+            return self.nameless_chat(doc_id)
+        if rng.random() < 0.2:
+            return self.transcript(doc_id)
         b, person = Builder(), self.person()
         lower = rng.random() < 0.6
         style = "lower" if lower else "first_last"
@@ -862,6 +999,71 @@ class ResumeWriter:
         b.add(rng.choice([" thanks", ". thx!", ".", " :)"]))
         return b.document(doc_id, "chat_request")
 
+    def transcript(self, doc_id: str) -> dict:
+        """A support chat export: each line starts with its speaker, the user by name."""
+        rng = self.rng
+        b, person = Builder(), self.person()
+        agent = rng.choice(["Agent", "Support", "Assistant", "Bot", "Recruiter"])
+        speaker = rng.choice(["first", "first", "first_last", "first_lower"])
+        lines = [
+            (None, rng.choice(["How can I help with your resume?", "Hi! What should we change today?"])),
+            (person, rng.choice(["the header still shows my old phone", "can you shorten the summary", "hi"])),
+            (None, "Sure. What name should appear at the top?"),
+            (person, "it should say "),
+        ]
+        for who, message in lines:
+            if who is None:
+                b.add(f"{agent}: {message}\n")
+                continue
+            b.name(who, speaker)
+            b.add(rng.choice([": ", ":"]) + message)
+            if message.endswith("say "):
+                b.name(who, rng.choice(["first_last", "full", "lower"]))
+            b.add("\n")
+        return b.document(doc_id, "chat_request")
+
+    def nameless_chat(self, doc_id: str) -> dict:
+        """Most requests name no one: a capitalized first word is an interjection or a tool, not a person."""
+        rng = self.rng
+        b = Builder()
+        b.add(
+            rng.choice(
+                [
+                    "Quick question",
+                    "Thanks",
+                    "Help",
+                    "Urgent",
+                    "Awesome",
+                    "Hey",
+                    "Please",
+                    "Great",
+                    "Ok",
+                    "Wow",
+                    "Hmm",
+                    "Again",
+                    "Update",
+                    "Sorry",
+                    "Perfect",
+                    "Nope",
+                ]
+            )
+        )
+        b.add(rng.choice([" - ", ", ", "! ", ". ", " "]))
+        b.add(
+            rng.choice(["can you make my resume fit a ", "rewrite it for a ", "i applied for a ", "tailor this to a "])
+        )
+        b.add(rng.choice(TITLES), keep="TITLE")
+        b.add(" role at ")
+        b.add(self.company(), keep="ORG")
+        if rng.random() < 0.6:
+            b.add(rng.choice([". ", "? ", " and "]))
+            skill = self.skill()
+            b.add(rng.choice(["", "mention ", "add ", "drop "]))
+            b.add(skill, keep="SKILL")
+            b.add(rng.choice([" is my strongest skill", " too", " pls", "", " in the summary"]))
+        b.add(rng.choice([" thanks", ". thx!", ".", " :)", "!!", "?"]))
+        return b.document(doc_id, "chat_request")
+
     def job_description(self, doc_id: str) -> dict:
         rng = self.rng
         b = Builder()
@@ -869,7 +1071,7 @@ class ResumeWriter:
         b.add(" is hiring a ")
         b.add(rng.choice(TITLES), keep="TITLE")
         b.add(" in ")
-        b.add(rng.choice(CITIES)[0], keep="LOC")
+        b.add(self.city(), keep="LOC")
         b.add(".\n\nRequirements:\n")
         for skill in self.skills(rng.randint(3, 7)):
             b.add("- Experience with ")
