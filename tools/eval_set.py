@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from tools.labeled_text import DocBuilder
 
 EVAL_SET_PATH = Path(__file__).parent / "eval_data" / "labeled_docs.jsonl"
 DEFAULT_SEED = 20260327
@@ -403,32 +405,6 @@ KINDS = ("resume", "tailored_resume", "job_description", "cover_letter", "no_pii
 
 
 @dataclass
-class _DocBuilder:
-    """Appends text pieces and records the offsets of labeled values and keep-words."""
-
-    parts: list[str] = field(default_factory=list)
-    length: int = 0
-    pii: list[dict] = field(default_factory=list)
-    keep: list[dict] = field(default_factory=list)
-
-    def text(self, piece: str) -> _DocBuilder:
-        self.parts.append(piece)
-        self.length += len(piece)
-        return self
-
-    def pii_value(self, entity_type: str, value: str) -> _DocBuilder:
-        self.pii.append({"type": entity_type, "start": self.length, "end": self.length + len(value), "value": value})
-        return self.text(value)
-
-    def keep_word(self, word: str) -> _DocBuilder:
-        self.keep.append({"start": self.length, "end": self.length + len(word), "value": word})
-        return self.text(word)
-
-    def build(self, doc_id: str, kind: str) -> dict:
-        return {"id": doc_id, "kind": kind, "text": "".join(self.parts), "pii": self.pii, "keep": self.keep}
-
-
-@dataclass
 class _Person:
     first: str
     last: str
@@ -569,7 +545,7 @@ class _Generator:
     def name_styled(self, person: _Person) -> str:
         return self.pick((person.full, person.full, person.full.upper(), f"{person.first} {person.last}"))
 
-    def skills(self, doc: _DocBuilder, count: int) -> None:
+    def skills(self, doc: DocBuilder, count: int) -> None:
         for i, skill in enumerate(self.rng.sample(SKILLS, count)):
             if i:
                 doc.text(", ")
@@ -577,7 +553,7 @@ class _Generator:
 
     # --- document kinds ---
 
-    def contact_block(self, doc: _DocBuilder, person: _Person) -> None:
+    def contact_block(self, doc: DocBuilder, person: _Person) -> None:
         lines = [
             ("EMAIL_ADDRESS", self.email(person), self.pick(("Email: ", "E-mail: ", "", "✉ "))),
             ("PHONE_NUMBER", self.phone(), self.pick(("Phone: ", "Tel: ", "Mobile: ", "", "Cell: "))),
@@ -597,7 +573,7 @@ class _Generator:
                 doc.text(f", {self.pick(CITIES)} {self.rng.randint(10000, 99999)}")
         doc.text("\n\n")
 
-    def experience(self, doc: _DocBuilder) -> None:
+    def experience(self, doc: DocBuilder) -> None:
         for _ in range(self.rng.randint(1, 3)):
             doc.keep_word(self.pick(JOB_TITLES)).text(self.pick((" at ", " — ", ", ", " | ")))
             doc.keep_word(self.pick(EMPLOYERS)).text(
@@ -611,7 +587,7 @@ class _Generator:
             self.skills(doc, 2)
             doc.text(".\n")
 
-    def references(self, doc: _DocBuilder) -> None:
+    def references(self, doc: DocBuilder) -> None:
         doc.text(self.pick(("\nReferences\n", "\nREFERENCES\n", "\nReferences:\n")))
         for _ in range(self.rng.randint(1, 2)):
             ref = self.person()
@@ -620,7 +596,7 @@ class _Generator:
             ).keep_word(self.pick(EMPLOYERS))
             doc.text(self.pick((" — ", ", ", " | "))).pii_value("PHONE_NUMBER", self.phone()).text("\n")
 
-    def resume(self, doc: _DocBuilder) -> None:
+    def resume(self, doc: DocBuilder) -> None:
         person = self.person()
         header = self.rng.random()
         if header < 0.35:
@@ -643,7 +619,7 @@ class _Generator:
         if self.rng.random() < 0.6:
             self.references(doc)
 
-    def tailored_resume(self, doc: _DocBuilder) -> None:
+    def tailored_resume(self, doc: DocBuilder) -> None:
         person = self.person()
         title, employer = self.pick(JOB_TITLES), self.pick(EMPLOYERS)
         doc.pii_value("PERSON", self.name_styled(person)).text(" | ").pii_value("EMAIL_ADDRESS", self.email(person))
@@ -662,7 +638,7 @@ class _Generator:
         if self.rng.random() < 0.5:
             self.references(doc)
 
-    def job_description(self, doc: _DocBuilder) -> None:
+    def job_description(self, doc: DocBuilder) -> None:
         employer, title = self.pick(EMPLOYERS), self.pick(JOB_TITLES)
         recruiter = self.person()
         doc.keep_word(employer).text(" is hiring a ").keep_word(title).text(
@@ -701,7 +677,7 @@ class _Generator:
         if self.rng.random() < 0.5:
             doc.text("Office: ").pii_value("STREET_ADDRESS", self.street_address()).text(f", {self.pick(CITIES)}.\n")
 
-    def cover_letter(self, doc: _DocBuilder) -> None:
+    def cover_letter(self, doc: DocBuilder) -> None:
         person, addressee = self.person(), self.person()
         if self.rng.random() < 0.3:
             doc.pii_value("STREET_ADDRESS", self.street_address()).text(f"\n{self.pick(CITIES)}\n\n")
@@ -734,7 +710,7 @@ class _Generator:
         )
         doc.text("\n")
 
-    def no_pii(self, doc: _DocBuilder) -> None:
+    def no_pii(self, doc: DocBuilder) -> None:
         doc.text("Key skills for a ").keep_word(self.pick(JOB_TITLES)).text(": ")
         self.skills(doc, 4)
         doc.text(f". Worked {self.rng.randint(2, 12)} years at ").keep_word(self.pick(EMPLOYERS)).text(
@@ -746,7 +722,7 @@ class _Generator:
         self.skills(doc, 1)
         doc.text(f" in {self.rng.randint(2015, 2024)}.\n")
 
-    def international_cv(self, doc: _DocBuilder) -> None:
+    def international_cv(self, doc: DocBuilder) -> None:
         person = self.person()
         doc.pii_value("PERSON", self.pick((person.full, f"{person.last.upper()} {person.first}")))
         doc.text(self.pick((" — ", "\n", ", "))).keep_word(self.pick(JOB_TITLES)).text("\n")
@@ -761,7 +737,7 @@ class _Generator:
         self.skills(doc, 3)
         doc.text("\n")
 
-    def chat_request(self, doc: _DocBuilder) -> None:
+    def chat_request(self, doc: DocBuilder) -> None:
         person = self.person()
         name = self.pick((person.full.lower(), f"{person.first} {person.last}", person.full.lower()))
         opening = self.pick(
@@ -800,7 +776,7 @@ def generate(seed: int = DEFAULT_SEED, docs_per_kind: int = DEFAULT_DOCS_PER_KIN
     docs = []
     for kind in KINDS:
         for i in range(docs_per_kind):
-            doc = _DocBuilder()
+            doc = DocBuilder()
             getattr(generator, kind)(doc)
             docs.append(doc.build(f"{kind}-{i:03d}", kind))
     return docs

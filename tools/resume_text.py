@@ -19,7 +19,9 @@ import random
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from tools.labeled_text import DocBuilder
 
 SKILLS = (
     "Python",
@@ -420,29 +422,23 @@ OBJECTS = (
 )
 
 
-@dataclass
-class Builder:
-    """Text written piece by piece, with the offsets of every labeled piece."""
-
-    parts: list[str] = field(default_factory=list)
-    length: int = 0
-    pii: list[dict] = field(default_factory=list)
-    keep: list[dict] = field(default_factory=list)
+class Builder(DocBuilder):
+    """A document of labeled pieces (``add``), with the names of ``Person`` rendered in a given style."""
 
     def add(self, text: str, pii: str | None = None, keep: str | None = None) -> None:
         if pii:
-            self.pii.append({"type": pii, "start": self.length, "end": self.length + len(text), "value": text})
-        if keep:
-            self.keep.append({"label": keep, "start": self.length, "end": self.length + len(text), "value": text})
-        self.parts.append(text)
-        self.length += len(text)
+            self.pii_value(pii, text)
+        elif keep:
+            self.keep_word(text, keep)
+        else:
+            self.text(text)
 
     def name(self, person: Person, style: str) -> None:
         """One rendering of a person's name, labeled PERSON (a lone initial stays unlabeled text)."""
         self.add(person.render(style), pii="PERSON")
 
     def document(self, doc_id: str, kind: str) -> dict:
-        return {"id": doc_id, "kind": kind, "text": "".join(self.parts), "pii": self.pii, "keep": self.keep}
+        return self.build(doc_id, kind)
 
 
 @dataclass(frozen=True)
