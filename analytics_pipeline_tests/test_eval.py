@@ -25,13 +25,14 @@ from tools.evaluate import (
 from tools.ner_corpora import dev_sets
 
 # Committed set: every type but PERSON at issue 12's 0.99, keep-words, PERSON precision. PERSON is below issue
-# 12's 0.99 since the trained detector replaced the name rules (0.983 measured; README "Where it falls short").
+# 12's 0.99 since the trained detector replaced the name rules (detector 1.2.0 measures 0.981; README "Where it
+# falls short").
 COMMITTED_RECALL_FLOOR = 0.99
 COMMITTED_PERSON_FLOOR = 0.97
 KEEP_TARGET = 0.98
 PERSON_PRECISION_FLOOR = 0.85
 # Public presidio-research set: per type, and every type at least stock Presidio's recall in the same run.
-PUBLIC_RECALL_FLOORS = {"PERSON": 0.86, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
+PUBLIC_RECALL_FLOORS = {"PERSON": 0.88, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
 PUBLIC_OTHER_FLOOR = 0.99
 # The resume-shaped dev set (names held out of training) and the corpora's dev splits (PERSON recall,
 # precision, keep-rate), set a little under what the shipped detector measures (README "Measured").

@@ -29,7 +29,7 @@ def test_counts_per_type_and_version(scrubber):
     assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
     assert scrubber.version.startswith("pii-scrubber/5 presidio-analyzer/")
-    assert " en_pii_names/1.1.0 weights/" in scrubber.version  # the shipped detector's own meta and weights
+    assert " en_pii_names/1.2.0 weights/" in scrubber.version  # the shipped detector's own meta and weights
 
 
 def test_analyze_batch_reports_positions_types_and_recognizers_not_values(scrubber):
@@ -230,11 +230,7 @@ def test_order_numbers_dates_and_counts_are_not_cards_phones_or_addresses(scrubb
     [
         ("pls change the name at the top to anika sharma and use my cell", "anika sharma"),
         ("My name is Rubija Hadzic and I need a CV", "Rubija Hadzic"),
-        pytest.param(
-            "Lunch with Hedvig Arvidsson and the team on Friday.",
-            "Hedvig Arvidsson",
-            marks=pytest.mark.xfail(reason="a miss of the shipped detector (README, Where it falls short)"),
-        ),
+        ("Lunch with Hedvig Arvidsson and the team on Friday.", "Hedvig Arvidsson"),
     ],
 )
 def test_names_in_chat_requests_and_prose_are_removed(scrubber, text, name):

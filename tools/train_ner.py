@@ -34,7 +34,7 @@ CENSUS_SDIST = ("names-0.3.0.tar.gz", "726e46254f2ed03f1ffb5d941dae3bc67c3512394
 NER_LABELS = {"PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC"}
 SEED = 20261204
 MODEL_NAME = "pii_names"
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 
 
 def census_names(corpora: Path) -> tuple[list[str], list[str]]:
