@@ -77,11 +77,17 @@ def run_pipeline(days: list[str] | None = None) -> int:
     Each run is a normal run of the code location, launched through the instance and waited for.
     """
     from analytics_pipeline.defs.resources import default_resources
+    from analytics_pipeline.privacy.hashing import SaltError
     from analytics_pipeline.summary import print_summary
 
     # Resources without the rest of the definitions: the webserver loads those.
     # Outside a run, resources still hold EnvVar placeholders: resolve them to values.
     resources = default_resources()
+    try:  # before any run starts: each run's first step would fail on it
+        resources["pseudonymizer"].process_config_and_initialize().salt_bytes()
+    except SaltError as error:
+        print(error, file=sys.stderr)
+        return 1
     raw_log = resources["raw_log"].process_config_and_initialize()
     days = days or raw_log.days()
     if not days:

@@ -129,11 +129,15 @@ def test_the_code_location_is_named_as_in_the_workspace_and_pyproject():
     assert f'code_location_name = "{LOCATION_NAME}"' in (PROJECT_ROOT / "pyproject.toml").read_text()
 
 
-def test_run_without_salt_fails_and_says_how_to_set_it(tmp_path):
+def test_run_without_salt_fails_and_says_how_to_set_it_before_any_run(tmp_path, monkeypatch):
     write_sample(tmp_path / "raw", days=1, sessions_per_day=1, users=1, seed=3)
     done = run_cli(tmp_path, None)
     assert done.returncode == 1
-    assert "export ANALYTICS_SALT" in done.stdout
+    assert "export ANALYTICS_SALT" in done.stderr
+    for name, value in cli_env(tmp_path, None).items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs() == []
 
 
 def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tmp_path):
