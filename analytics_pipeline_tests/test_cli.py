@@ -69,6 +69,13 @@ def make_run_instance(tmp_path) -> Path:
     return tmp_path / "dagster_home"
 
 
+def cli_instance(tmp_path, salt: str | None, monkeypatch) -> dg.DagsterInstance:
+    """The instance the CLI ran against, opened from the same environment."""
+    for name, value in cli_env(tmp_path, salt).items():
+        monkeypatch.setenv(name, value)
+    return dg.DagsterInstance.get()
+
+
 def run_cli(tmp_path, salt: str | None, *args: str) -> subprocess.CompletedProcess:
     make_run_instance(tmp_path)
     return subprocess.run(
@@ -94,10 +101,8 @@ def test_run_launches_runs_of_the_code_location_that_re_execute_from_the_ui(tmp_
         assert conn.execute("SELECT count(*) FROM analytics.resume_events").fetchone()[0] > 0
     assert TEST_SALT not in done.stdout + done.stderr
 
-    for name, value in cli_env(tmp_path, TEST_SALT).items():
-        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
-    with dg.DagsterInstance.get() as instance:
+    with cli_instance(tmp_path, TEST_SALT, monkeypatch) as instance:
         runs = {run.job_name: run for run in instance.get_runs()}
         assert set(runs) == {"daily_events_job", "training_job"}
         day_run = runs["daily_events_job"]
@@ -134,9 +139,7 @@ def test_run_without_salt_fails_and_says_how_to_set_it_before_any_run(tmp_path, 
     done = run_cli(tmp_path, None)
     assert done.returncode == 1
     assert "export ANALYTICS_SALT" in done.stderr
-    for name, value in cli_env(tmp_path, None).items():
-        monkeypatch.setenv(name, value)
-    with dg.DagsterInstance.get() as instance:
+    with cli_instance(tmp_path, None, monkeypatch) as instance:
         assert instance.get_runs() == []
 
 

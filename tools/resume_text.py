@@ -437,9 +437,6 @@ class Builder(DocBuilder):
         """One rendering of a person's name, labeled PERSON (a lone initial stays unlabeled text)."""
         self.add(person.render(style), pii="PERSON")
 
-    def document(self, doc_id: str, kind: str) -> dict:
-        return self.build(doc_id, kind)
-
 
 @dataclass(frozen=True)
 class Person:
@@ -919,7 +916,7 @@ class ResumeWriter:
         b, person = Builder(), self.person()
         self.header(b, person)
         self.body(b, person)
-        return b.document(doc_id, "resume")
+        return b.build(doc_id, "resume")
 
     def cover_letter(self, doc_id: str) -> dict:
         rng = self.rng
@@ -958,7 +955,7 @@ class ResumeWriter:
         b.add("\n")
         b.add(self.phone(), pii="PHONE_NUMBER")
         b.add("\n")
-        return b.document(doc_id, "cover_letter")
+        return b.build(doc_id, "cover_letter")
 
     def chat(self, doc_id: str) -> dict:
         rng = self.rng
@@ -993,7 +990,7 @@ class ResumeWriter:
             b.add(". also add my skills in ")
             b.add(self.skill(), keep="SKILL")
         b.add(rng.choice([" thanks", ". thx!", ".", " :)"]))
-        return b.document(doc_id, "chat_request")
+        return b.build(doc_id, "chat_request")
 
     def transcript(self, doc_id: str) -> dict:
         """A support chat export: each line starts with its speaker, the user by name."""
@@ -1016,7 +1013,7 @@ class ResumeWriter:
             if message.endswith("say "):
                 b.name(who, rng.choice(["first_last", "full", "lower"]))
             b.add("\n")
-        return b.document(doc_id, "chat_request")
+        return b.build(doc_id, "chat_request")
 
     def nameless_chat(self, doc_id: str) -> dict:
         """Most requests name no one: a capitalized first word is an interjection or a tool, not a person."""
@@ -1058,7 +1055,7 @@ class ResumeWriter:
             b.add(skill, keep="SKILL")
             b.add(rng.choice([" is my strongest skill", " too", " pls", "", " in the summary"]))
         b.add(rng.choice([" thanks", ". thx!", ".", " :)", "!!", "?"]))
-        return b.document(doc_id, "chat_request")
+        return b.build(doc_id, "chat_request")
 
     def job_description(self, doc_id: str) -> dict:
         rng = self.rng
@@ -1080,7 +1077,7 @@ class ResumeWriter:
             b.add(" at ")
             b.add(self.email(recruiter), pii="EMAIL_ADDRESS")
             b.add("\n")
-        return b.document(doc_id, "job_description")
+        return b.build(doc_id, "job_description")
 
     def documents(self, count: int, prefix: str) -> list[dict]:
         kinds = [(self.resume, 5), (self.cover_letter, 2), (self.chat, 2), (self.job_description, 1)]
