@@ -34,11 +34,12 @@ run: setup
 
 # Lint and format are part of the tests: a change that breaks them fails CI. The JS client's own tests
 # build clients/js/dist, which the Python tests (schema parity, real-browser test) import.
+# Two pytest-xdist workers, each taking whole modules (loadscope), so a module's fixtures are built once.
 test: setup js-setup chromium redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	cd $(JS) && npm test
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=15
 
 # The browser client (clients/js): its dev dependencies from the npm registry, exactly as locked.
 JS := clients/js

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
 from websockets.sync.client import ClientConnection, connect
 
 # Without the background-networking flags Chromium dials out at start and, on a closed network, stalls.
@@ -165,9 +166,19 @@ def chromium() -> Iterator[Browser]:
             with connect(url, max_size=None, open_timeout=30) as socket:
                 yield Browser(DevTools(socket))
         finally:
+            # Its helpers (zygote, renderers, crashpad) write into the profile until they end too: the
+            # profile can only go once the whole family is gone.
+            try:
+                helpers = psutil.Process(process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                helpers = []
             process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            _, alive = psutil.wait_procs(helpers, timeout=10)
+            for helper in alive:
+                helper.kill()
+            psutil.wait_procs(alive, timeout=10)
