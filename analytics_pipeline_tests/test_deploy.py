@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import configparser
 import shutil
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -57,6 +60,46 @@ def test_local_instance_runs_two_partitions_at_once_with_one_duckdb_writer(tmp_p
     with dg.DagsterInstance.get() as instance:
         assert instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).limit == 1
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 2
+
+
+# One process of the race below: opens the instance, says it is ready, waits for the start, then does what a
+# run's first step in a pool does (sets the pool up with the default limit, claims a slot).
+CLAIMANT = """
+import sys, time
+from pathlib import Path
+import dagster as dg
+import analytics_pipeline.pool_slots
+home, index = Path(sys.argv[1]), sys.argv[2]
+with dg.DagsterInstance.from_config(str(home)) as instance:
+    storage = instance.event_log_storage
+    storage.get_concurrency_info("race")  # connected before the start
+    (home / f"ready-{index}").touch()
+    deadline = time.monotonic() + 60
+    while not (home / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    storage.initialize_concurrency_limit_to_default("race")
+    print(storage._claim_concurrency_slot("race", f"run-{index}", "load").name)
+"""
+
+
+def test_processes_claiming_a_one_slot_pool_at_once_get_one_slot_on_sqlite_storage(tmp_path):
+    """Without analytics_pipeline/pool_slots.py several of four racing processes took the one slot."""
+    for trial in range(3):
+        home = tmp_path / f"trial-{trial}"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n")
+        with dg.DagsterInstance.from_config(str(home)) as instance:  # its database, not yet the pool
+            instance.event_log_storage.get_concurrency_info("race")
+        claimants = [
+            subprocess.Popen([sys.executable, "-c", CLAIMANT, str(home), str(i)], stdout=subprocess.PIPE, text=True)
+            for i in range(4)
+        ]
+        deadline = time.monotonic() + 60
+        while len(list(home.glob("ready-*"))) < len(claimants) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (home / "go").touch()
+        outcomes = sorted(claimant.communicate(timeout=60)[0].strip() for claimant in claimants)
+        assert outcomes == ["BLOCKED", "BLOCKED", "BLOCKED", "CLAIMED"], f"trial {trial}: {outcomes}"
 
 
 def test_two_partition_runs_at_once_never_use_duckdb_at_the_same_time(tmp_path):

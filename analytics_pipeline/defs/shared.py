@@ -5,6 +5,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import dagster as dg
 
+# Makes the pool below admit one step at a time also on SQLite storage (imported for that effect).
+import analytics_pipeline.pool_slots  # noqa: F401
 from analytics_pipeline.schema import Table
 
 # One partition per arrival day (UTC) that has raw files. A day becomes a partition when its files are
