@@ -7,7 +7,8 @@ both update it: both steps start, and two writers open the DuckDB file at once (
 deployment) locks the row and is unaffected. Here the update only takes a slot that is still free, under
 SQLite's write lock; a step that loses gets BLOCKED, stays in the pool's queue and claims again later, as
 Dagster's own code intends ("the slot rows as a semaphore"). Imported by the code location, so every run
-process that claims slots has it; written for dagster 1.13 (pinned in pyproject.toml).
+process that claims slots has it; written for dagster 1.13 (pinned in pyproject.toml), and the only runtime
+module allowed Dagster's private modules (test_definitions).
 """
 
 from __future__ import annotations

@@ -61,6 +61,13 @@ class Cluster:
     def socket_path(self) -> str:
         return self.broker.split("@", 1)[1].split("?", 1)[0]
 
+    @staticmethod
+    def _leads_its_group(process: psutil.Process) -> bool:
+        try:
+            return os.getpgid(process.pid) == process.pid
+        except ProcessLookupError:
+            return False
+
     def processes(self) -> dict[str, psutil.Process]:
         """The cluster's live processes: ``redis`` and each worker by its name."""
         found = {}
@@ -71,7 +78,8 @@ class Cluster:
                 continue
             if cmdline and cmdline[0].endswith("redis-server"):
                 found["redis"] = process
-            elif "--hostname" in cmdline:
+            elif "--hostname" in cmdline and self._leads_its_group(process):
+                # The worker itself (started in a session of its own), not a child forked with its command line.
                 found[cmdline[cmdline.index("--hostname") + 1].split("@")[0]] = process
         return found
 
