@@ -23,6 +23,8 @@ from pathlib import Path
 import psutil
 from websockets.sync.client import ClientConnection, connect
 
+from analytics_pipeline.launcher import kill_survivors
+
 # Without the background-networking flags Chromium dials out at start and, on a closed network, stalls.
 CHROMIUM_FLAGS = [
     "--headless",
@@ -178,7 +180,4 @@ def chromium() -> Iterator[Browser]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            _, alive = psutil.wait_procs(helpers, timeout=10)
-            for helper in alive:
-                helper.kill()
-            psutil.wait_procs(alive, timeout=10)
+            kill_survivors(helpers, grace=10)

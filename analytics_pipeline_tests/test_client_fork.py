@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import time
+
+import psutil
 
 from analytics_pipeline.contract import parse_event
 from analytics_pipeline.ingest.client import AnalyticsClient, HttpTransport, LocalTransport
@@ -20,15 +20,13 @@ def _in_child(client: AnalyticsClient, event) -> int:
             sent = client.flush(timeout=10) and client.stats().sent == 1
         finally:
             os._exit(0 if sent else 1)
-    # Bounded: a child that hangs (a lock another thread held at fork) is killed, and fails the test.
-    deadline = time.monotonic() + 60
-    while (waited := os.waitpid(pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            waited = os.waitpid(pid, 0)
-            break
-        time.sleep(0.02)
-    return os.waitstatus_to_exitcode(waited[1])
+    # Bounded: a child that hangs (a lock another thread held at fork) is killed, and fails the test (-9).
+    child = psutil.Process(pid)
+    try:
+        return child.wait(timeout=60)
+    except psutil.TimeoutExpired:
+        child.kill()
+        return child.wait()
 
 
 def test_a_forked_child_sends_its_own_events_over_its_own_connection(tmp_path):
