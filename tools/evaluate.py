@@ -19,7 +19,8 @@ labeled value of it), keep-rate, documents per second, and the scrubber process'
 the committed synthetic set, the resume-shaped dev set (``eval_data/resume_dev.jsonl``, written by
 ``tools.train_ner`` from names the detector never saw), the public presidio-research set in
 ``../shared/pii_eval/`` and, when ``--corpora`` holds them, the dev splits of CoNLL-2003 (news) and
-WNUT-17 (social posts; ``@handles`` labeled USERNAME). Test splits are never read.
+WNUT-17 (social posts) and the Broad Twitter Corpus (tweets; ``@handles`` labeled USERNAME in both).
+Test splits are never read.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ PROVENANCE = {
     "presidio-research": "synthetic (Faker-made), presidio-research MIT; a dev set: measured, never trained on",
     "news dev": "real, CoNLL-2003 valid split; model selection (the test split is never read)",
     "social dev": "real, WNUT-17 dev split (CC BY 4.0); model selection (the test split is never read)",
+    "tweets dev": "real, Broad Twitter Corpus dev split (second half of section H, CC BY 4.0); measured, not for "
+    "model selection (section F, the test split, is never read)",
 }
 # presidio-research labels -> this project's types; other labels are not scrubbed, except
 # titles and organizations, which are words a data scientist needs kept.
