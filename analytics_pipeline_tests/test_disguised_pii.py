@@ -14,6 +14,7 @@ import pytest
 
 from analytics_pipeline.privacy.normalize import (
     FINDER_ENTITY_TYPES,
+    detection_view,
     disguised_email_spans,
     disguised_number_spans,
     normalize_text,
@@ -73,6 +74,46 @@ VARIANTS = [
     ("zero_width_letter_spaced_email", "j\u200b a n e . d o e @ e x a m p l e . c o m", EMAIL),
 ]
 
+CARD = ["4539148803436467"]
+# Separators, digits and at-signs that NFKC leaves as they are: the scrubber itself must remove these (the
+# detection view maps each character to its ASCII twin; the finders read escaped at-signs).
+STRICT_VARIANTS = [
+    ("en_dash_ssn", "536\u201322\u20138841", SSN),
+    ("two_em_dash_ssn", "536\u2e3a22\u2e3a8841", SSN),
+    ("minus_sign_card", "4539\u22121488\u22120343\u22126467", CARD),
+    ("hyphen_card", "4539\u20101488\u20100343\u20106467", CARD),
+    ("box_rule_phone", "415\u2500555\u25000187", PHONE),
+    ("middle_dot_phone", "415\u00b7555\u00b70187", PHONE),
+    ("ideographic_full_stop_email", "jane.doe@example\u3002com", EMAIL),
+    ("ideographic_full_stop_ip", "203\u30020\u3002113\u300245", ["203011345"]),
+    ("tab_separated_card", "4539\t1488\t0343\t6467", CARD),
+    ("tab_separated_phone", "(415)\t555\t0187", PHONE),
+    (
+        "arabic_indic_ip",
+        "\u0662\u0660\u0663.\u0660.\u0661\u0661\u0663.\u0664\u0665",
+        ["\u0662\u0660\u0663\u0660\u0661\u0661\u0663"],
+    ),
+    ("devanagari_ssn", "\u096b\u0969\u096c-\u0968\u0968-\u096e\u096e\u096a\u0967", ["\u096b\u0969\u096c\u0968\u0968"]),
+    ("percent_encoded_at_email", '<a href="mailto:jane.doe%40example.com">mail</a>', EMAIL),
+    ("html_entity_at_email", "jane.doe&#64;example.com", EMAIL),
+    ("html_hex_entity_at_email", "jane.doe&#x40;example.com", EMAIL),
+    ("escaped_at_email", '{"email": "jane.doe\\u0040example.com"}', EMAIL),
+    ("a_in_brackets_email", "jane.doe(a)example.com", EMAIL),
+    ("trunk_zero_phone_fr", "+33 (0)1 23 45 67 89", ["123456789"]),
+    ("trunk_zero_phone_nl", "+31 (0)6 1234 5678", ["612345678"]),
+    ("double_spaced_card", "4539  1488  0343  6467", CARD),
+    ("dotted_card", "4539.1488.0343.6467", CARD),
+    ("skype_live_id", "Skype: live:jane.doe_1", ["janedoe1"]),
+    ("github_label", "GitHub: janedoe1987", ["janedoe1987"]),
+    ("zero_padded_ip", "IP 203.000.113.045", ["203000113045"]),
+]
+# Prose that holds those characters or shapes but no personal data: it must come back as it was.
+STRICT_PROSE = [
+    "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
+    "Attached cv.docx and index.html for review.",
+    "Scored 12\u20137 in the final; kept 99.9% uptime\tacross 3 regions.",
+]
+
 
 def _squeezed(text: str) -> str:
     return re.sub(r"[\W_]+", "", normalize_text(text)).lower()
@@ -95,6 +136,35 @@ def test_disguised_pii_is_removed_or_blocks_the_day(scrubber, name, value, parts
     survived = [part for part in parts if _squeezed(part) in _squeezed(stored)]
     blocked = ResidualPiiDetector().scan_text(stored)
     assert not survived or blocked, f"{name}: {survived} survived and the gate saw nothing"
+
+
+@pytest.mark.parametrize(("name", "value", "parts"), STRICT_VARIANTS, ids=[v[0] for v in STRICT_VARIANTS])
+def test_values_written_with_unicode_separators_digits_or_escapes_are_removed(scrubber, name, value, parts):
+    stored = cleaned(scrubber, value)
+    assert not [part for part in parts if _squeezed(part) in _squeezed(stored)], (name, stored)
+
+
+@pytest.mark.parametrize("prose", STRICT_PROSE)
+def test_prose_with_those_characters_stays_as_it_was(scrubber, prose):
+    assert scrubber.scrub(prose) == prose
+
+
+def test_a_spaced_a_in_brackets_is_no_at_sign(scrubber):
+    assert scrubber.scrub("Section (a) covers example.com domains.") == "Section (a) covers <URL> domains."
+
+
+@pytest.mark.parametrize(
+    "value", ["536\u201322\u20138841", "415\u00b7555\u00b70187", "4539\u22121488\u22120343\u22126467"]
+)
+def test_the_gate_reads_unicode_separators_too(value):
+    assert ResidualPiiDetector().scan_text(f"Reach me: {value}.")
+
+
+def test_the_detection_view_keeps_every_offset():
+    text = "SSN\t536\u201322\u20138841\u2028\u0664\u0661\u0665\u3002caf\u00e9 \u2014 ok"
+    view = detection_view(text)
+    assert len(view) == len(text) and view == "SSN 536-22-8841\n415.caf\u00e9 - ok"
+    assert detection_view("plain ascii") == "plain ascii"
 
 
 def test_normalisation_folds_compatibility_forms_and_drops_invisible_characters():

@@ -33,8 +33,8 @@ _CARD_RANGES: tuple[tuple[int, int, tuple[int, ...]], ...] = (
     (2200, 2204, (16, 17, 18, 19)),  # Mir
     (9792, 9792, (16,)),  # Troy
 )
-# 12-19 digits, bare or in groups separated by one space or hyphen (4-4-4-4, 4-6-5, ...).
-CARD_CANDIDATE = re.compile(r"(?<![\w+.,/-])\d{2,6}(?:[ -]?\d{2,6}){1,6}(?![\w-]|[.,/]\d)")
+# 12-19 digits, bare or in groups separated by one or two spaces, a hyphen or a dot (4-4-4-4, 4-6-5, ...).
+CARD_CANDIDATE = re.compile(r"(?<![\w+.,/-])\d{2,6}(?:(?: {1,2}|[-.])?\d{2,6}){1,6}(?![\w-]|[.,/]\d)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -49,7 +49,7 @@ def luhn_valid(digits: str) -> bool:
 
 def is_card_number(text: str) -> bool:
     """Whether ``text`` (digits with optional separators) is a Luhn-valid number in an issuer's range and length."""
-    digits = re.sub(r"[ -]", "", text)
+    digits = re.sub(r"[ .-]", "", text)
     if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
         return False
     return any(

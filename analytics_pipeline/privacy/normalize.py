@@ -44,11 +44,59 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
 
 
+def _view_table() -> dict[int, str]:
+    """Unicode's dashes (Pd), spaces (Zs), line and paragraph separators, full stops and decimal digits of
+    every script, plus the minus signs, dot leaders and rules that people type between digit groups."""
+    table = {ord(c): "-" for c in "\u02d7\u2043\u2212\u23af\u2500\u2501\u2796\u30fc"}
+    table |= {ord(c): "." for c in "\u2024\u2027"}
+    table |= {ord(c): " " for c in "\t"}
+    table |= {ord(c): "\n" for c in "\x0b\x0c\x85"}
+    for code in range(0x80, 0x20000):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Nd":
+            table[code] = str(unicodedata.decimal(char))
+        elif category == "Pd":
+            table[code] = "-"
+        elif category == "Zs":
+            table[code] = " "
+        elif category in ("Zl", "Zp"):
+            table[code] = "\n"
+        elif category == "Po" and "FULL STOP" in unicodedata.name(char, ""):
+            table[code] = "."
+    return table
+
+
+_VIEW_TABLE = _view_table()
+# Middle dots join the parts of a value (415·555·0187) but, spaced, separate the items of a contact line
+# ("jane@example.com · Mobile ..."), where a "." would glue them into one address.
+_JOINING_MIDDLE_DOT = re.compile(r"(?<=\w)[\u00b7\u2219\u22c5\u30fb](?=\w)")
+_ASCII_SEPARATORS = re.compile(r"[\t\x0b\x0c]")
+
+
+def detection_view(text: str) -> str:
+    """``text`` with each character that stands in for an ASCII separator or digit replaced by it, one for
+    one: Unicode dashes and minus signs, the ideographic full stop, middle dots between two word characters,
+    tabs and other spaces, other line separators, other scripts' decimal digits. NFKC leaves these alone,
+    and patterns written for ``-``, ``.``, a space and ``[0-9]`` miss ``536–22–8841``, ``203。0。113。45``
+    or ``٤١٥ ٥٥٥ ٠١٨٧``.
+
+    Detection runs on this view; as it keeps every offset, its spans are replaced in the text itself,
+    which keeps its own characters (an en dash between two years stays one).
+    """
+    if text.isascii() and not _ASCII_SEPARATORS.search(text):
+        return text
+    return _JOINING_MIDDLE_DOT.sub(".", text.translate(_VIEW_TABLE))
+
+
 # --- e-mail addresses ---------------------------------------------------------------------------------
 
 # "at" and "dot" written out or bracketed: jane (at) example [dot] com, jane at example dot com.
 _BRACKETED = r"\s*[(\[{<]\s*(?:%s)\s*[)\]}>]\s*"
-_AT = r"(?P<at>" + _BRACKETED % r"at|@" + r"|\s+at\s+|\s*@\s*)"
+# "@" escaped for a URL, HTML or a string literal (mailto:jane%40example.com, jane&#64;example.com), or
+# written "(a)" right between the two parts (jane(a)example.com).
+_ENCODED_AT = r"%40|&#0*64;|&#x0*40;|&commat;|\\u0040|\\x40"
+_AT = r"(?P<at>" + _BRACKETED % r"at|@" + r"|[(\[]a[)\]]|\s+at\s+|\s*@\s*|" + _ENCODED_AT + ")"
 _DOT = r"(?:" + _BRACKETED % r"dot|\." + r"|\s+dot\s+|\s+\.\s+|\.)"
 _WORD = r"[a-z0-9](?:[a-z0-9_%+-]*[a-z0-9])?"
 # Starts only where a word starts (not inside one), so a long word costs one attempt, not one per character.
@@ -60,7 +108,9 @@ _PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,
 # The dots of a match that are not plain "." (words cannot hold spaces or brackets, so these are separators).
 _DISGUISED_DOT = re.compile(r"\s+dot\s+|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s+\.\s+", re.IGNORECASE)
 # Every disguised spelling has one of these (or is letter-spaced): texts without skip the full pattern.
-_MAYBE_EMAIL = re.compile(r"@|\bdot\b|\s\.\s|[(\[{<]\s*(?:at|dot|\.)\s*[)\]}>]", re.IGNORECASE)
+_MAYBE_EMAIL = re.compile(
+    r"@|\bdot\b|\s\.\s|[(\[{<]\s*(?:at|dot|\.)\s*[)\]}>]|[(\[]a[)\]]|" + _ENCODED_AT, re.IGNORECASE
+)
 _BARE_AT = re.compile(r"\s+at\s+", re.IGNORECASE)
 _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 
@@ -68,7 +118,7 @@ _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 def _is_disguised_email(match: re.Match) -> bool:
     """Which spellings count: a plain address is the recognizers' job, and prose must not match.
 
-    A bracketed "at" always counts; the bare word "at" or a plain "@" only with a written-out, bracketed
+    A bracketed or escaped "at" always counts; the bare word "at" or a plain "@" only with a written-out, bracketed
     or spaced dot ("jane at example dot com", not "worked at example.com"); "@" with spaces around it
     also with a local part shaped like a handle ("jane.doe @ example.com", not "Engineer @ Amazon.com").
     """
@@ -78,7 +128,7 @@ def _is_disguised_email(match: re.Match) -> bool:
         return disguised_dot
     if at.strip() == "@":
         return disguised_dot or bool(_HANDLE_CHAR.search(match.group("local")))
-    return True  # bracketed
+    return True  # bracketed or escaped
 
 
 # Letter-spacing: "j a n e . d o e @ e x a m p l e . c o m". A run is a stretch of words on one line in

@@ -12,7 +12,7 @@ from functools import cache
 import phonenumbers
 from phonenumbers import PhoneMetadata
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer, UrlRecognizer
+from presidio_analyzer.predefined_recognizers import IpRecognizer, PhoneRecognizer, UrlRecognizer
 
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
@@ -294,7 +294,8 @@ class LinkRecognizer(UrlRecognizer):
     """Presidio's URL patterns, without dotted words that are not links, and with links wrapped across a line.
 
     A bare host without a scheme, ``www`` or a path is a link only if every label is lower case and
-    longer than one letter: ``B.Tech``, ``ASP.NET`` and ``Socket.IO`` are degrees and frameworks.
+    longer than one letter (``B.Tech``, ``ASP.NET`` and ``Socket.IO`` are degrees and frameworks) and
+    the match ends where its word ends (``cv.docx`` is a file, not ``cv.do``).
     A link ending at a line end continues on the next line when that line starts with its tail
     (``indeed.com/r/Jane-\nDoe/4f2a``): a profile path often holds the person's name.
     """
@@ -303,10 +304,15 @@ class LinkRecognizer(UrlRecognizer):
         super().__init__(name="LinkRecognizer")
 
     @staticmethod
-    def _is_link(value: str) -> bool:
+    def _is_link(value: str, next_char: str) -> bool:
         if "/" in value or value.lower().startswith("www"):
             return True
-        return bool(_BARE_HOST.match(value)) and value == value.lower() and all(len(p) > 1 for p in value.split("."))
+        return (
+            bool(_BARE_HOST.match(value))
+            and value == value.lower()
+            and all(len(p) > 1 for p in value.split("."))
+            and not next_char.isalnum()
+        )
 
     @staticmethod
     def _with_tail(text: str, start: int, end: int) -> int:
@@ -322,7 +328,7 @@ class LinkRecognizer(UrlRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         results = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            if self._is_link(text[result.start : result.end]):
+            if self._is_link(text[result.start : result.end], text[result.end : result.end + 1]):
                 results.append(
                     recognizer_result(
                         self, "URL", result.start, self._with_tail(text, result.start, result.end), result.score
@@ -331,17 +337,32 @@ class LinkRecognizer(UrlRecognizer):
         return results
 
 
+class ZeroPaddedIpRecognizer(IpRecognizer):
+    """Presidio's IP recognizer, also for IPv4 addresses written with zero-padded octets (``010.000.000.001``,
+    as some logs print them): its patterns match them, but Python's ``ipaddress`` rejects leading zeros."""
+
+    def __init__(self) -> None:
+        super().__init__(name="IpRecognizer")
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return super().invalidate_result(_IPV4_LEADING_ZEROS.sub("", pattern_text))
+
+
+_IPV4_LEADING_ZEROS = re.compile(r"\b0+(?=\d)")
+
+
 class UsernameRecognizer(EntityRecognizer):
     """Handles and usernames: ``@name`` (not an e-mail's domain), ``u/name`` and ``/u/name``, and the value after
-    a ``Username:``, ``handle:``, ``Skype:`` or similar label."""
+    a ``Username:``, ``handle:``, ``Skype:`` (with its ``live:`` prefix), ``GitHub:`` or similar label."""
 
     SCORE = 0.7
     PATTERNS = (
         re.compile(r"(?<![\w@.+/-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@])"),
         re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
         re.compile(
-            r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig)"
-            r"[ \t]*[:=][ \t]*)(?P<value>@?[\w.-]{3,40})"
+            r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig|"
+            r"github|gitlab|linkedin|snapchat|tiktok|reddit|mastodon)"
+            r"[ \t]*[:=][ \t]*)(?P<value>@?(?:live:)?[\w.-]{3,40})"
         ),
     )
 

@@ -43,6 +43,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from spacy.language import Language
 from spacy.util import filter_spans
 
+from analytics_pipeline.privacy.normalize import detection_view
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
     CardNumberRecognizer,
@@ -54,6 +55,7 @@ from analytics_pipeline.privacy.recognizers import (
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
     UsernameRecognizer,
+    ZeroPaddedIpRecognizer,
 )
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
@@ -77,12 +79,13 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 5
+SCRUBBER_REVISION = 6
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LETTER = re.compile(r"[^\W\d_]")
+_PHONE_PREFIX = re.compile(r"\s*\+\s*\d")
 _PROPAGATED_SCORE = 0.7
 # NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see propagate_names).
 _ORGANISATION_LABELS = frozenset({"ORG"})
@@ -238,7 +241,10 @@ def _whole_name_words(text: str, result: RecognizerResult) -> RecognizerResult:
 
 def is_score_table_row(value: str) -> bool:
     """Digit groups like a results table's ("12 7 3 2 21 14 24"): four or more groups, two of them a single
-    digit. No phone plan groups digits that way; libphonenumber's lenient matcher still accepts some."""
+    digit. No phone plan groups digits that way; libphonenumber's lenient matcher still accepts some.
+    A country code or a bracketed trunk zero makes it a phone (``+33 (0)1 23 45 67 89``)."""
+    if _PHONE_PREFIX.match(value) or "(0)" in value:
+        return False
     groups = re.findall(r"\d+", value)
     return len(groups) >= 4 and sum(len(group) == 1 for group in groups) >= 2
 
@@ -355,9 +361,10 @@ class PiiScrubber:
         # would only be converted, logged as unmapped and dropped by Presidio.
         mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
         self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
-        # Presidio's phone and URL recognizers, replaced by the faster equivalent and the stricter one.
-        self._analyzer.registry.remove_recognizer("PhoneRecognizer")
-        self._analyzer.registry.remove_recognizer("UrlRecognizer")
+        # Presidio's phone, URL and IP recognizers, replaced by the faster equivalent, the stricter one and
+        # the one that also takes zero-padded octets.
+        for name in ("PhoneRecognizer", "UrlRecognizer", "IpRecognizer"):
+            self._analyzer.registry.remove_recognizer(name)
         self._phone_recognizer = FastPhoneRecognizer(cache_size)
         for recognizer in (
             self._phone_recognizer,
@@ -367,6 +374,7 @@ class PiiScrubber:
             CardNumberRecognizer(),
             LinkRecognizer(),
             UsernameRecognizer(),
+            ZeroPaddedIpRecognizer(),
             DisguisedEmailRecognizer(),
             DisguisedNumberRecognizer(),
         ):
@@ -432,12 +440,14 @@ class PiiScrubber:
         Only the NER, the costly part, runs per paragraph, batched through ``nlp.pipe``,
         once per distinct paragraph: a tailored text and its refinements repeat most
         of the resume's paragraphs. Each text's results come with the words its NER tagged as organisations.
+        The NER reads the text as written; the pattern recognizers read its detection view (same offsets),
+        where a Unicode dash, dot or digit cannot hide a value.
         """
         entities = self._paragraph_entities([text[s:e] for text in texts for s, e in paragraphs(text)])
         return [
             (
                 self._analyzer.analyze(
-                    text,
+                    detection_view(text),
                     language="en",
                     entities=self.entities,
                     score_threshold=self.score_threshold,

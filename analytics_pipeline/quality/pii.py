@@ -24,7 +24,12 @@ import pyarrow.parquet as pq
 
 from analytics_pipeline.contract import PLANNED_ELEMENTS, PLANNED_PAGES, TAILORING_MODES
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
-from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans, normalize_text
+from analytics_pipeline.privacy.normalize import (
+    detection_view,
+    disguised_email_spans,
+    disguised_number_spans,
+    normalize_text,
+)
 from analytics_pipeline.quality.canary import make_canaries
 from analytics_pipeline.quality.integrity import EVENT_TABLES, PSEUDONYM_COLUMNS, SCANNED_TEXT_COLUMNS
 from analytics_pipeline.raw_log import RawLine, json_object
@@ -142,7 +147,8 @@ class ResidualPiiDetector:
         hits: Counter[str] = Counter()
         if not text:
             return hits
-        text = normalize_text(text)  # full-width letters or a zero-width space do not hide a value
+        # Full-width letters, a zero-width space, a Unicode dash or digit do not hide a value.
+        text = detection_view(normalize_text(text))
         found: list[tuple[int, int]] = []
         for kind, pattern in PII_PATTERNS.items():
             spans = [m.span() for m in pattern.finditer(text)]
