@@ -94,6 +94,8 @@ def test_the_server_key_works_in_a_beacon_too(server):
         {"writeKey": "wrong", "batch": [interaction()]},
         {"writeKey": None, "batch": [interaction()]},
         {"writeKey": [BROWSER_KEY], "batch": [interaction()]},
+        {"writeKey": "\ud800", "batch": [interaction()]},  # a lone surrogate, escaped: no UTF-8 form
+        {"writeKey": BROWSER_KEY[:4] + "\udfff", "batch": []},
     ],
 )
 def test_a_beacon_without_a_valid_key_is_401(server, body):

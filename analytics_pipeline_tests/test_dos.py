@@ -79,6 +79,18 @@ def test_a_slow_body_is_closed_at_the_body_deadline(guarded_url):
         assert time.monotonic() - started < 4
 
 
+def test_a_pipelined_request_gets_its_own_deadline(guarded_url):
+    """A complete request, then in the same packet the head of a second whose body never comes."""
+    with socket.create_connection(("127.0.0.1", _port(guarded_url))) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + TEST_WRITE_KEY.encode() + b"\r\nContent-Length: 100\r\n\r\n"
+        )
+        closed = _closed_within(sock, 10)
+    assert closed is not None and closed < 4
+
+
 def test_connections_are_capped_per_client_address(guarded_url):
     port = _port(guarded_url)
     held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]

@@ -199,8 +199,12 @@ def beacon_key(body: bytes, gzipped: bool) -> str | None:
 
 
 def _same_key(token: str | None, key: str | None) -> bool:
-    # compare_digest on bytes: constant time whatever the token holds.
-    return token is not None and key is not None and hmac.compare_digest(token.encode(), key.encode())
+    # compare_digest on bytes: constant time whatever the token holds (a JSON-escaped lone surrogate too).
+    return (
+        token is not None
+        and key is not None
+        and hmac.compare_digest(token.encode(errors="surrogatepass"), key.encode(errors="surrogatepass"))
+    )
 
 
 def _check_auth(request: Request, settings: IngestSettings, token: str | None, limiter: RateLimiter) -> None:

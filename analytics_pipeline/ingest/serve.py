@@ -149,6 +149,8 @@ class GuardedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._set_deadline(None)  # idle between requests: uvicorn's keep-alive timeout applies
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._watch()  # a pipelined request started inside super(): it gets its own deadline
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._set_deadline(None)
