@@ -111,15 +111,28 @@ def page_route(path: str) -> str:
     return best[1] if best else OTHER
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
 class _Event(BaseModel):
     # strict: "yes" is not a boolean and "42" is not a score; a wrong type is a bad event.
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     event_id: UUID
-    occurred_at: AwareDatetime
+    # Lax: a string reaches the datetime parser after the ISO 8601 check below (strict mode would refuse it
+    # once a validator runs first).
+    occurred_at: Annotated[AwareDatetime, Field(strict=False)]
     user_id: Identifier
     # Set by the ingestion API when it appends the event to the raw log.
-    received_at: AwareDatetime | None = None
+    received_at: Annotated[AwareDatetime | None, Field(strict=False)] = None
+
+    @field_validator("occurred_at", "received_at", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: object) -> object:
+        # pydantic also reads a number, or digits in a string, as Unix time: the contract asks for ISO 8601.
+        if value is None or isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+            return value
+        raise ValueError("must be an ISO 8601 date and time with a time zone")
 
     @field_validator("occurred_at", "received_at")
     @classmethod
@@ -211,12 +224,17 @@ class InvalidEvent(ValueError):
 _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 
 
+_QUOTED = re.compile(r"`[^`]*`")
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Summarise a pydantic error by field and rule only, never by value (values may be PII)."""
     parts = []
     for item in error.errors(include_input=False, include_url=False, include_context=False):
         where = ".".join(str(p) for p in item["loc"][1:] or item["loc"]) or "event"
-        parts.append(f"{where}: {item['msg']}")
+        # A parsing error's detail can quote the input ("invalid character: found `j` at 0"): the rule only.
+        rule = item["msg"].split(",", 1)[0] if item["type"].endswith("_parsing") else item["msg"]
+        parts.append(f"{where}: {_QUOTED.sub('…', rule)}")
     return "; ".join(parts)[:500]
 
 

@@ -130,6 +130,7 @@ def test_all_invalid_batch_is_400_with_value_free_reasons(server):
         (b'{"batch": []}', {"Content-Type": "application/x-www-form-urlencoded"}, "unsupported_content_type"),
         (b'{"batch": []}', {"Content-Encoding": "gzip"}, "invalid_gzip"),
         (gzip.compress(b'{"batch": []}', mtime=0)[:-6], {"Content-Encoding": "gzip"}, "invalid_gzip"),
+        (gzip.compress(b'{"batch": []}', mtime=0) + b"\x00garbage", {"Content-Encoding": "gzip"}, "invalid_gzip"),
         (b'{"batch": []}', {"Content-Encoding": "br"}, "unsupported_encoding"),
     ],
 )
@@ -137,6 +138,13 @@ def test_malformed_requests_are_400(server, body, headers, code):
     response = post(server, "/v1/batch", body, headers)
     assert response.status_code == 400
     assert response.json()["error"] == code
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(server):
+    event = interaction()
+    body = gzip.compress(b'{"batch": [', mtime=0) + gzip.compress(json.dumps(event).encode() + b"]}", mtime=0)
+    response = post(server, "/v1/batch", body, {"Content-Encoding": "gzip"})
+    assert response.status_code == 200 and response.json()["accepted"] == 1
 
 
 def test_real_resume_sizes_fit_the_default_limits(server):

@@ -149,6 +149,9 @@ def test_copy_event_needs_no_texts():
         (json.dumps(resume_event(version=0)), "invalid_field", "version"),
         (json.dumps(resume_event(occurred_at="2026-11-02T10:00:00")), "invalid_field", "occurred_at"),
         (json.dumps(resume_event(event_id="not-a-uuid")), "invalid_field", "event_id"),
+        (json.dumps(resume_event(event_id=SECRET)), "invalid_field", "event_id"),
+        (json.dumps(resume_event(occurred_at="1700000000")), "invalid_field", "occurred_at"),
+        (json.dumps(resume_event(occurred_at=1700000000)), "invalid_field", "occurred_at"),
         (json.dumps(resume_event(event_type="interaction", action="poke", element="x")), "invalid_field", "action"),
     ],
 )
@@ -159,3 +162,4 @@ def test_invalid_lines_are_rejected_with_value_free_reasons(line, code, field):
     if field:
         assert field in caught.value.detail
     assert SECRET not in str(caught.value) and "resume.share" not in str(caught.value)
+    assert "`" not in caught.value.detail  # pydantic quotes a character of the input between backticks

@@ -91,6 +91,22 @@ def test_a_pipelined_request_gets_its_own_deadline(guarded_url):
     assert closed is not None and closed < 4
 
 
+@pytest.mark.parametrize("extra", [b"X-A: " + b"a" * 100_000 + b"\r\n", b"X-B: b\r\n" * 3_000])
+def test_a_request_head_over_16_kib_is_refused_even_in_one_packet(guarded_url, extra):
+    with socket.create_connection(("127.0.0.1", _port(guarded_url))) as sock:
+        sock.sendall(
+            b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+            + TEST_WRITE_KEY.encode()
+            + b"\r\n"
+            + extra
+            + b"Content-Length: 13\r\n\r\n"
+            + b'{"batch": []}'
+        )
+        sock.settimeout(5)
+        answer = sock.recv(65536)
+    assert answer.startswith((b"HTTP/1.1 431 ", b"HTTP/1.1 400 ")), answer[:80]
+
+
 def test_connections_are_capped_per_client_address(guarded_url):
     port = _port(guarded_url)
     held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]

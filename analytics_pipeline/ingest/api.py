@@ -165,17 +165,24 @@ def decode_json(body: bytes) -> object:
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress with a cap on the output, so a gzip bomb costs at most ``limit`` bytes."""
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = decompressor.decompress(body, limit + 1)
-    except zlib.error:
-        raise RequestError(400, "invalid_gzip", "the body is not valid gzip") from None
-    if len(data) > limit or decompressor.unconsumed_tail:
-        raise RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
-    if not decompressor.eof:
-        raise RequestError(400, "invalid_gzip", "the gzip stream is truncated")
-    return data
+    """Decompress with a cap on the output, so a gzip bomb costs at most ``limit`` bytes. Every member is read
+    (RFC 1952 allows several, as ``cat a.gz b.gz`` makes); bytes after the last one that are no member are an
+    error, not silently dropped."""
+    pieces, size, rest = [], 0, body
+    while rest:
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            data = decompressor.decompress(rest, limit + 1 - size)
+        except zlib.error:
+            raise RequestError(400, "invalid_gzip", "the body is not valid gzip") from None
+        size += len(data)
+        if size > limit or decompressor.unconsumed_tail:
+            raise RequestError(413, "request_too_large", f"a request is at most {limit} bytes")
+        if not decompressor.eof:
+            raise RequestError(400, "invalid_gzip", "the gzip stream is truncated")
+        pieces.append(data)
+        rest = decompressor.unused_data
+    return b"".join(pieces)
 
 
 def _bearer_token(request: Request) -> str | None:

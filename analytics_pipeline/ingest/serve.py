@@ -48,6 +48,20 @@ APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
 KEEP_ALIVE_SECONDS = 5
 
 
+def head_bytes(scope: dict) -> int:
+    """The size of a request's head as it came: request line and header lines, with their line breaks."""
+    target = len(scope.get("raw_path") or b"") + (len(scope["query_string"]) + 1 if scope.get("query_string") else 0)
+    line = len(scope["method"]) + 1 + target + len(" HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"]) + 2
+
+
+async def _head_too_large(send, limit: int) -> None:
+    body = b'{"error":"head_too_large","detail":"the request line and headers are at most %d bytes"}' % limit
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 431, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _busy(send) -> None:
     headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
@@ -64,6 +78,9 @@ class ConnectionGuard:
     max_per_address: int = 64  # open connections per client IP address
     max_in_flight: int = 64  # requests being processed; beyond: 503 + Retry-After (clients retry)
     max_unauthenticated: int = 16  # beacons in flight whose key is not checked yet; beyond: 503
+    # Request line + headers. h11 enforces it only on a head that arrives in pieces; one read of up to
+    # 256 KiB can hold a whole larger head, which the app then refuses (431) before reading any body.
+    max_head_bytes: int = 16 * 1024
     per_address: Counter[str] = field(default_factory=Counter, repr=False)
     in_flight: int = field(default=0, repr=False)
     unauthenticated: int = field(default=0, repr=False)
@@ -82,6 +99,8 @@ class ConnectionGuard:
         return self._wrapped[id(app)]
 
     async def _limited(self, app, scope, receive, send):
+        if scope["type"] == "http" and head_bytes(scope) > self.max_head_bytes:
+            return await _head_too_large(send, self.max_head_bytes)
         if scope["type"] != "http" or scope["path"] == HEALTH_PATH:  # a busy server is still alive
             return await app(scope, receive, send)
         if is_beacon(Headers(scope=scope)):
@@ -189,7 +208,7 @@ def server_options(guard: ConnectionGuard) -> dict:
     return {
         "http": partial(GuardedH11Protocol, guard=guard),
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
-        "h11_max_incomplete_event_size": 16 * 1024,  # request line + headers
+        "h11_max_incomplete_event_size": guard.max_head_bytes,
         "log_level": "warning",
         "access_log": False,  # access lines would add noise, not insight; bodies are never logged
         "proxy_headers": False,
