@@ -104,7 +104,9 @@ def test_blocking_checks_pass_on_the_pipelines_own_output(loaded):
 def test_residual_pii_reports_types_and_event_ids_never_values(copy):
     pipeline = copy
     (day,) = available_days(pipeline.raw_dir)
-    raw_user = sorted(raw_identifiers(iter_raw_lines(pipeline.raw_dir, day)))[0]
+    raw_user = min(
+        v for values in raw_identifiers(iter_raw_lines(pipeline.raw_dir, day), b"-").values() for v in values
+    )
     tamper(
         pipeline,
         f"UPDATE analytics.resume_events SET resume_text = resume_text || ' mail {LEAKED_EMAIL} or (617) 396-5537' "

@@ -127,10 +127,17 @@ def _stage_and_load(raw_dir: Path, root: Path, scrubber) -> dict[str, int]:
 
 def test_poison_lines_become_quarantine_rows_and_the_day_loads(pipeline):
     """Through the real daily job: every poison line quarantined with a reason, the rest loaded,
-    the reconciliation check passes."""
-    good = [resume_event(), interaction(occurred_at="2026-11-02T09:00:00Z")]
+    the reconciliation check passes. IDs that are common words (in a quarantined line or a valid one) do not
+    make other users' texts a leak."""
+    good = [
+        resume_event(resume_text="Ten years of experience with undefined requirements."),
+        interaction(occurred_at="2026-11-02T09:00:00Z"),
+        # A buggy or hostile client's user ID that is a common word of other users' texts.
+        interaction(occurred_at="2026-11-02T09:30:00Z", user_id="undefined"),
+    ]
     poison = [json.dumps(event).encode() for event in OUT_OF_RANGE.values()]
     poison += [b'{"event_id": "\x00"}', b"\xff\xfe", b'{"version": 1e400}', b"[" * 5000]
+    poison += [b'{"user_id": "experience"}']
     _raw_file(pipeline.raw_dir, [*poison, *(json.dumps(e).encode() for e in good)])
     result = pipeline.run(DAY)
     assert result.success

@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.quality.canary import (
     CANARY_TYPES,
     make_canaries,
@@ -52,21 +53,40 @@ def test_detector_finds_each_pii_shape_and_ignores_scrubbed_text(leak, kind):
     assert detector.scan_text(f"{SCRUBBED}\nContact: {leak}.")[kind] == 1
 
 
+USER, OTHER_USER = "a" * 64, "b" * 64  # pseudonyms
+
+
 def test_detector_matches_raw_identifiers_and_canaries_exactly():
-    detector = ResidualPiiDetector(identifiers={"usr_785729763a12917c", "42"}, canaries={"Zelda Quorn"})
-    assert detector.scan_text(SCRUBBED + " owner usr_785729763a12917c.") == {RAW_IDENTIFIER: 1}
-    assert detector.scan_text("user usr_785729763a12917cX") == {}, "only whole identifiers match"
-    assert detector.scan_text("42 engineers") == {}, "short IDs are too common to search in text"
+    detector = ResidualPiiDetector(identifiers={USER: {"usr_785729763a12917c", "42"}}, canaries={"Zelda Quorn"})
+    own = detector.own_identifiers([USER])
+    assert detector.scan_text(SCRUBBED + " owner usr_785729763a12917c.", own) == {RAW_IDENTIFIER: 1}
+    assert detector.scan_text("user usr_785729763a12917cX", own) == {}, "only whole identifiers match"
+    assert detector.scan_text("42 engineers", own) == {}, "short IDs are too common to search in text"
     assert detector.scan_text("Best regards, zelda quorn") == {CANARY: 1}
     assert detector.scan_id("42") == {RAW_IDENTIFIER: 1}
     assert detector.scan_id("a" * 64) == {}
 
 
+def test_a_raw_id_is_searched_in_its_own_rows_texts_only():
+    """A client that sends a common word as its user ID ("experience") must not make every resume that holds
+    the word a leak and block the day; a row that holds its own user's raw ID is one."""
+    detector = ResidualPiiDetector(identifiers={USER: {"experience"}, OTHER_USER: {"usr_0042"}})
+    rows = [
+        {"event_id": "e1", "resume_text": "5 years of experience", "anon_user_id": OTHER_USER},
+        {"event_id": "e2", "resume_text": "my experience", "anon_user_id": USER},
+    ]
+    findings = detector.scan_rows(rows, ["resume_text"], ["anon_user_id"])
+    assert findings.counts == {RAW_IDENTIFIER: 1} and findings.event_ids == ["e2"]
+    assert detector.scan_rows([rows[0] | {"anon_user_id": "usr_0042"}], [], ["anon_user_id"]).counts == {
+        RAW_IDENTIFIER: 1
+    }, "a raw ID in a pseudonym column is found whoever's it is"
+
+
 def test_findings_name_types_and_event_ids_never_values():
-    detector = ResidualPiiDetector(identifiers={"usr_785729763a12917c"})
+    detector = ResidualPiiDetector(identifiers={USER: {"usr_785729763a12917c"}})
     rows = [
         {"event_id": "e1", "resume_text": SCRUBBED, "anon_user_id": "f" * 64},
-        {"event_id": "e2", "resume_text": "mail ryan24@yahoo.com", "anon_user_id": "usr_785729763a12917c"},
+        {"event_id": "e2", "resume_text": "mail ryan24@yahoo.com usr_785729763a12917c", "anon_user_id": USER},
     ]
     findings = detector.scan_rows(rows, ["resume_text"], ["anon_user_id"])
     assert not findings.clean
@@ -119,7 +139,12 @@ def test_raw_identifiers_come_from_user_and_resume_ids():
             json.dumps(["u-three"]),
         ]
     )
-    assert raw_identifiers(lines) == {"u-one", "r-one", "u-two"}
+    salt = b"s" * 32
+    assert raw_identifiers(lines, salt) == {
+        pseudonymize("u-one", salt, USER_DOMAIN): {"u-one"},
+        pseudonymize("r-one", salt, RESUME_DOMAIN): {"r-one"},
+        pseudonymize("u-two", salt, USER_DOMAIN): {"u-two"},
+    }
 
 
 def test_canaries_are_deterministic_per_seed_and_planted_whole():

@@ -19,11 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow.parquet as pq
 
 from analytics_pipeline.contract import PLANNED_ELEMENTS, PLANNED_PAGES, TAILORING_MODES
 from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
+from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.normalize import (
     detection_view,
     disguised_email_spans,
@@ -83,15 +85,18 @@ OUTSIDE_VOCABULARY = "identifier_outside_plan"
 RAW_IDENTIFIER = "raw_identifier"
 CANARY = "canary"
 MAX_REPORTED_EVENT_IDS = 20
-_IDENTIFIER_FIELDS = ("user_id", "resume_id")
+_IDENTIFIER_FIELDS = {"user_id": USER_DOMAIN, "resume_id": RESUME_DOMAIN}
 
 
-def raw_identifiers(lines: Iterable[RawLine]) -> set[str]:
-    """The raw user and resume IDs of the raw lines that parse as JSON objects (held in memory only)."""
-    identifiers: set[str] = set()
+def raw_identifiers(lines: Iterable[RawLine], salt: bytes) -> dict[str, set[str]]:
+    """The raw user and resume IDs of the raw lines that parse as JSON objects, by the pseudonym each is
+    stored as (held in memory only)."""
+    identifiers: dict[str, set[str]] = {}
     for line in lines:
         if (data := json_object(line.content)) is not None:
-            identifiers.update(v for k in _IDENTIFIER_FIELDS if isinstance(v := data.get(k), str) and v)
+            for key, domain in _IDENTIFIER_FIELDS.items():
+                if isinstance(value := data.get(key), str) and value:
+                    identifiers.setdefault(pseudonymize(value, salt, domain), set()).add(value)
     return identifiers
 
 
@@ -99,7 +104,6 @@ def raw_identifiers(lines: Iterable[RawLine]) -> set[str]:
 # against a set keeps the scan linear in the text, however many users a day has.
 _TOKEN = re.compile(r"[\w.@+-]+")
 _TOKEN_EDGES = ".-+"
-# Shorter raw IDs (e.g. "42") would match ordinary words and numbers; they are still checked in ID columns.
 MIN_IDENTIFIER_CHARS_IN_TEXT = 6
 
 
@@ -133,17 +137,47 @@ class PiiFindings:
         }
 
 
-class ResidualPiiDetector:
-    """Finds PII-shaped strings and known raw values in scrubbed rows."""
+class _OwnIdentifiers(NamedTuple):
+    tokens: frozenset[str]  # matched against a text's whole tokens
+    others: frozenset[str]  # matched as substrings (IDs with spaces or other characters)
 
-    def __init__(self, identifiers: Iterable[str] = (), canaries: Iterable[str] = ()):
-        self._identifiers = {v for v in identifiers if v}
-        searchable = {v.lower() for v in self._identifiers if len(v) >= MIN_IDENTIFIER_CHARS_IN_TEXT}
-        self._token_identifiers = {v for v in searchable if _TOKEN.fullmatch(v)}
-        self._other_identifiers = searchable - self._token_identifiers
+
+_NO_IDENTIFIERS = _OwnIdentifiers(frozenset(), frozenset())
+
+
+def _searchable(values: Iterable[str]) -> _OwnIdentifiers:
+    # Shorter raw IDs (e.g. "42") would match ordinary words and numbers; they are still checked in ID columns.
+    searchable = {v.lower() for v in values if len(v) >= MIN_IDENTIFIER_CHARS_IN_TEXT}
+    tokens = frozenset(v for v in searchable if _TOKEN.fullmatch(v))
+    return _OwnIdentifiers(tokens, frozenset(searchable - tokens))
+
+
+class ResidualPiiDetector:
+    """Finds PII-shaped strings and known raw values in scrubbed rows.
+
+    ``identifiers``: the day's raw user and resume IDs by their pseudonyms. A row's texts are searched for
+    the raw IDs of its own user and resume: a common word sent as some client's ``user_id`` ("experience",
+    "undefined") must not turn every other user's resume into a leak and block the day. Every raw ID is
+    still looked for in the pseudonym columns.
+    """
+
+    def __init__(self, identifiers: Mapping[str, Iterable[str]] | None = None, canaries: Iterable[str] = ()):
+        identifiers = identifiers or {}
+        self._identifiers = {v for values in identifiers.values() for v in values if v}
+        self._own = {pseudonym: _searchable(values) for pseudonym, values in identifiers.items()}
         self._canaries = {v.lower() for v in canaries if v}
 
-    def scan_text(self, text: str | None) -> Counter[str]:
+    def own_identifiers(self, pseudonyms: Iterable[str | None]) -> _OwnIdentifiers:
+        """The searchable raw IDs behind a row's pseudonyms."""
+        found = [self._own[p] for p in pseudonyms if p in self._own]
+        if len(found) < 2:
+            return found[0] if found else _NO_IDENTIFIERS
+        return _OwnIdentifiers(
+            frozenset().union(*(f.tokens for f in found)), frozenset().union(*(f.others for f in found))
+        )
+
+    def scan_text(self, text: str | None, own: _OwnIdentifiers = _NO_IDENTIFIERS) -> Counter[str]:
+        """Hits per type in ``text``; ``own``: the raw IDs of the row it belongs to."""
         hits: Counter[str] = Counter()
         if not text:
             return hits
@@ -161,9 +195,7 @@ class ResidualPiiDetector:
         for kind, find in DISGUISE_FINDERS.items():
             hits[kind] += len(find(view))
         lowered = text.lower()
-        hits[RAW_IDENTIFIER] += len(_tokens(text) & self._token_identifiers) + sum(
-            v in lowered for v in self._other_identifiers
-        )
+        hits[RAW_IDENTIFIER] += len(_tokens(text) & own.tokens) + sum(v in lowered for v in own.others)
         hits[CANARY] += sum(v in lowered for v in self._canaries)
         return +hits
 
@@ -183,8 +215,9 @@ class ResidualPiiDetector:
         for row in rows:
             findings.rows_scanned += 1
             hits: Counter[str] = Counter()
+            own = self.own_identifiers(row[column] for column in id_columns)
             for column in text_columns:
-                hits += self.scan_text(row[column])
+                hits += self.scan_text(row[column], own)
                 vocabulary = CLOSED_VOCABULARIES.get(column)
                 if vocabulary is not None and row[column] is not None and row[column] not in vocabulary:
                     hits[OUTSIDE_VOCABULARY] += 1
@@ -246,7 +279,9 @@ def read_findings(partition_dir: Path) -> PiiFindings | None:
     return PiiFindings(Counter(data["counts"]), data["event_ids"], data["rows_scanned"])
 
 
-def partition_detector(raw_lines: Iterable[RawLine], partition: str, canary_texts: int) -> ResidualPiiDetector:
+def partition_detector(
+    raw_lines: Iterable[RawLine], partition: str, canary_texts: int, salt: bytes
+) -> ResidualPiiDetector:
     """The detector for one day: its raw identifiers and the canary values planted in it."""
     canaries = [v for canary in make_canaries(partition, canary_texts) for v in canary.values.values()]
-    return ResidualPiiDetector(raw_identifiers(raw_lines), canaries)
+    return ResidualPiiDetector(raw_identifiers(raw_lines, salt), canaries)

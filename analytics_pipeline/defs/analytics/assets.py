@@ -107,7 +107,12 @@ def event_tables(
     # The shards' scan (written by the merge), or, for a day staged without one, a scan now.
     findings = read_findings(partition_dir) or scan_staged(
         partition_dir,
-        partition_detector(raw_log.lines(context.partition_key), context.partition_key, quality.canary_texts),
+        partition_detector(
+            raw_log.lines(context.partition_key),
+            context.partition_key,
+            quality.canary_texts,
+            pseudonymizer.salt_bytes(),
+        ),
     )
     if not findings.clean:
         # Not readable anywhere: the day's earlier rows go too, and the staged Parquet with the leak.

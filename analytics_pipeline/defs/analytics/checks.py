@@ -16,6 +16,7 @@ import duckdb
 
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
+    PseudonymizerResource,
     QualityThresholdsResource,
     RawEventLogResource,
     StagingAreaResource,
@@ -51,6 +52,7 @@ class CheckRun:
     raw_log: RawEventLogResource
     staging: StagingAreaResource
     quality: QualityThresholdsResource
+    pseudonymizer: PseudonymizerResource
     key: dg.AssetCheckKey
 
     def result(self, passed: bool, **fields) -> dg.AssetCheckResult:
@@ -99,6 +101,7 @@ def checks_step(name: str, checks: list[TableCheck], description: str) -> dg.Ass
         raw_log: RawEventLogResource,
         staging: StagingAreaResource,
         quality: QualityThresholdsResource,
+        pseudonymizer: PseudonymizerResource,
     ):
         selected = [check for check in checks if check.spec.key in context.selected_asset_check_keys]
         with duckdb.get_connection(read_only=True) as conn:
@@ -106,7 +109,9 @@ def checks_step(name: str, checks: list[TableCheck], description: str) -> dg.Ass
             def evaluate(day: str | None) -> Iterator[dg.AssetCheckResult]:
                 checked = date.fromisoformat(day) if day else None
                 for check in selected:
-                    yield check.evaluate(CheckRun(checked, conn, raw_log, staging, quality, check.spec.key))
+                    yield check.evaluate(
+                        CheckRun(checked, conn, raw_log, staging, quality, pseudonymizer, check.spec.key)
+                    )
 
             yield from day_check_results(context, evaluate)
 
@@ -141,7 +146,9 @@ def no_residual_pii_check(table: Table) -> TableCheck:
     def no_residual_pii(run: CheckRun) -> dg.AssetCheckResult:
         day = run.day
         partition = day.isoformat()
-        detector = partition_detector(run.raw_log.lines(partition), partition, run.quality.canary_texts)
+        detector = partition_detector(
+            run.raw_log.lines(partition), partition, run.quality.canary_texts, run.pseudonymizer.salt_bytes()
+        )
         text_columns = integrity.SCANNED_TEXT_COLUMNS[table.name]
         id_columns = integrity.PSEUDONYM_COLUMNS[table.name]
         columns = ["event_id", *text_columns, *id_columns]

@@ -63,16 +63,16 @@ def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
         raise dg.Failure(description=str(error)) from None
 
 
-def _day_detector(raw_log: RawEventLogResource, day: str, canary_texts: int) -> ResidualPiiDetector:
-    """The whole day's raw identifiers, not only the shard's (another user's ID in a shard's text is a leak
-    too). Reading them is a pass over the day's raw lines: a worker does it once per day, not once per shard."""
+def _day_detector(raw_log: RawEventLogResource, day: str, canary_texts: int, salt: bytes) -> ResidualPiiDetector:
+    """The whole day's raw identifiers, not only the shard's (a user's events may lie in several shards).
+    Reading them is a pass over the day's raw lines: a worker does it once per day, not once per shard."""
     files = tuple((path.name, (stat := path.stat()).st_size, stat.st_mtime_ns) for path in raw_log.files(day))
-    return _cached_detector(raw_log.raw_dir, day, canary_texts, files)
+    return _cached_detector(raw_log.raw_dir, day, canary_texts, salt, files)
 
 
 @lru_cache(maxsize=1)  # one day's identifiers in memory at a time; new or grown files mean a new pass
-def _cached_detector(raw_dir: str, day: str, canary_texts: int, _files: tuple) -> ResidualPiiDetector:
-    return partition_detector(iter_raw_lines(Path(raw_dir), day), day, canary_texts)
+def _cached_detector(raw_dir: str, day: str, canary_texts: int, salt: bytes, _files: tuple) -> ResidualPiiDetector:
+    return partition_detector(iter_raw_lines(Path(raw_dir), day), day, canary_texts, salt)
 
 
 @dg.op(ins={"raw_events": dg.In(dg.Nothing)}, out=dg.DynamicOut(Shard, io_manager_key=SHARD_IO))
@@ -129,7 +129,7 @@ def scrub_shard(
     directory = staging.run_shards_dir(day, context.run_id) / shard.mapping_key
     lines = iter_shard_lines(Path(raw_log.raw_dir), day, shard)
     stats = stage_partition(lines, cleaner, directory, staging.chunk_lines)
-    findings = scan_staged(directory, _day_detector(raw_log, day, quality.canary_texts))
+    findings = scan_staged(directory, _day_detector(raw_log, day, quality.canary_texts, _salt(pseudonymizer)))
     context.log.info(
         f"{day} {shard.mapping_key}: {stats.lines_read} lines, {stats.rows['quarantine']} quarantined, "
         f"{sum(stats.entity_counts.values())} PII entities replaced"
