@@ -18,7 +18,7 @@ from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_l
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.privacy.scrubber import PiiScrubber
-from analytics_pipeline.raw_log import RawLine
+from analytics_pipeline.raw_log import LINE_TOO_LONG_CODE, LINE_TOO_LONG_REASON, RawLine
 from analytics_pipeline.schema import (
     INTERACTIONS,
     QUARANTINE,
@@ -109,6 +109,9 @@ class EventCleaner:
         interaction_rows: list[dict] = []
         quarantine_rows: list[dict] = []
         for line in lines:
+            if line.too_long:
+                quarantine_rows.append(self._quarantine_row(line, LINE_TOO_LONG_CODE, LINE_TOO_LONG_REASON))
+                continue
             try:
                 event = parse_event_line(line.content)
             except InvalidEvent as error:

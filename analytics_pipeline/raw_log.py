@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 DAY_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -33,13 +34,23 @@ RAW_FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.jsonl(?:\.\d+)?(?:\
 KNOWN_NON_LOG_FILES = frozenset({"PURGED.json"})
 # The file name of the committed synthetic sample (sample_data.py); the ingestion API writes events-<host>-<pid>.jsonl.
 SAMPLE_FILE_NAME = "events-sample.jsonl"
+# The longest line the ingestion API writes is one event of at most ~2.4 MB (ingest/api.py MAX_EVENT_BYTES:
+# three 200,000-character texts at 4 UTF-8 bytes each, plus 64 KiB). A longer line is no event (a torn write
+# of NULs, a small .jsonl.gz that inflates to one huge line): it is skipped unread and quarantined, so reading
+# a day takes bounded memory whatever its files hold.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+# What a too-long line is skipped by, until its newline.
+_SKIP_CHUNK_BYTES = 1024 * 1024
+LINE_TOO_LONG_CODE = "line_too_long"
+LINE_TOO_LONG_REASON = f"a line is at most {MAX_LINE_BYTES} bytes"
 
 
 @dataclass(frozen=True)
 class RawLine:
     source_file: str  # relative to the raw dir, e.g. "2026-11-02/events-host-123.jsonl"
     line_number: int  # 1-based
-    content: bytes
+    content: bytes  # b"" for a line that was too long to read
+    too_long: bool = False  # longer than the reader's limit (MAX_LINE_BYTES): quarantined as LINE_TOO_LONG_CODE
 
 
 def json_object(content: bytes) -> dict | None:
@@ -152,13 +163,39 @@ def is_gzip(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
-def iter_raw_lines(raw_dir: Path, day: str) -> Iterator[RawLine]:
-    """Every line of a day's files, streamed (a file is never read whole into memory)."""
+def read_lines(handle: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes | None, int]]:
+    """Each line of ``handle`` as (its bytes with the newline, or None when longer than ``max_line_bytes``
+    without it; its length in bytes with the newline). Memory is bounded by ``max_line_bytes``: a longer
+    line is never held, only skipped to its newline in bounded chunks (``for line in handle`` would hold it whole).
+    """
+    while line := handle.readline(max_line_bytes + 1):
+        # Up to the limit, readline stops after a newline or at the end of the file: the whole line.
+        if len(line) <= max_line_bytes or line.endswith(b"\n"):
+            yield line, len(line)
+            continue
+        length = len(line)
+        while chunk := handle.readline(_SKIP_CHUNK_BYTES):
+            length += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        yield None, length
+
+
+def raw_line(source_file: str, line_number: int, line: bytes | None) -> RawLine:
+    """The :class:`RawLine` of a line from :func:`read_lines` (newline stripped, or flagged too long)."""
+    if line is None:
+        return RawLine(source_file, line_number, b"", too_long=True)
+    return RawLine(source_file, line_number, line.rstrip(b"\r\n"))
+
+
+def iter_raw_lines(raw_dir: Path, day: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawLine]:
+    """Every line of a day's files, streamed in bounded memory (a file is never read whole, nor a line
+    longer than ``max_line_bytes``: that one comes flagged ``too_long``, without its content)."""
     for path in day_files(raw_dir, day):
         relative = f"{day}/{path.name}"
         with open_raw_file(path) as raw, gzip.open(raw) if is_gzip(path) else raw as handle:
-            for number, line in enumerate(handle, start=1):
-                yield RawLine(relative, number, line.rstrip(b"\r\n"))
+            for number, (line, _) in enumerate(read_lines(handle, max_line_bytes), start=1):
+                yield raw_line(relative, number, line)
 
 
 def chunked(lines: Iterator[RawLine], size: int) -> Iterator[list[RawLine]]:

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from analytics_pipeline.raw_log import RawLine, day_dir, day_files, is_gzip, open_raw_file
+from analytics_pipeline.raw_log import (
+    MAX_LINE_BYTES,
+    RawLine,
+    day_dir,
+    day_files,
+    is_gzip,
+    open_raw_file,
+    raw_line,
+    read_lines,
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,8 @@ def _open_lines(path: Path) -> Iterator[BinaryIO]:
 
 def _line_lengths(path: Path) -> Iterator[int]:
     with _open_lines(path) as handle:
-        for line in handle:
-            yield len(line)
+        for _, length in read_lines(handle):
+            yield length
 
 
 def shard_count(lines: int, target_lines: int, max_shards: int) -> int:
@@ -126,16 +135,19 @@ def _shards_from_cuts(files: list[Path], sizes: list[tuple[int, int]], cuts: lis
     return shards
 
 
-def iter_shard_lines(raw_dir: Path, day: str, shard: Shard) -> Iterator[RawLine]:
-    """The shard's lines, streamed, as the unsharded reader (``raw_log.iter_raw_lines``) yields them."""
+def iter_shard_lines(raw_dir: Path, day: str, shard: Shard, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[RawLine]:
+    """The shard's lines, streamed in bounded memory, as the unsharded reader (``raw_log.iter_raw_lines``) yields them."""
     directory = day_dir(raw_dir, day)
     for segment in shard.segments:
         with _open_lines(directory / segment.file) as handle:
             handle.seek(segment.start)
             position, number = segment.start, segment.first_line
-            for line in handle:
-                if segment.end is not None and position >= segment.end:
+            lines = read_lines(handle, max_line_bytes)
+            # Checked before reading on: the next shard's first line may be a long one to skip.
+            while segment.end is None or position < segment.end:
+                if (item := next(lines, None)) is None:
                     break
-                yield RawLine(f"{day}/{segment.file}", number, line.rstrip(b"\r\n"))
-                position += len(line)
+                line, length = item
+                yield raw_line(f"{day}/{segment.file}", number, line)
+                position += length
                 number += 1

@@ -32,7 +32,7 @@ from analytics_pipeline.ingest.api import MAX_REQUEST_BYTES, Body, decode_events
 from analytics_pipeline.ingest.writer import encode_lines, stamp_received
 from analytics_pipeline.quality.integrity import SCANNED_TEXT_COLUMNS
 from analytics_pipeline.quality.pii import ResidualPiiDetector
-from analytics_pipeline.raw_log import iter_raw_lines
+from analytics_pipeline.raw_log import MAX_LINE_BYTES, iter_raw_lines
 from analytics_pipeline.schema import INTERACTIONS, RESUME_EVENTS
 from analytics_pipeline.staging import stage_partition
 from analytics_pipeline_tests.conftest import TEST_SALT
@@ -138,6 +138,7 @@ def test_poison_lines_become_quarantine_rows_and_the_day_loads(pipeline):
     poison = [json.dumps(event).encode() for event in OUT_OF_RANGE.values()]
     poison += [b'{"event_id": "\x00"}', b"\xff\xfe", b'{"version": 1e400}', b"[" * 5000]
     poison += [b'{"user_id": "experience"}']
+    poison.append(b"\0" * (MAX_LINE_BYTES + 1))  # a torn write longer than any event
     _raw_file(pipeline.raw_dir, [*poison, *(json.dumps(e).encode() for e in good)])
     result = pipeline.run(DAY)
     assert result.success
@@ -165,6 +166,20 @@ def test_a_value_arrow_cannot_hold_is_quarantined_not_fatal(tmp_path, scrubber, 
     _raw_file(tmp_path / "raw", lines)
     counts = _stage_and_load(tmp_path / "raw", tmp_path, scrubber)
     assert counts == {"resume_events": 1, "interactions": 0, "quarantine": 1}
+
+
+def _quarantine_rows(root: Path) -> list[tuple]:
+    with warehouse.connect(root / "warehouse.duckdb") as conn:
+        return conn.sql("SELECT line_number, reason_code, reason FROM analytics.quarantine ORDER BY 1").fetchall()
+
+
+def test_a_line_longer_than_any_event_is_quarantined_and_the_next_lines_load(tmp_path, scrubber):
+    """A torn write of NULs (4 MiB and more, no event is that long) is one quarantine row; line numbers stay right."""
+    lines = [json.dumps(resume_event()).encode(), b"\0" * (MAX_LINE_BYTES + 1), json.dumps(interaction()).encode()]
+    _raw_file(tmp_path / "raw", lines)
+    counts = _stage_and_load(tmp_path / "raw", tmp_path, scrubber)
+    assert counts == {"resume_events": 1, "interactions": 1, "quarantine": 1}
+    assert _quarantine_rows(tmp_path) == [(2, "line_too_long", f"a line is at most {MAX_LINE_BYTES} bytes")]
 
 
 # --- property: what the API accepts, the pipeline loads ----------------------------------------

@@ -10,13 +10,19 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from analytics_pipeline.contract import MAX_TEXT_CHARS, parse_event, parse_event_line
+from analytics_pipeline.ingest.api import MAX_EVENT_BYTES
+from analytics_pipeline.ingest.writer import encode_lines, stamp_received
 from analytics_pipeline.lifecycle.erasure import erase_from_raw_log
 from analytics_pipeline.privacy.hashing import USER_DOMAIN, pseudonymize
-from analytics_pipeline.raw_log import available_days, day_files, iter_raw_lines, skipped_files
+from analytics_pipeline.raw_log import MAX_LINE_BYTES, available_days, day_files, iter_raw_lines, skipped_files
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import TEST_SALT
 
@@ -115,6 +121,87 @@ def test_forget_blanks_a_torn_last_line(tmp_path):
     assert blanked.erased == {f"{DAY}/events-a.jsonl": 1}
     assert b"synthetic-user-3" not in path.read_bytes()
     assert path.read_bytes().endswith(b" " * len(torn))
+
+
+# Reads a day plainly and in shards in a fresh process and reports its lines and its peak RSS.
+READ_DAY = textwrap.dedent(
+    """
+    import json, re, sys
+    from pathlib import Path
+    from analytics_pipeline.raw_log import iter_raw_lines
+    from analytics_pipeline.sharding import iter_shard_lines, plan_shards
+
+    raw, day = Path(sys.argv[1]), sys.argv[2]
+    def peak_mib():  # this process's own peak RSS (getrusage's ru_maxrss keeps the forking parent's across exec)
+        return int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
+    before = peak_mib()
+    def described(lines):
+        return [[line.source_file, line.line_number, line.too_long, len(line.content)] for line in lines]
+    plain = described(iter_raw_lines(raw, day))
+    shards = plan_shards(raw, day, target_lines=1, max_shards=4)
+    sharded = described(line for shard in shards for line in iter_shard_lines(raw, day, shard))
+    print(json.dumps({"plain": plain, "sharded": sharded, "shards": len(shards), "before": before, "peak": peak_mib()}))
+    """
+)
+HUGE_LINE_MIB = 200
+
+
+def test_a_huge_line_is_skipped_in_bounded_memory_and_the_next_lines_are_read(tmp_path):
+    """A torn write of NULs without a newline (or a small .jsonl.gz inflating to one line) used to be held
+    whole as one line: ~4x its size in RSS, a GB-size line killed the run. Now it is a too-long line,
+    skipped in bounded chunks, and the lines after it are read, plainly and in shards alike."""
+    first, after = event().encode() + b"\n", event().encode() + b"\n"
+    day = tmp_path / "raw" / DAY
+    day.mkdir(parents=True)
+    block = b"\0" * (1 << 20)
+    with open(day / "events-a.jsonl", "wb") as plain, gzip.open(day / "events-b.jsonl.gz", "wb", 1) as packed:
+        for handle in (plain, packed):
+            handle.write(first)
+            for _ in range(HUGE_LINE_MIB):
+                handle.write(block)
+            handle.write(b"\n" + after + block)  # and a torn last line, without its newline
+    assert (day / "events-b.jsonl.gz").stat().st_size < 2 << 20  # inflates ~100 times
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-c", READ_DAY, str(tmp_path / "raw"), DAY],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    expected = [
+        [f"{DAY}/{name}", number, too_long, length]
+        for name in ("events-a.jsonl", "events-b.jsonl.gz")
+        for number, too_long, length in [
+            (1, False, len(first) - 1),
+            (2, True, 0),
+            (3, False, len(after) - 1),
+            (4, False, 1 << 20),
+        ]
+    ]
+    assert report["plain"] == expected
+    assert report["sharded"] == expected and report["shards"] > 1
+    grown = report["peak"] - report["before"]
+    print(f"peak RSS {report['peak']:.0f} MiB, {grown:.0f} MiB while reading {2 * HUGE_LINE_MIB} MiB of long lines")
+    assert grown < 32, f"reading grew RSS by {grown:.0f} MiB"
+
+
+def test_the_longest_line_the_api_writes_is_read_whole(tmp_path):
+    """MAX_LINE_BYTES holds the largest event the API accepts (three maximum-size texts of 4-byte characters)."""
+    assert MAX_LINE_BYTES > 1.5 * MAX_EVENT_BYTES
+    texts = {name: "\U0001d423" * MAX_TEXT_CHARS for name in ("resume_text", "job_description", "tailored_text")}
+    largest = parse_event(
+        json.loads(event(event_type="resume.tailor", resume_id="r" * 256, version=1)) | texts | {"user_id": "u" * 256}
+    )
+    day = tmp_path / "raw" / DAY
+    day.mkdir(parents=True)
+    (day / "events-a.jsonl").write_bytes(encode_lines(stamp_received([largest], datetime.now(UTC))) * 2)
+    lines = list(iter_raw_lines(tmp_path / "raw", DAY))
+    assert len(lines) == 2 and len(lines[0].content) > 3 * 4 * MAX_TEXT_CHARS
+    assert not any(line.too_long for line in lines)
+    assert parse_event_line(lines[1].content).resume_text == texts["resume_text"]
 
 
 USER, RESUME = "synthetic-user-7", "synthetic-resume-7"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics_pipeline.defs.resources import ShardIOManager, StagingAreaResource
-from analytics_pipeline.raw_log import iter_raw_lines
+from analytics_pipeline.raw_log import MAX_LINE_BYTES, iter_raw_lines
 from analytics_pipeline.schema import ANALYTICS_TABLES
 from analytics_pipeline.sharding import iter_shard_lines, plan_shards, shard_count
 from analytics_pipeline.staging import shards_dir
@@ -26,11 +26,11 @@ def write_files(raw_dir: Path, files: dict[str, bytes]) -> None:
         (day_dir / name).write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
 
 
-def sharded_lines(raw_dir: Path, target: int, max_shards: int) -> list:
+def sharded_lines(raw_dir: Path, target: int, max_shards: int, max_line_bytes: int = MAX_LINE_BYTES) -> list:
     return [
         line
         for shard in plan_shards(raw_dir, DAY, target, max_shards)
-        for line in iter_shard_lines(raw_dir, DAY, shard)
+        for line in iter_shard_lines(raw_dir, DAY, shard, max_line_bytes)
     ]
 
 
@@ -55,9 +55,10 @@ def test_shard_count_follows_the_day_size_within_bounds():
     trailing_newline=st.booleans(),
     target=st.integers(1, 20),
     max_shards=st.integers(1, 12),
+    max_line_bytes=st.sampled_from([MAX_LINE_BYTES, 1, 12, 30]),
 )
 def test_shards_read_every_line_once_as_the_unsharded_reader(
-    tmp_path_factory, files, gzipped, crlf, trailing_newline, target, max_shards
+    tmp_path_factory, files, gzipped, crlf, trailing_newline, target, max_shards, max_line_bytes
 ):
     raw_dir = tmp_path_factory.mktemp("raw")
     ending = b"\r\n" if crlf else b"\n"
@@ -68,11 +69,17 @@ def test_shards_read_every_line_once_as_the_unsharded_reader(
             for i, lines in enumerate(files)
         },
     )
-    expected = list(iter_raw_lines(raw_dir, DAY))
+    expected = list(iter_raw_lines(raw_dir, DAY, max_line_bytes))
     shards = plan_shards(raw_dir, DAY, target, max_shards)
     assert 1 <= len(shards) <= max_shards
     assert sum(shard.lines for shard in shards) == len(expected)
-    assert sharded_lines(raw_dir, target, max_shards) == expected
+    assert sharded_lines(raw_dir, target, max_shards, max_line_bytes) == expected
+    # A line longer than the limit (its newline not counted) comes without its content, flagged; the rest whole.
+    if trailing_newline and not crlf:
+        contents = [content for lines in files for content in lines or [b""]]
+        assert [(line.too_long, line.content) for line in expected] == [
+            (True, b"") if len(c) > max_line_bytes else (False, c.rstrip(b"\r")) for c in contents
+        ]
 
 
 def test_shards_are_cut_by_bytes_so_long_texts_spread_evenly(tmp_path):
