@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pyarrow as pa
 
-from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_line
+from analytics_pipeline.contract import MAX_TEXT_CHARS, InvalidEvent, ResumeEvent, parse_event_line
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.privacy.scrubber import PiiScrubber
@@ -58,6 +58,9 @@ def _to_arrow(rows: list[dict], table: Table) -> tuple[pa.Table, list[dict]]:
 # A client retry: the same event_id again in one day partition. The first one is loaded.
 DUPLICATE_CODE = "duplicate_event_id"
 DUPLICATE_REASON = "event_id already seen in this partition"
+# NFKC can make a text up to 18 times longer ("\ufdfa" is 18 characters): the contract's limit holds for
+# the normalised text too, so stored text stays within it and no text can outgrow spaCy's max_length.
+TEXT_TOO_LONG_CODE = "text_too_long"
 
 
 def _utc_naive(value):
@@ -128,6 +131,11 @@ class EventCleaner:
             self._seen_event_ids.add(event.event_id.bytes)
             row = self._common(event, line)
             if isinstance(event, ResumeEvent):
+                texts = {c: normalize_text(t) if (t := getattr(event, c)) else t for c in SCRUBBED_TEXT_COLUMNS}
+                if too_long := [c for c, t in texts.items() if t and len(t) > MAX_TEXT_CHARS]:
+                    reason = f"{', '.join(too_long)}: at most {MAX_TEXT_CHARS} characters once normalised (NFKC)"
+                    quarantine_rows.append(self._quarantine_row(line, TEXT_TOO_LONG_CODE, reason))
+                    continue
                 row.update(
                     event_type=event.event_type,
                     anon_resume_id=pseudonymize(event.resume_id, self._salt, RESUME_DOMAIN),
@@ -136,9 +144,7 @@ class EventCleaner:
                     ats_score=event.ats_score,
                     jd_score=event.jd_score,
                     tailoring_mode=event.tailoring_mode,
-                    resume_text=event.resume_text,
-                    job_description=event.job_description,
-                    tailored_text=event.tailored_text,
+                    **texts,
                     scrubber_version=self._scrubber.version,
                 )
                 resume_rows.append(row)
@@ -164,10 +170,11 @@ class EventCleaner:
         """Scrub the text columns of the chunk's rows in one batch through the NER model; placeholders are
         numbered per row, so one value keeps one placeholder across a row's texts.
 
-        Normalised first (NFKC, invisible characters removed): full-width letters or a zero-width space
-        inside an e-mail or SSN would otherwise hide it from the recognizers; what is stored is that text.
+        The texts come normalised (NFKC, invisible characters removed: see ``clean``): full-width letters or
+        a zero-width space inside an e-mail or SSN would otherwise hide it from the recognizers; what is
+        stored is that text.
         """
-        records = [[normalize_text(row[c]) if row[c] else row[c] for c in columns] for row in rows]
+        records = [[row[c] for c in columns] for row in rows]
         scrubbed, counts = self._scrubber.scrub_records_with_counts(records)
         for row, texts in zip(rows, scrubbed):
             row.update(zip(columns, texts))

@@ -6,7 +6,7 @@ import pytest
 from presidio_analyzer import RecognizerResult
 
 from analytics_pipeline.privacy import DetectedSpan
-from analytics_pipeline.privacy.scrubber import merge_overlaps
+from analytics_pipeline.privacy.scrubber import merge_overlaps, paragraphs
 
 
 def assert_gone(scrubbed: str, *values: str) -> None:
@@ -304,3 +304,24 @@ def test_street_patterns_are_case_sensitive(scrubber):
 )
 def test_order_ticket_numbers_dates_and_years_next_to_a_cue_are_not_phones(scrubber, text):
     assert "PHONE_NUMBER" not in scrubber.scrub(text)
+
+
+def test_a_paragraph_longer_than_spacy_takes_comes_in_pieces_cut_at_a_line_break_or_space():
+    text = "one two\nthree four five\n\nsix" + "x" * 25
+    assert paragraphs(text) == [(0, 23), (25, 53)]
+    pieces = paragraphs(text, max_chars=10)
+    assert [text[s:e] for s, e in pieces] == ["one two\n", "three ", "four five", "sixxxxxxxx", "x" * 10, "x" * 8]
+    # Pieces tile each paragraph: no character is lost to the NER.
+    assert [(s, e) for s, e in pieces if e == 23 or e == 53] == [(14, 23), (45, 53)]
+
+
+def test_no_text_is_too_long_for_the_scrubber(scrubber, monkeypatch):
+    """spaCy refuses a text over its max_length (E088): a text that outgrew the contract by any route (a
+    placeholder-heavy scrubbed text scanned again, a caller of its own) is scrubbed, not a failed step."""
+    monkeypatch.setattr(scrubber._nlp, "max_length", 400)
+    filler = "Shipped the billing service and cut latency by half for the payments team. " * 6
+    text = filler + "Contact Dana Quist at dana.quist@example.org or 415-555-0142. " + filler
+    assert "\n\n" not in text and len(text) > 2 * 400
+    scrubbed = scrubber.scrub(text)
+    assert_gone(scrubbed, "dana.quist@example.org", "415-555-0142", "Dana Quist")
+    assert scrubbed.startswith(filler)

@@ -153,16 +153,34 @@ def weights_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def paragraphs(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each blank-line-separated paragraph; the separators are whitespace only."""
+def paragraphs(text: str, max_chars: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each blank-line-separated paragraph; the separators are whitespace only.
+
+    A paragraph longer than ``max_chars`` comes in pieces of at most that many characters, cut after its last
+    line break (else space) that fits: spaCy refuses a text over its ``max_length`` (E088) and the NER runs
+    per paragraph, so no text, however long, makes the scrubber fail.
+    """
     bounds, start = [], 0
     for match in _PARAGRAPH_BREAK.finditer(text):
         if match.start() > start:
-            bounds.append((start, match.start()))
+            bounds += _pieces(text, start, match.start(), max_chars)
         start = match.end()
     if start < len(text):
-        bounds.append((start, len(text)))
+        bounds += _pieces(text, start, len(text), max_chars)
     return bounds
+
+
+def _pieces(text: str, start: int, end: int, max_chars: int | None) -> list[tuple[int, int]]:
+    pieces = []
+    while max_chars is not None and end - start > max_chars:
+        cut = text.rfind("\n", start, start + max_chars)
+        if cut < start:
+            cut = text.rfind(" ", start, start + max_chars)
+        cut = cut + 1 if cut >= start else start + max_chars
+        pieces.append((start, cut))
+        start = cut
+    pieces.append((start, end))
+    return pieces
 
 
 def can_hold_name(text: str) -> bool:
@@ -443,7 +461,7 @@ class PiiScrubber:
         The NER reads the text as written; the pattern recognizers read its detection view (same offsets),
         where a Unicode dash, dot or digit cannot hide a value.
         """
-        entities = self._paragraph_entities([text[s:e] for text in texts for s, e in paragraphs(text)])
+        entities = self._paragraph_entities([text[s:e] for text in texts for s, e in self._paragraphs(text)])
         return [
             (
                 self._analyzer.analyze(
@@ -458,11 +476,13 @@ class PiiScrubber:
             for text in texts
         ]
 
-    @staticmethod
-    def _organisation_words(text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> frozenset[str]:
+    def _paragraphs(self, text: str) -> list[tuple[int, int]]:
+        return paragraphs(text, self._nlp.max_length)
+
+    def _organisation_words(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> frozenset[str]:
         return frozenset(
             word
-            for start, end in paragraphs(text)
+            for start, end in self._paragraphs(text)
             for s, e, label in entities[content_key(text[start:end])]
             if label in _ORGANISATION_LABELS
             for word in _name_words(text[start + s : start + e])
@@ -495,12 +515,13 @@ class PiiScrubber:
 
     def _artifacts(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> NlpArtifacts:
         """What Presidio's spaCy engine would produce for ``text``, assembled from its paragraphs' entities."""
-        doc = self._nlp.make_doc(text)
+        # The tokenizer alone: make_doc's max_length guards the NER, which sees paragraphs of at most that.
+        doc = self._nlp.tokenizer(text)
         for token in doc:
             token.lemma_ = token.lower_
         spans = [
             doc.char_span(start + s, start + e, label=label, alignment_mode="expand")
-            for start, end in paragraphs(text)
+            for start, end in self._paragraphs(text)
             for s, e, label in entities[content_key(text[start:end])]
             if label in self._ner_labels
         ]
