@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pyarrow as pa
 
-from analytics_pipeline.contract import MAX_TEXT_CHARS, InvalidEvent, ResumeEvent, parse_event_line
+from analytics_pipeline.contract import InvalidEvent, ResumeEvent, parse_event_line
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.privacy.scrubber import PiiScrubber
@@ -58,9 +58,6 @@ def _to_arrow(rows: list[dict], table: Table) -> tuple[pa.Table, list[dict]]:
 # A client retry: the same event_id again in one day partition. The first one is loaded.
 DUPLICATE_CODE = "duplicate_event_id"
 DUPLICATE_REASON = "event_id already seen in this partition"
-# NFKC can make a text up to 18 times longer ("\ufdfa" is 18 characters): the contract's limit holds for
-# the normalised text too, so stored text stays within it and no text can outgrow spaCy's max_length.
-TEXT_TOO_LONG_CODE = "text_too_long"
 
 
 def _utc_naive(value):
@@ -131,11 +128,8 @@ class EventCleaner:
             self._seen_event_ids.add(event.event_id.bytes)
             row = self._common(event, line)
             if isinstance(event, ResumeEvent):
+                # Stored normalised (the contract bounds the normalised length).
                 texts = {c: normalize_text(t) if (t := getattr(event, c)) else t for c in SCRUBBED_TEXT_COLUMNS}
-                if too_long := [c for c, t in texts.items() if t and len(t) > MAX_TEXT_CHARS]:
-                    reason = f"{', '.join(too_long)}: at most {MAX_TEXT_CHARS} characters once normalised (NFKC)"
-                    quarantine_rows.append(self._quarantine_row(line, TEXT_TOO_LONG_CODE, reason))
-                    continue
                 row.update(
                     event_type=event.event_type,
                     anon_resume_id=pseudonymize(event.resume_id, self._salt, RESUME_DOMAIN),

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from analytics_pipeline.privacy.normalize import normalize_text
 from analytics_pipeline.tracking_plan import ELEMENTS, ROUTES
 
 RESUME_EVENT_TYPES = (
@@ -70,7 +72,17 @@ ElementName = Annotated[
     WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_ELEMENT_CHARS, "pattern": ELEMENT_PATTERN}),
 ]
 MAX_PAGE_CHARS = 256
-Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+
+
+def _normalised_length(text: str) -> str:
+    # What is stored is the NFKC-normalised text, up to 18 times longer ("\ufdfa"): the limit holds for it
+    # too, so the API refuses such an event at once and no text outgrows the scrubber's model.
+    if not text.isascii() and len(normalize_text(text)) > MAX_TEXT_CHARS:
+        raise ValueError(f"at most {MAX_TEXT_CHARS} characters once normalised (NFKC)")
+    return text
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_normalised_length)]
 Score = Annotated[float, Field(ge=0, le=100)]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -161,6 +161,10 @@ def test_real_resume_sizes_fit_the_default_limits(server):
     del event["action"], event["element"]
     response = post(server, "/v1/batch", {"batch": [event, event | {"event_id": interaction()["event_id"]}]})
     assert response.status_code == 200 and response.json()["accepted"] == 2
+    # 60,000 characters that NFKC makes 1,080,000: refused at once, naming the field and the rule.
+    ligatures = event | {"event_id": interaction()["event_id"], "tailored_text": "\ufdfa" * 60_000}
+    response = post(server, "/v1/batch", {"batch": [ligatures]})
+    assert response.status_code == 400 and "tailored_text" in response.text and "\ufdfa" not in response.text
 
 
 def test_size_limits_are_413(small_server):

@@ -138,7 +138,7 @@ def test_poison_lines_become_quarantine_rows_and_the_day_loads(pipeline):
     poison = [json.dumps(event).encode() for event in OUT_OF_RANGE.values()]
     poison += [b'{"event_id": "\x00"}', b"\xff\xfe", b'{"version": 1e400}', b"[" * 5000]
     poison += [b'{"user_id": "experience"}']
-    # Contract-valid, but 1,080,000 characters once NFKC-normalised; and a torn write longer than any event.
+    # 1,080,000 characters once NFKC-normalised (the contract refuses it); a torn write longer than any event.
     poison += [json.dumps(resume_event(tailored_text="\ufdfa" * 60_000)).encode(), b"\0" * (MAX_LINE_BYTES + 1)]
     _raw_file(pipeline.raw_dir, [*poison, *(json.dumps(e).encode() for e in good)])
     result = pipeline.run(DAY)
@@ -174,22 +174,23 @@ def _quarantine_rows(root: Path) -> list[tuple]:
         return conn.sql("SELECT line_number, reason_code, reason FROM analytics.quarantine ORDER BY 1").fetchall()
 
 
-def test_a_text_nfkc_makes_longer_than_the_contract_allows_is_quarantined_not_fatal(tmp_path, scrubber):
-    """U+FDFA is 18 characters once NFKC-normalised: 60,000 of them pass the contract (and the API) but became
+def test_a_text_nfkc_makes_longer_than_the_contract_allows_is_refused_and_quarantined(tmp_path, scrubber):
+    """U+FDFA is 18 characters once NFKC-normalised: 60,000 of them passed the contract (and the API) but became
     1,080,000 characters, past spaCy's max_length, and the whole day failed with E088. The limit holds for the
-    normalised text: that event is quarantined by field and rule, a text normalised to exactly the limit loads."""
+    normalised text: such an event is refused (by field and rule), a text normalised to exactly the limit loads."""
     ligatures = resume_event(resume_text="Led the data team", tailored_text="\ufdfa" * 60_000)
     at_limit = resume_event(job_description="\u2475" * 66_666 + "12")  # "⑵" is "(2)": 200,000 characters
     past_limit = resume_event(resume_text="\u2475" * 66_667)
     lines = [json.dumps(e).encode() for e in (ligatures, at_limit, past_limit, resume_event())]
-    assert all(parse_event_line(line) for line in lines)  # all contract-valid as written
+    for line, field in ((lines[0], "tailored_text"), (lines[2], "resume_text")):
+        with pytest.raises(InvalidEvent, match=f"{field}: .*at most 200000 characters once normalised"):
+            parse_event_line(line)
     _raw_file(tmp_path / "raw", lines)
     counts = _stage_and_load(tmp_path / "raw", tmp_path, scrubber)
     assert counts == {"resume_events": 2, "interactions": 0, "quarantine": 2}
-    reason = "at most 200000 characters once normalised (NFKC)"
-    assert _quarantine_rows(tmp_path) == [
-        (1, "text_too_long", f"tailored_text: {reason}"),
-        (3, "text_too_long", f"resume_text: {reason}"),
+    assert [(number, code) for number, code, _ in _quarantine_rows(tmp_path)] == [
+        (1, "invalid_field"),
+        (3, "invalid_field"),
     ]
 
 
