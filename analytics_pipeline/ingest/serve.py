@@ -51,8 +51,8 @@ KEEP_ALIVE_SECONDS = 5
 def head_bytes(scope: dict) -> int:
     """The size of a request's head as it came: request line and header lines, with their line breaks."""
     target = len(scope.get("raw_path") or b"") + (len(scope["query_string"]) + 1 if scope.get("query_string") else 0)
-    line = len(scope["method"]) + 1 + target + len(" HTTP/1.1\r\n")
-    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"]) + 2
+    line = len(scope.get("method", "")) + 1 + target + len(" HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ())) + 2
 
 
 async def _head_too_large(send, limit: int) -> None:
