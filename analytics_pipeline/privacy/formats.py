@@ -148,8 +148,10 @@ _COMPOUND_SUFFIX = (
     r"katu|tie|kuja|polku|tori|kaari|rinne|väylä|"
     r"utca|útja|körút"
 )
-_WORD = r"[^\W\d_][\w'’.-]*"
-_CAP_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][\w'’.-]*"
+# Words of at most 64 characters, taken whole (possessive: a word is always followed by a space or a comma,
+# never by more word): every start in a long dotted run ("A.A.A...") would otherwise rescan the run.
+_WORD = r"[^\W\d_][\w'’.-]{0,63}+"
+_CAP_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][\w'’.-]{0,63}+"
 _HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?)?\.?(?!\d)"
 UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"

@@ -98,13 +98,18 @@ _BRACKETED = r"\s*[(\[{<]\s*(?:%s)\s*[)\]}>]\s*"
 _ENCODED_AT = r"%40|&#0*64;|&#x0*40;|&commat;|\\u0040|\\x40"
 _AT = r"(?P<at>" + _BRACKETED % r"at|@" + r"|[(\[]a[)\]]|\s+at\s+|\s*@\s*|" + _ENCODED_AT + ")"
 _DOT = r"(?:" + _BRACKETED % r"dot|\." + r"|\s+dot\s+|\s+\.\s+|\.)"
-_WORD = r"[a-z0-9](?:[a-z0-9_%+-]*[a-z0-9])?"
-# Starts only where a word starts (not inside one), so a long word costs one attempt, not one per character.
+# Words of at most 64 characters, local parts of at most 32 words (a local part holds 64 characters): each
+# start reads a bounded stretch, so "1-1-1-..." or "a dot a dot ..." without an "at" costs linear time.
+_WORD = r"[a-z0-9](?:[a-z0-9_%+-]{0,62}[a-z0-9])?"
+# Starts where a word starts (not inside one), so a word costs one attempt, not one per character; also after
+# a dotted word and 64 characters into a long word, so padding past those bounds does not hide the address.
 _SPELLED_EMAIL = re.compile(
-    rf"(?<![\w.@])(?P<local>{_WORD}(?:{_DOT}{_WORD})*){_AT}{_WORD}(?:{_DOT}{_WORD})*{_DOT}[a-z]{{2,24}}(?![\w@])",
+    rf"(?:(?<![\w.@])|(?<=[a-z0-9]\.)|(?<=[a-z0-9_%+-]{{64}}))(?P<local>{_WORD}(?:{_DOT}{_WORD}){{0,31}})"
+    rf"{_AT}{_WORD}(?:{_DOT}{_WORD})*{_DOT}[a-z]{{2,24}}(?![\w@])",
     re.IGNORECASE,
 )
-_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}", re.IGNORECASE)
+# Local part bounded to 64 characters as in the gate's pattern (quality/pii.py), for the same reason.
+_PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]{1,64}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}", re.IGNORECASE)
 # The dots of a match that are not plain "." (words cannot hold spaces or brackets, so these are separators).
 _DISGUISED_DOT = re.compile(r"\s+dot\s+|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s+\.\s+", re.IGNORECASE)
 # Every disguised spelling has one of these (or is letter-spaced): texts without skip the full pattern.

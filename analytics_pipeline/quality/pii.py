@@ -39,15 +39,19 @@ from analytics_pipeline.staging import staged_file
 
 # Strict on purpose: every pattern must be unambiguous in resume text, so a hit is a real leak.
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
-    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+    # A local part holds at most 64 characters (RFC 5321): bounding it keeps the scan linear in a long run
+    # without an "@" (unbounded, every start rescanned the run). Same hits: a longer one just starts later.
+    "email": re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
     # North American numbers: (617) 396-5537, 617-396-5537, 617.396.5537, +1 617 396 5537.
     # Not inside a longer number, but a letter or separator before is fine: "call-415-555-0187", "ssn-536-22-8899".
     "phone": re.compile(r"(?<![\d+])(?<!\d[ .-])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?!-?\d)"),
     "ssn": re.compile(r"(?<!\d)(?<!\d-)\d{3}-\d{2}-\d{4}(?!-?\d)"),
     # A scheme, a www. host, or a host with a path (linkedin.com/in/x): bare "Node.js" is no URL.
+    # A bare host is tried only with a "/" within a host's 253 characters (DNS) ahead: each start reads a bounded
+    # stretch, so a long dotted run ("a.a.a...") costs linear time. A longer run still matches, starting later.
     "url": re.compile(
-        r"\b(?:https?://\S+|www\.[A-Za-z0-9-]+\.\S+|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-        r"\.(?:com|org|net|io|dev|me|co|ai|app|edu|gov|info|biz)/\S*)",
+        r"\b(?:https?://\S+|www\.[A-Za-z0-9-]+\.\S+|(?=[A-Za-z0-9.-]{1,253}/)"
+        r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|io|dev|me|co|ai|app|edu|gov|info|biz)/\S*)",
         re.IGNORECASE,
     ),
 }
