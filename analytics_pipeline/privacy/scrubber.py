@@ -46,6 +46,7 @@ from spacy.util import filter_spans
 from analytics_pipeline.privacy.normalize import detection_view
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
+    BoundedEmailRecognizer,
     CardNumberRecognizer,
     CuedPhoneRecognizer,
     DisguisedEmailRecognizer,
@@ -379,9 +380,9 @@ class PiiScrubber:
         # would only be converted, logged as unmapped and dropped by Presidio.
         mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
         self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
-        # Presidio's phone, URL and IP recognizers, replaced by the faster equivalent, the stricter one and
-        # the one that also takes zero-padded octets.
-        for name in ("PhoneRecognizer", "UrlRecognizer", "IpRecognizer"):
+        # Presidio's phone, URL, IP and e-mail recognizers, replaced by the faster equivalent, the stricter one,
+        # the one that also takes zero-padded octets and the linear-time one.
+        for name in ("PhoneRecognizer", "UrlRecognizer", "IpRecognizer", "EmailRecognizer"):
             self._analyzer.registry.remove_recognizer(name)
         self._phone_recognizer = FastPhoneRecognizer(cache_size)
         for recognizer in (
@@ -393,6 +394,7 @@ class PiiScrubber:
             LinkRecognizer(),
             UsernameRecognizer(),
             ZeroPaddedIpRecognizer(),
+            BoundedEmailRecognizer(),
             DisguisedEmailRecognizer(),
             DisguisedNumberRecognizer(),
         ):
