@@ -123,6 +123,26 @@ def test_forget_blanks_a_torn_last_line(tmp_path):
     assert path.read_bytes().endswith(b" " * len(torn))
 
 
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_forget_blanks_a_line_too_long_to_read_without_holding_it(tmp_path, gzipped):
+    """A torn write longer than any event is never loaded and never read whole: it may name the user, so an
+    erasure blanks it (line numbers kept), with the user's own lines; the other lines stay as they were."""
+    day = tmp_path / "raw" / DAY
+    day.mkdir(parents=True)
+    long_line = b"\0" * (MAX_LINE_BYTES + 10)  # a torn write: names no one that can be read
+    first, last = event().encode(), event().encode()
+    content = b"\n".join([first, long_line, event("synthetic-user-3").encode(), last]) + b"\n"
+    path = day / ("events-a.jsonl.1.gz" if gzipped else "events-a.jsonl")
+    path.write_bytes(gzip.compress(content, mtime=0) if gzipped else content)
+    blanked = erase_from_raw_log(tmp_path / "raw", pseudonymize("synthetic-user-3", SALT, USER_DOMAIN), SALT)
+    assert blanked.erased == {f"{DAY}/{path.name}": 2}
+    lines = (gzip.decompress(path.read_bytes()) if gzipped else path.read_bytes()).split(b"\n")
+    assert [line.strip() == b"" for line in lines] == [False, True, True, False, True]
+    assert (lines[0], lines[3]) == (first, last)
+    if not gzipped:
+        assert path.stat().st_size == len(content)  # blanked in place
+
+
 # Reads a day plainly and in shards in a fresh process and reports its lines and its peak RSS.
 READ_DAY = textwrap.dedent(
     """

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN, USER_DOMAIN, pseudonymize
-from analytics_pipeline.raw_log import json_object, open_raw_file
+from analytics_pipeline.raw_log import json_object, open_raw_file, read_lines
 from analytics_pipeline.schema import ERASURE_LEDGER
 from analytics_pipeline.warehouse import CATALOG, MEMORY_LIMIT, ensure_tables, transaction
 from analytics_pipeline.work_dirs import DISCARDED_NAME, WORK_DIR_NAME, is_written, remove_if_abandoned
@@ -40,6 +40,7 @@ _ID_FIELDS = {name: re.compile(rb'"%s"\s*:\s*"((?:[^"\\]|\\.)*)"' % name.encode(
 # How long an erasure waits for a run that is writing a work directory (a shard takes ~30 s, a day a few minutes).
 IN_PROGRESS_WAIT_SECONDS = 600
 _GZIP_MAGIC = b"\x1f\x8b"
+_BLANK_CHUNK_BYTES = 1024 * 1024
 # Reading or decompressing a file can fail in these ways; such a file is reported, not guessed at.
 _UNREADABLE = (OSError, EOFError, zlib.error, pa.ArrowException)
 
@@ -255,17 +256,31 @@ def _is_gzip(path: Path) -> bool:
         return raw.peek(2)[:2] == _GZIP_MAGIC
 
 
+def _blank_too_long(fd: int, offset: int, length: int) -> None:
+    """Overwrite a line too long to be read whole (``length`` bytes from ``offset``) with spaces, keeping its
+    line break, a chunk at a time."""
+    tail = os.pread(fd, 2, offset + max(length - 2, 0))
+    end = offset + length - (2 if tail == b"\r\n" else 1 if tail.endswith(b"\n") else 0)
+    for start in range(offset, end, _BLANK_CHUNK_BYTES):
+        os.pwrite(fd, b" " * min(_BLANK_CHUNK_BYTES, end - start), start)
+
+
 def _blank_in_place(path: Path, blank: Callable[[bytes], bool]) -> int:
     with open_raw_file(path, "r+b") as handle:  # O_NOFOLLOW: never writes through a symlink
         count = offset = 0
-        for line in handle:  # streamed; pwrite only touches bytes already read
+        # Streamed in bounded memory; pwrite only touches bytes already read.
+        for line, length in read_lines(handle):
+            if line is None:
+                # Longer than any event (a torn write, never loaded): it is not read, so it may name the
+                # user, and it is blanked whoever's erasure this is.
+                _blank_too_long(handle.fileno(), offset, length)
+                count += 1
             # A last line without its newline (a writer killed mid-line) is blanked too: it may name
             # the user. If it is still being written it is the erased user's own event, lost on purpose.
-            body = line.rstrip(b"\r\n")
-            if body.strip() and blank(body):
+            elif (body := line.rstrip(b"\r\n")).strip() and blank(body):
                 os.pwrite(handle.fileno(), b" " * len(body), offset)
                 count += 1
-            offset += len(line)
+            offset += length
         if count:
             os.fsync(handle.fileno())
     return count
@@ -275,16 +290,19 @@ def _blank_gzip(path: Path, blank: Callable[[bytes], bool]) -> int:
     """A gzip'd file (rotated, no longer appended to) is rewritten with the matching lines blanked; one
     without such lines is left as it is (a rewrite would change its size, which the sensor reads as new data)."""
     with _raw_lines(path) as lines:
-        if not any(blank(body) for line in lines if (body := line.rstrip(b"\r\n")).strip()):
+        if not any(
+            line is None or ((body := line.rstrip(b"\r\n")).strip() and blank(body)) for line, _ in read_lines(lines)
+        ):
             return 0
     count = 0
 
     def write(tmp: Path) -> None:
         nonlocal count
         with _raw_lines(path) as source, gzip.open(tmp, "wb") as target:
-            for line in source:
-                body = line.rstrip(b"\r\n")
-                if body.strip() and blank(body):
+            for line, _ in read_lines(source):
+                if line is None:  # too long to read: an empty line in its place (see _blank_in_place)
+                    line, count = b"\n", count + 1
+                elif (body := line.rstrip(b"\r\n")).strip() and blank(body):
                     line, count = b" " * len(body) + line[len(body) :], count + 1
                 target.write(line)
 
@@ -304,7 +322,8 @@ def _mentions(identifiers: set[str]) -> re.Pattern[bytes]:
 
 
 def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
-    """Overwrite with spaces every line of the user in every file under the raw dir, at any depth:
+    """Overwrite with spaces every line of the user, and every line too long to be read (over 4 MiB: no event,
+    never loaded, it may name anyone), in every file under the raw dir, at any depth:
     the files the pipeline reads and the ones it skips (``notes.txt``, ``*.bak``, nested or non-day
     directories); gzip'd files (by content) are rewritten. Symlinks are never followed.
 
@@ -329,11 +348,16 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
                 files.append(path)
     identifiers: set[str] = set()
     affected: dict[Path, tuple[bool, bool]] = {}  # path -> (has lines naming the user, has lines naming no one)
+    too_long: set[Path] = set()  # files with lines too long to read, blanked in any erasure
     for path in files:
         named = other = False
         try:
             with _raw_lines(path) as lines:
-                for line in lines:
+                for line, _ in read_lines(lines):
+                    if line is None:
+                        other = True
+                        too_long.add(path)
+                        continue
                     body = line.rstrip(b"\r\n")
                     if not body.strip():
                         continue
@@ -361,7 +385,7 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
     order = {(False, True): 0, (True, True): 1, (True, False): 2}
     for path in sorted((p for p, kinds in affected.items() if kinds in order), key=lambda p: order[affected[p]]):
         named, _ = affected[path]
-        if (named or mentions is not None) and (
+        if (named or mentions is not None or path in too_long) and (
             count := (_blank_gzip if _is_gzip(path) else _blank_in_place)(path, users_line)
         ):
             sweep.erased[_relative(path, raw_dir)] = count
