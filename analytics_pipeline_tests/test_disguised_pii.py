@@ -99,6 +99,10 @@ STRICT_VARIANTS = [
     ("html_hex_entity_at_email", "jane.doe&#x40;example.com", EMAIL),
     ("escaped_at_email", '{"email": "jane.doe\\u0040example.com"}', EMAIL),
     ("a_in_brackets_email", "jane.doe(a)example.com", EMAIL),
+    ("dashed_at_dot_email", "jane.doe -at- example -dot- com", EMAIL),
+    ("underscored_at_dot_email", "jane.doe_at_example_dot_com", EMAIL),
+    ("spelled_period_email", "jane.doe at example period com", EMAIL),
+    ("bare_at_handle_email", "jane.doe85 at example.com", EMAIL),
     ("trunk_zero_phone_fr", "+33 (0)1 23 45 67 89", ["123456789"]),
     ("trunk_zero_phone_nl", "+31 (0)6 1234 5678", ["612345678"]),
     ("double_spaced_card", "4539  1488  0343  6467", CARD),
@@ -111,6 +115,7 @@ STRICT_VARIANTS = [
 STRICT_PROSE = [
     "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
     "Attached cv.docx and index.html for review.",
+    "Ranked 2 at kaggle, then 3 years at acme in Berlin.",
     "Scored 12\u20137 in the final; kept 99.9% uptime\tacross 3 regions.",
 ]
 

@@ -96,8 +96,9 @@ _BRACKETED = r"\s*[(\[{<]\s*(?:%s)\s*[)\]}>]\s*"
 # "@" escaped for a URL, HTML or a string literal (mailto:jane%40example.com, jane&#64;example.com), or
 # written "(a)" right between the two parts (jane(a)example.com).
 _ENCODED_AT = r"%40|&#0*64;|&#x0*40;|&commat;|\\u0040|\\x40"
-_AT = r"(?P<at>" + _BRACKETED % r"at|@" + r"|[(\[]a[)\]]|\s+at\s+|\s*@\s*|" + _ENCODED_AT + ")"
-_DOT = r"(?:" + _BRACKETED % r"dot|\." + r"|\s+dot\s+|\s+\.\s+|\.)"
+# Also joined by dashes or underscores: jane -at- example -dot- com, jane_at_example_dot_com.
+_AT = r"(?P<at>" + _BRACKETED % r"at|@" + r"|[(\[]a[)\]]|\s+at\s+|\s*[-_]at[-_]\s*|\s*@\s*|" + _ENCODED_AT + ")"
+_DOT = r"(?:" + _BRACKETED % r"dot|\." + r"|\s+(?:dot|period)\s+|\s*[-_]dot[-_]\s*|\s+\.\s+|\.)"
 # Words of at most 64 characters, local parts of at most 32 words (a local part holds 64 characters): each
 # start reads a bounded stretch, so "1-1-1-..." or "a dot a dot ..." without an "at" costs linear time.
 _WORD = r"[a-z0-9](?:[a-z0-9_%+-]{0,62}[a-z0-9])?"
@@ -111,29 +112,35 @@ _SPELLED_EMAIL = re.compile(
 # Local part bounded to 64 characters as in the gate's pattern (quality/pii.py), for the same reason.
 _PLAIN_EMAIL = re.compile(r"[a-z0-9._%+-]{1,64}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,24}", re.IGNORECASE)
 # The dots of a match that are not plain "." (words cannot hold spaces or brackets, so these are separators).
-_DISGUISED_DOT = re.compile(r"\s+dot\s+|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s+\.\s+", re.IGNORECASE)
+_DISGUISED_DOT = re.compile(r"\s+(?:dot|period)\s+|[-_]dot[-_]|[(\[{<]\s*(?:dot|\.)\s*[)\]}>]|\s+\.\s+", re.IGNORECASE)
 # Every disguised spelling has one of these (or is letter-spaced): texts without skip the full pattern.
 _MAYBE_EMAIL = re.compile(
-    r"@|\bdot\b|\s\.\s|[(\[{<]\s*(?:at|dot|\.)\s*[)\]}>]|[(\[]a[)\]]|" + _ENCODED_AT, re.IGNORECASE
+    r"@|\bdot\b|\bperiod\b|[-_\s]at[-_\s]|\s\.\s|[(\[{<]\s*(?:at|dot|\.)\s*[)\]}>]|[(\[]a[)\]]|" + _ENCODED_AT,
+    re.IGNORECASE,
 )
 _BARE_AT = re.compile(r"\s+at\s+", re.IGNORECASE)
 _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 
 
+def _is_handle(local: str) -> bool:
+    # "jane.doe", "kwame_m85"; not "years", not "2" ("ranked 2 at kaggle.com").
+    return len(local) >= 4 and bool(_HANDLE_CHAR.search(local)) and any(c.isalpha() for c in local)
+
+
 def _is_disguised_email(match: re.Match) -> bool:
     """Which spellings count: a plain address is the recognizers' job, and prose must not match.
 
-    A bracketed or escaped "at" always counts; the bare word "at" or a plain "@" only with a written-out, bracketed
-    or spaced dot ("jane at example dot com", not "worked at example.com"); "@" with spaces around it
-    also with a local part shaped like a handle ("jane.doe @ example.com", not "Engineer @ Amazon.com").
+    A bracketed, dashed or escaped "at" always counts; a plain "@" only with a written-out, bracketed or
+    spaced dot; the bare word "at" or "@" with spaces around it also with a local part shaped like a handle
+    ("jane.doe at example.com", "jane.doe @ example.com"; not "worked at example.com", "Engineer @ Amazon.com").
     """
     at = match.group("at")
     disguised_dot = bool(_DISGUISED_DOT.search(match.group(0)))
-    if at == "@" or _BARE_AT.fullmatch(at):
+    if at == "@":
         return disguised_dot
-    if at.strip() == "@":
-        return disguised_dot or bool(_HANDLE_CHAR.search(match.group("local")))
-    return True  # bracketed or escaped
+    if _BARE_AT.fullmatch(at) or at.strip() == "@":
+        return disguised_dot or _is_handle(match.group("local"))
+    return True  # bracketed, dashed or escaped
 
 
 # Letter-spacing: "j a n e . d o e @ e x a m p l e . c o m". A run is a stretch of words on one line in
