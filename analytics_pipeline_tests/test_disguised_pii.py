@@ -116,6 +116,9 @@ STRICT_PROSE = [
     "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
     "Attached cv.docx and index.html for review.",
     "Ranked 2 at kaggle, then 3 years at acme in Berlin.",
+    # Code in a developer's resume: annotations, decorators, npm scopes, CSS at-rules are skills, not handles.
+    "Spring Boot (@Autowired, @Transactional, @RestController), JUnit 5 (@Test, @BeforeEach), Lombok @Data.",
+    'Python @dataclass, Flask @app.route("/"), npm @types/node and @angular/core, CSS @media queries.',
     "Scored 12\u20137 in the final; kept 99.9% uptime\tacross 3 regions.",
 ]
 
@@ -152,6 +155,12 @@ def test_values_written_with_unicode_separators_digits_or_escapes_are_removed(sc
 @pytest.mark.parametrize("prose", STRICT_PROSE)
 def test_prose_with_those_characters_stays_as_it_was(scrubber, prose):
     assert scrubber.scrub(prose) == prose
+
+
+def test_a_handle_beside_code_annotations_is_still_a_handle(scrubber):
+    assert scrubber.scrub("Java @Override fan, ping me @jdoe85 or @Override_King.") == (
+        "Java @Override fan, ping me <USERNAME> or <USERNAME>."
+    )
 
 
 def test_a_spaced_a_in_brackets_is_no_at_sign(scrubber):

@@ -375,13 +375,35 @@ class ZeroPaddedIpRecognizer(IpRecognizer):
 _IPV4_LEADING_ZEROS = re.compile(r"\b0+(?=\d)")
 
 
+# "@" + name in a developer's resume is often code, a skill to keep: Java/Spring/JUnit/JPA/Lombok annotations,
+# Python decorators, CSS at-rules. Written exactly so (case-sensitive); any other "@name" is a handle.
+CODE_ANNOTATIONS = frozenset(
+    """
+    Override Deprecated SuppressWarnings FunctionalInterface SafeVarargs Autowired Component Service Repository
+    Controller RestController Configuration Bean Value Qualifier Primary Scope Lazy Profile SpringBootApplication
+    EnableAutoConfiguration ComponentScan RequestMapping GetMapping PostMapping PutMapping DeleteMapping
+    PatchMapping RequestBody ResponseBody RequestParam PathVariable ResponseStatus ExceptionHandler
+    ControllerAdvice RestControllerAdvice CrossOrigin Transactional Async Scheduled EnableScheduling Cacheable
+    Entity Table Id GeneratedValue Column OneToMany ManyToOne OneToOne ManyToMany JoinColumn Embeddable Query
+    Param Valid NotNull NotBlank NotEmpty Size Data Getter Setter Builder NoArgsConstructor AllArgsConstructor
+    RequiredArgsConstructor Slf4j ToString EqualsAndHashCode Test Before After BeforeEach AfterEach BeforeAll
+    AfterAll BeforeClass AfterClass Mock InjectMocks Spy MockBean SpringBootTest WebMvcTest DataJpaTest RunWith
+    ExtendWith ParameterizedTest DisplayName Disabled Ignore Inject Named Singleton Produces Consumes
+    JsonProperty JsonIgnore Input Output Injectable NgModule Directive HostListener ViewChild
+    dataclass property staticmethod classmethod abstractmethod cached_property lru_cache contextmanager
+    pytest media import keyframes supports tailwind apply
+    """.split()
+)
+
+
 class UsernameRecognizer(EntityRecognizer):
-    """Handles and usernames: ``@name`` (not an e-mail's domain), ``u/name`` and ``/u/name``, and the value after
-    a ``Username:``, ``handle:``, ``Skype:`` (with its ``live:`` prefix), ``GitHub:`` or similar label."""
+    """Handles and usernames: ``@name`` (not an e-mail's domain, a code annotation, an npm scope ``@types/node``
+    or a call ``@app.route(``), ``u/name`` and ``/u/name``, and the value after a ``Username:``, ``handle:``,
+    ``Skype:`` (with its ``live:`` prefix), ``GitHub:`` or similar label."""
 
     SCORE = 0.7
     PATTERNS = (
-        re.compile(r"(?<![\w@.+/-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@])"),
+        re.compile(r"(?<![\w@.+/-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@/(])(?!\.\w+\()"),
         re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
         re.compile(
             r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig|"
@@ -402,6 +424,8 @@ class UsernameRecognizer(EntityRecognizer):
         results = []
         for pattern in self.PATTERNS:
             for match in pattern.finditer(text):
+                if match[0][1:] in CODE_ANNOTATIONS:
+                    continue
                 start, end = match.span("value") if "value" in pattern.groupindex else match.span()
                 results.append(recognizer_result(self, "USERNAME", start, end, self.SCORE))
         return results
