@@ -116,6 +116,7 @@ STRICT_PROSE = [
     "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
     "Attached cv.docx and index.html for review.",
     "Ranked 2 at kaggle, then 3 years at acme in Berlin.",
+    "Shipped version 1.0.0.1, then build 10.2.3.4.",
     # Code in a developer's resume: annotations, decorators, npm scopes, CSS at-rules are skills, not handles.
     "Spring Boot (@Autowired, @Transactional, @RestController), JUnit 5 (@Test, @BeforeEach), Lombok @Data.",
     'Python @dataclass, Flask @app.route("/"), npm @types/node and @angular/core, CSS @media queries.',

@@ -363,7 +363,8 @@ class BoundedEmailRecognizer(EmailRecognizer):
 
 class ZeroPaddedIpRecognizer(IpRecognizer):
     """Presidio's IP recognizer, also for IPv4 addresses written with zero-padded octets (``010.000.000.001``,
-    as some logs print them): its patterns match them, but Python's ``ipaddress`` rejects leading zeros."""
+    as some logs print them): its patterns match them, but Python's ``ipaddress`` rejects leading zeros.
+    Four numbers right after a version word are a version, not an address (``version 1.0.0.1``)."""
 
     def __init__(self) -> None:
         super().__init__(name="IpRecognizer")
@@ -371,8 +372,16 @@ class ZeroPaddedIpRecognizer(IpRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool:
         return super().invalidate_result(_IPV4_LEADING_ZEROS.sub("", pattern_text))
 
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        return [
+            result
+            for result in super().analyze(text, entities, nlp_artifacts, regex_flags)
+            if not _VERSION_WORD.search(text, max(0, result.start - 20), result.start)
+        ]
+
 
 _IPV4_LEADING_ZEROS = re.compile(r"\b0+(?=\d)")
+_VERSION_WORD = re.compile(r"(?i)\b(?:v|ver|version|build|release|rev|revision)\.?[ \t]*$")
 
 
 # "@" + name in a developer's resume is often code, a skill to keep: Java/Spring/JUnit/JPA/Lombok annotations,
