@@ -164,6 +164,20 @@ def test_a_handle_beside_code_annotations_is_still_a_handle(scrubber):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("연락처 010-1234-5678 입니다", "010-1234-5678"),
+        ("我的手机13800138000。", "13800138000"),
+        ("携帯: 090-1234-5678", "090"),
+    ],
+)
+def test_national_numbers_after_a_cjk_phone_word_are_removed(scrubber, text, number):
+    """CJK text has no spaces between words: the cue and the number may touch their neighbours."""
+    scrubbed = scrubber.scrub(text)
+    assert "<PHONE_NUMBER>" in scrubbed and number not in scrubbed
+
+
 def test_a_spaced_a_in_brackets_is_no_at_sign(scrubber):
     assert scrubber.scrub("Section (a) covers example.com domains.") == "Section (a) covers <URL> domains."
 

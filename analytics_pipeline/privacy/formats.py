@@ -71,13 +71,17 @@ PHONE_CUES = (
     r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
     r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
 )
-_CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])")
+# Chinese, Japanese and Korean write words without spaces ("我的手机13800138000"): no word boundary there.
+CJK_PHONE_CUES = r"电话|電話|手机|手機|携帯|連絡先|联系方式|연락처|전화|휴대폰|핸드폰"
+_CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])|{CJK_PHONE_CUES}")
 # Labels written after a number in contact lists ("555 0100 office").
 _AFTER_CUE = re.compile(rf"(?i)^[ \t]*[(\[]?(?:{PHONE_CUES}|office|home|work|direct|private)(?![^\W\d_])")
-# Digits in groups as countries write them: 555 0100, 12-34-56-78, (12) 345-678, 01.23.45.67.89, 0123/456 78 90.
+# Digits in groups as countries write them: 555 0100, 12-34-56-78, (12) 345-678, 01.23.45.67.89, 0123/456 78 90,
+# or in one run (13800138000).
+# Not glued to a Latin letter or digit; glued to a CJK word it may be ("手机13800138000", "010-1234-5678입니다").
 NATIONAL_PHONE = re.compile(
-    r"(?<![\w+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,8}(?:(?:[ .-]|/ ?)\d{1,8}){0,5}"
-    r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![\w-]|[.,/]\d)"
+    r"(?<![A-Za-z0-9_+.,/-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,15}(?:(?:[ .-]|/ ?)\d{1,8}){0,5}"
+    r"(?:[ \t]*(?:x|ext\.?)[ \t]*\d{1,6})?(?![A-Za-z0-9_-]|[.,/]\d)"
 )
 NATIONAL_PHONE_DIGITS = (6, 15)
 # Dates and runs of years next to a cue ("call me about the 2019 2020 budget", "calls logged 2024-03-17") are not phones.
