@@ -268,6 +268,19 @@ def test_links_wrapped_across_a_line_are_removed_whole(scrubber):
 
 
 @pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Links:\nhttps://github.com/\nDanaQuist\nThanks", "Links:\n<URL>\nThanks"),  # a handle after the slash
+        ("https://github.com/dana-\nquist - thanks", "<URL> - thanks"),  # cut inside a hyphenated slug
+        ("https://site.io/u/\ndana_quist and more", "<URL> and more"),
+        ("see https://example.com/\nExperience\nAcme", "see <URL>\nExperience\nAcme"),  # a heading stays
+    ],
+)
+def test_a_wrapped_links_tail_is_taken_when_it_cannot_be_a_new_line(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize(
     "text, value",
     [
         ("ping me @dana_q42 on the app", "@dana_q42"),

@@ -288,6 +288,7 @@ class CardNumberRecognizer(_FormatRecognizer):
 # holding a digit, a slash or a hyphen (an ID, a path) or being the whole line in lower case.
 _WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|[ \t]+\S)")
 _BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
+_CAMEL_CASE = re.compile(r"[a-z][A-Z]")
 
 
 # Presidio's host pattern, tried only where a run of host characters starts. Tried at every position, each
@@ -335,7 +336,12 @@ class LinkRecognizer(UrlRecognizer):
             return end
         value = tail.group("tail")
         whole_line = text[tail.end() : tail.end() + 1] in ("\n", "")
-        if re.search(r"[\d/-]", value) or (whole_line and value == value.lower()):
+        if (
+            re.search(r"[\d/_-]", value)
+            or (whole_line and value == value.lower())
+            or text[end - 1] == "-"  # cut inside a hyphenated slug: jane-\ndoe
+            or (text[end - 1] == "/" and _CAMEL_CASE.search(value))  # a handle after the slash: /\nJaneDoe
+        ):
             return tail.end()
         return end
 
