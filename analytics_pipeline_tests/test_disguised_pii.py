@@ -110,6 +110,9 @@ STRICT_VARIANTS = [
     ("skype_live_id", "Skype: live:jane.doe_1", ["janedoe1"]),
     ("github_label", "GitHub: janedoe1987", ["janedoe1987"]),
     ("zero_padded_ip", "IP 203.000.113.045", ["203000113045"]),
+    ("spaced_dash_ssn", "SSN: 536 - 22 - 8841", SSN),
+    ("split_ssn", "SS# 536 228841", SSN),
+    ("slashed_ssn", "Social Security No. 536/22/8841", SSN),
 ]
 # Prose that holds those characters or shapes but no personal data: it must come back as it was.
 STRICT_PROSE = [

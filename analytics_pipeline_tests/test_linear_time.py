@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
+from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, cued_ssn_spans, international_address_spans
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.quality.pii import ResidualPiiDetector
 
@@ -42,6 +42,7 @@ FINDERS = {
     "international_address": international_address_spans,
     "card": card_spans,
     "cued_phone": cued_phone_spans,
+    "cued_ssn": cued_ssn_spans,
 }
 
 

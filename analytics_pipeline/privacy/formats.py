@@ -61,6 +61,27 @@ def card_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in CARD_CANDIDATE.finditer(text) if is_card_number(m.group())]
 
 
+# --- US social security numbers after their label ----------------------------------------------
+
+# A label, then nine digits in 3-2-4 groups with any separators: "SSN: 536 - 22 - 8841", "SS# 536 228841".
+# Presidio's patterns take one separator of one kind; after the label any spelling is the number.
+_CUED_SSN = re.compile(
+    r"(?i)\b(?:ssn|ss#|soc(?:ial)?[ .]*sec(?:urity)?(?:[ .]*(?:no|number|#))?)[ \t#:.=-]{0,4}"
+    r"(?P<ssn>(?<!\d)\d{3}[ \t./-]{0,3}\d{2}[ \t./-]{0,3}\d{4}(?![\d-]))"
+)
+
+
+def is_ssn(digits: str) -> bool:
+    """Issuable by the SSA: area not 000, 666 or 9xx; group not 00; serial not 0000."""
+    return digits[:3] not in ("000", "666") and digits[0] != "9" and digits[3:5] != "00" and digits[5:] != "0000"
+
+
+def cued_ssn_spans(text: str) -> list[tuple[int, int]]:
+    return [
+        m.span("ssn") for m in _CUED_SSN.finditer(text) if is_ssn("".join(c for c in m.group("ssn") if c.isdigit()))
+    ]
+
+
 # --- national phone numbers next to a cue ------------------------------------------------------
 
 # Words people put before (or after) a phone number, in the languages of the CVs a resume app sees.

@@ -14,7 +14,13 @@ from phonenumbers import PhoneMetadata
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, IpRecognizer, PhoneRecognizer, UrlRecognizer
 
-from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, extend_address, international_address_spans
+from analytics_pipeline.privacy.formats import (
+    card_spans,
+    cued_phone_spans,
+    cued_ssn_spans,
+    extend_address,
+    international_address_spans,
+)
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
 
@@ -272,6 +278,13 @@ class DisguisedNumberRecognizer(_FormatRecognizer):
 
     ENTITY, SCORE = "PHONE_NUMBER", 0.7
     find = staticmethod(disguised_number_spans)
+
+
+class CuedSsnRecognizer(_FormatRecognizer):
+    """Nine digits after an SSN label, whatever separates their groups (``SSN: 536 - 22 - 8841``)."""
+
+    ENTITY, SCORE = "US_SSN", 0.7
+    find = staticmethod(cued_ssn_spans)
 
 
 class CardNumberRecognizer(_FormatRecognizer):

@@ -24,7 +24,12 @@ from typing import NamedTuple
 import pyarrow.parquet as pq
 
 from analytics_pipeline.contract import PLANNED_ELEMENTS, PLANNED_PAGES, TAILORING_MODES
-from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, international_address_spans
+from analytics_pipeline.privacy.formats import (
+    card_spans,
+    cued_phone_spans,
+    cued_ssn_spans,
+    international_address_spans,
+)
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
 from analytics_pipeline.privacy.normalize import (
     detection_view,
@@ -61,6 +66,7 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
 PII_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
     "card": card_spans,
     "phone_national": cued_phone_spans,
+    "ssn_cued": cued_ssn_spans,
     "street_address": international_address_spans,
 }
 # The same values in disguise: letter-spaced, "at"/"dot" spelled out, digits in words. A hit blocks the day.
