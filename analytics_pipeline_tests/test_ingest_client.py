@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from analytics_pipeline.contract import parse_event
-from analytics_pipeline.ingest.client import AnalyticsClient, ClientStats, HttpTransport
+from analytics_pipeline.ingest.client import AnalyticsClient, ClientStats, HttpTransport, RetryableSendError
 from analytics_pipeline_tests.ingest_helpers import (
     TEST_WRITE_KEY,
     ingest_server,
@@ -163,3 +164,109 @@ def test_without_an_endpoint_writes_the_local_raw_log(tmp_path, monkeypatch):
     client.shutdown(timeout=10)
     assert client.stats().sent == 7
     assert sorted(raw_event_ids(tmp_path / "raw")) == sorted(str(e.event_id) for e in sent)
+
+
+# --- servers that misbehave: the client stays bounded in time and memory -------------------------
+
+
+def misbehaving_server(answer) -> tuple[str, socket.socket]:
+    """A one-thread-per-connection HTTP server on loopback that reads each request and calls ``answer(conn)``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                if not (chunk := conn.recv(65536)):
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(
+                next(
+                    v for k, _, v in (h.partition(b":") for h in head.split(b"\r\n")) if k.lower() == b"content-length"
+                )
+            )
+            while len(body) < length and (chunk := conn.recv(65536)):
+                body += chunk
+            with contextlib.suppress(OSError):
+                answer(conn)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=handle, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", listener
+
+
+def dripping(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(60):
+        conn.sendall(b" ")
+        time.sleep(1)
+
+
+def test_a_server_that_drips_its_answer_is_cut_and_shutdown_stays_bounded():
+    url, listener = misbehaving_server(dripping)
+    with listener:
+        client = AnalyticsClient(HttpTransport(url, "k", timeout=1.0), max_retries=0, **FAST_RETRIES)
+        client.enqueue(events(1)[0])
+        started = time.monotonic()
+        assert wait_until(lambda: client.stats().dropped == 1, timeout=15)  # cut at 3 x timeout, not after 60 s
+        assert time.monotonic() - started < 8
+        client.enqueue(events(1)[0])
+        started = time.monotonic()
+        client.shutdown(timeout=1)
+        assert time.monotonic() - started < 4  # closing does not wait for the blocked read
+
+
+def test_a_huge_response_is_not_read_into_memory():
+    def huge(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+        for _ in range(300):
+            conn.sendall(b"x" * 1024 * 1024)
+
+    url, listener = misbehaving_server(huge)
+    with listener:
+        transport = HttpTransport(url, "k", timeout=5.0)
+        with pytest.raises(RetryableSendError):
+            transport.send(transport.prepare(events(1))[0])
+        transport.close()
+
+
+@pytest.mark.parametrize("body", [b"<html>maintenance</html>", b'{"accepted": "five"}', b'{"accepted": 7}'])
+def test_a_2xx_without_the_apis_answer_is_retried_not_counted_as_sent(body):
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    url, listener = misbehaving_server(answer)
+    with listener:
+        transport = HttpTransport(url, "k", timeout=5.0)
+        with pytest.raises(RetryableSendError):
+            transport.send(transport.prepare(events(3))[0])
+        transport.close()
+
+
+def test_batches_are_split_within_the_apis_limits_on_events_and_json_values():
+    transport = HttpTransport("http://127.0.0.1:9", "k")
+    assert [p.count for p in transport.prepare(events(1_200))] == [500, 500, 200]
+    commas = parse_event(
+        interaction()
+        | {"event_type": "resume.tailor", "resume_id": "r", "version": 1, "tailored_text": "," * 200_000}
+        | {"action": None, "element": None}
+    )
+    assert [p.count for p in transport.prepare([commas] * 6 + events(10))] == [4, 2 + 10]
+
+
+def test_a_write_key_read_from_a_file_loses_its_newline_and_a_control_character_is_refused():
+    assert HttpTransport("http://127.0.0.1:9", "key-123\n")._headers["Authorization"] == "Bearer key-123"
+    with pytest.raises(ValueError) as refused:
+        HttpTransport("http://127.0.0.1:9", "key\x00123")
+    assert "key" not in str(refused.value).replace("ANALYTICS_WRITE_KEY", "")
+
+
+def test_retry_after_is_honoured_beyond_the_backoff_ceiling():
+    client = AnalyticsClient(HttpTransport("http://127.0.0.1:9", "k"), sync=True, backoff_max=10.0)
+    assert client._backoff(0, 60.0) == 60.0
+    client.shutdown(timeout=0)

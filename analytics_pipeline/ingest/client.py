@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import random
+import socket
 import threading
 import time
 import weakref
@@ -44,8 +45,15 @@ log = logging.getLogger(__name__)
 Event = ResumeEvent | InteractionEvent
 ENDPOINT_ENV = "ANALYTICS_ENDPOINT"
 WRITE_KEY_ENV = "ANALYTICS_WRITE_KEY"
-# Well under the API's 32 MiB request limit; a single event (<= ~2.5 MB) always fits.
+# Well under the API's limits per request (32 MiB, 1,000 events, 2,000,000 JSON values: commas and closing
+# brackets); a single event (<= ~2.5 MB, <= 600,000 commas in its texts) always fits.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+MAX_REQUEST_EVENTS = 500
+MAX_REQUEST_VALUES = 1_000_000
+# The API answers with a small JSON object (a batch's errors included); more is not the API.
+MAX_RESPONSE_BYTES = 1024 * 1024
+# A Retry-After is honoured up to this many seconds (a longer one is a misconfiguration, not a plan).
+MAX_RETRY_AFTER_SECONDS = 300.0
 _FLUSH = object()  # queue marker: send what you have now
 
 
@@ -86,7 +94,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 class HttpTransport:
-    """POSTs gzip'd batches to ``<endpoint>/v1/batch`` over one keep-alive connection."""
+    """POSTs gzip'd batches to ``<endpoint>/v1/batch`` over one keep-alive connection.
+
+    ``timeout`` bounds each socket operation; a whole exchange (request, headers, body) is cut at
+    ``3 * timeout`` however slowly a server drips its answer, and its body at MAX_RESPONSE_BYTES.
+    """
 
     def __init__(self, endpoint: str, write_key: str | None, timeout: float = 10.0):
         url = urlsplit(endpoint)
@@ -101,19 +113,31 @@ class HttpTransport:
             "Content-Encoding": "gzip",
             "User-Agent": "analytics-pipeline-logger/1",
         }
+        # A key read from a file often ends in a newline; one with other control characters is not a key
+        # (http.client would refuse the header on every send, with the key in its message).
+        write_key = (write_key or "").strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in write_key):
+            raise ValueError(f"{WRITE_KEY_ENV} holds a control character")
         if write_key:
             self._headers["Authorization"] = f"Bearer {write_key}"
         self._connection: http.client.HTTPConnection | None = None
+        self._socket = None  # the exchange's socket, shut down to end a read blocked in the sender
 
     def prepare(self, events: Sequence[Event]) -> list[Payload]:
         """Request bodies of at most MAX_REQUEST_BYTES (before compression)."""
-        payloads, lines, size = [], [], 0
+        payloads, lines, size, values = [], [], 0, 0
         for line in (event_to_json(e).encode() for e in events):
-            if lines and size + len(line) > MAX_REQUEST_BYTES:
+            line_values = line.count(b",") + line.count(b"]") + line.count(b"}") + 1
+            if lines and (
+                size + len(line) > MAX_REQUEST_BYTES
+                or len(lines) == MAX_REQUEST_EVENTS
+                or values + line_values > MAX_REQUEST_VALUES
+            ):
                 payloads.append(self._body(lines))
-                lines, size = [], 0
+                lines, size, values = [], 0, 0
             lines.append(line)
             size += len(line) + 1
+            values += line_values
         if lines:
             payloads.append(self._body(lines))
         return payloads
@@ -143,7 +167,10 @@ class HttpTransport:
         if not isinstance(result, dict):
             result = {}
         if 200 <= response.status < 300:
-            accepted = int(result.get("accepted", payload.count))
+            accepted = result.get("accepted")
+            if not isinstance(accepted, int) or not 0 <= accepted <= payload.count:
+                # Not the API's answer (a proxy's page, another service): nothing is known to be stored.
+                raise RetryableSendError(f"HTTP {response.status} without the API's answer")
             return accepted, payload.count - accepted
         log.error(
             "ingestion API refused a batch of %d events: HTTP %d %s",
@@ -156,14 +183,37 @@ class HttpTransport:
     def _exchange(self, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
         if self._connection is None:
             self._connection = self._connection_class(*self._address, timeout=self._timeout)
-        self._connection.request("POST", self._path, body=body, headers=self._headers)
-        response = self._connection.getresponse()
-        return response, response.read()
+        if self._connection.sock is None:
+            self._connection.connect()
+        self._socket = self._connection.sock
+        # A server that drips its answer a byte per `timeout` would hold the sender forever: cut it. (Not at
+        # interpreter exit, where no thread may start: there shutdown() cuts it at `exit_timeout`.)
+        watchdog = threading.Timer(3 * self._timeout, self._abort)
+        watchdog.daemon = True
+        with contextlib.suppress(RuntimeError):
+            watchdog.start()
+        try:
+            self._connection.request("POST", self._path, body=body, headers=self._headers)
+            response = self._connection.getresponse()
+            data = response.read(MAX_RESPONSE_BYTES + 1)
+        finally:
+            watchdog.cancel()
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise http.client.HTTPException("response larger than the API's")
+        return response, data
+
+    def _abort(self) -> None:
+        # shutdown, not close: it ends a read blocked in another thread at once, without its locks.
+        if (sock := self._socket) is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._connection is not None:
+            self._abort()
             self._connection.close()
             self._connection = None
+            self._socket = None
 
     def after_fork(self) -> None:
         # The socket is the parent's connection: the child opens its own and leaves that one alone.
@@ -387,7 +437,7 @@ class AnalyticsClient:
         ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
         delay = random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread, yet growing
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.backoff_max))
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         return delay
 
 
