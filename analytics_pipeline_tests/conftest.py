@@ -51,8 +51,10 @@ def suite_processes(mark: str) -> list[psutil.Process]:
     exempt = {me.pid} | {parent.pid for parent in me.parents()}
     descendants = {child.pid for child in me.children(recursive=True)}
     found = []
-    for process in psutil.process_iter():
+    # Fresh Process objects, not process_iter's cache: one parallel run missed a just-made orphan (cause unproven).
+    for pid in psutil.pids():
         try:
+            process = psutil.Process(pid)
             if process.pid in exempt or process.status() == psutil.STATUS_ZOMBIE:
                 continue
             if process.ppid() == me.pid and any(h in " ".join(process.cmdline()) for h in MULTIPROCESSING_HELPERS):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from analytics_pipeline.contract import parse_event
+from analytics_pipeline.ingest.analytics_hooks import get_client, log_interaction_event, set_client
 from analytics_pipeline.ingest.client import AnalyticsClient, ClientStats, HttpTransport, RetryableSendError
 from analytics_pipeline_tests.ingest_helpers import (
     TEST_WRITE_KEY,
@@ -270,3 +271,15 @@ def test_retry_after_is_honoured_beyond_the_backoff_ceiling():
     client = AnalyticsClient(HttpTransport("http://127.0.0.1:9", "k"), sync=True, backoff_max=10.0)
     assert client._backoff(0, 60.0) == 60.0
     client.shutdown(timeout=0)
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:8000", "http://[::1", "ftp://ingest"])
+def test_a_malformed_endpoint_never_breaks_the_app_its_events_are_dropped_and_counted(monkeypatch, endpoint):
+    monkeypatch.setenv("ANALYTICS_ENDPOINT", endpoint)
+    previous = set_client(None)
+    try:
+        for _ in range(2):
+            assert log_interaction_event(user_id="synthetic-user", action="click", element="b")
+        assert get_client().stats() == ClientStats(sent=0, retried=0, dropped=2, rejected=0, queued=0)
+    finally:
+        set_client(previous)

@@ -220,6 +220,19 @@ class HttpTransport:
         self._connection = None
 
 
+class _NoTransport:
+    """What a closed client holds when the environment names no usable endpoint: it never sends."""
+
+    def prepare(self, events: Sequence[Event]) -> list[Payload]:
+        return []
+
+    def send(self, payload: Payload) -> tuple[int, int]:
+        raise RetryableSendError("no usable endpoint")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 class LocalTransport:
     """Appends straight to the local raw log: the single-machine deployment and the demo."""
 
@@ -306,12 +319,18 @@ class AnalyticsClient:
 
     @classmethod
     def from_env(cls, **options) -> AnalyticsClient:
+        """The environment's client. A malformed endpoint or key must not break the app: it is logged once
+        and the client is closed, so every event is dropped and counted (``stats().dropped``)."""
         endpoint = os.environ.get(ENDPOINT_ENV)
-        if endpoint:
-            transport: Transport = HttpTransport(endpoint, os.environ.get(WRITE_KEY_ENV))
-        else:
-            transport = LocalTransport(raw_dir_from_env())
-        return cls(transport, **options)
+        if not endpoint:
+            return cls(LocalTransport(raw_dir_from_env()), **options)
+        try:
+            return cls(HttpTransport(endpoint, os.environ.get(WRITE_KEY_ENV)), **options)
+        except ValueError as error:
+            log.error("analytics client disabled, events are dropped: %s", error)
+            client = cls(_NoTransport(), **options | {"sync": True})
+            client.shutdown(timeout=0)
+            return client
 
     # -- the app's side -------------------------------------------------------------
 
