@@ -283,3 +283,16 @@ def test_a_malformed_endpoint_never_breaks_the_app_its_events_are_dropped_and_co
         assert get_client().stats() == ClientStats(sent=0, retried=0, dropped=2, rejected=0, queued=0)
     finally:
         set_client(previous)
+
+
+def test_the_queue_is_bounded_by_its_events_texts_too():
+    """The API is down: tailoring events of 100,000 characters fill max_queue_chars long before 10,000 events."""
+    client = AnalyticsClient(HttpTransport(closed_port_url(), "k"), max_queue_chars=1_000_000, **FAST_RETRIES)
+    big = parse_event(
+        interaction()
+        | {"event_type": "resume.tailor", "resume_id": "r", "version": 1, "tailored_text": "x" * 100_000}
+        | {"action": None, "element": None}
+    )
+    accepted = sum(client.enqueue(big) for _ in range(30))
+    assert accepted <= 10 and client.stats().dropped >= 20
+    client.shutdown(timeout=0)

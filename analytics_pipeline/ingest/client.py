@@ -268,6 +268,7 @@ class AnalyticsClient:
         batch_size: int = 100,
         flush_interval: float = 0.5,
         max_queue_size: int = 10_000,
+        max_queue_chars: int = 64 * 1024 * 1024,
         max_retries: int = 8,
         backoff_base: float = 0.1,
         backoff_max: float = 10.0,
@@ -285,6 +286,10 @@ class AnalyticsClient:
         self.exit_timeout = exit_timeout
         self.sync = sync
         self._queue: queue.Queue = queue.Queue(maxsize=max_queue_size)
+        # Events are counted and their texts measured: 10,000 tailoring events of ~100 kB would hold 1 GB
+        # while the API is down; beyond max_queue_chars an event is dropped and counted like a full queue.
+        self.max_queue_chars = max_queue_chars
+        self._queued_chars = 0
         self._counts = {"sent": 0, "retried": 0, "dropped": 0, "rejected": 0}
         self._pending = 0  # enqueued but not yet sent, rejected or dropped
         self._state = threading.Condition()
@@ -310,6 +315,7 @@ class AnalyticsClient:
         self._state = threading.Condition()
         self._sync_lock = threading.Lock()
         self._pending = 0
+        self._queued_chars = 0
         self._counts = dict.fromkeys(self._counts, 0)
         if after_fork := getattr(self._transport, "after_fork", None):
             after_fork()
@@ -336,11 +342,17 @@ class AnalyticsClient:
 
     def enqueue(self, event: Event) -> bool:
         """Hand over one event; returns False if it was dropped. Never blocks, never raises."""
+        size = _text_chars(event)
         with self._state:
             if self._closed:
                 self._counts["dropped"] += 1
                 return False
+            if not self.sync and self._queued_chars + size > self.max_queue_chars:
+                self._counts["dropped"] += 1
+                return False
             self._pending += 1
+            if not self.sync:
+                self._queued_chars += size
         if self.sync:
             with self._sync_lock:
                 self._deliver_safely([event])
@@ -348,6 +360,8 @@ class AnalyticsClient:
         try:
             self._queue.put_nowait(event)
         except queue.Full:
+            with self._state:
+                self._queued_chars -= size
             self._settle(dropped=1)
             return False
         return True
@@ -425,6 +439,14 @@ class AnalyticsClient:
 
     def _deliver_safely(self, events: list[Event]) -> None:
         try:
+            self._deliver(events)
+        finally:
+            if not self.sync:  # they weigh on the queue's bound until settled, also while being retried
+                with self._state:
+                    self._queued_chars -= sum(_text_chars(event) for event in events)
+
+    def _deliver(self, events: list[Event]) -> None:
+        try:
             payloads = self._transport.prepare(events)
         except Exception:  # a bug here must neither reach the app nor kill the sender
             log.exception("analytics client could not encode %d events", len(events))
@@ -458,6 +480,12 @@ class AnalyticsClient:
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
         return delay
+
+
+def _text_chars(event: Event) -> int:
+    """What an event weighs in the queue: its texts' characters, and a fixed allowance for the rest."""
+    texts = (getattr(event, name, None) for name in ("resume_text", "job_description", "tailored_text"))
+    return 512 + sum(len(text) for text in texts if text)
 
 
 _clients: weakref.WeakSet[AnalyticsClient] = weakref.WeakSet()
