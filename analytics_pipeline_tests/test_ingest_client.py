@@ -201,6 +201,24 @@ def misbehaving_server(answer) -> tuple[str, socket.socket]:
     return f"http://127.0.0.1:{listener.getsockname()[1]}", listener
 
 
+def assert_send_is_retried(answer) -> None:
+    """One batch sent to a server answering with ``answer`` ends in a retryable error, nothing counted as sent."""
+    url, listener = misbehaving_server(answer)
+    with listener:
+        transport = HttpTransport(url, "k", timeout=5.0)
+        with pytest.raises(RetryableSendError):
+            transport.send(transport.prepare(events(3))[0])
+        transport.close()
+
+
+def tailoring_event(tailored_text: str):
+    return parse_event(
+        interaction()
+        | {"event_type": "resume.tailor", "resume_id": "r", "version": 1, "tailored_text": tailored_text}
+        | {"action": None, "element": None}
+    )
+
+
 def dripping(conn: socket.socket) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
     for _ in range(60):
@@ -228,12 +246,7 @@ def test_a_huge_response_is_not_read_into_memory():
         for _ in range(300):
             conn.sendall(b"x" * 1024 * 1024)
 
-    url, listener = misbehaving_server(huge)
-    with listener:
-        transport = HttpTransport(url, "k", timeout=5.0)
-        with pytest.raises(RetryableSendError):
-            transport.send(transport.prepare(events(1))[0])
-        transport.close()
+    assert_send_is_retried(huge)
 
 
 @pytest.mark.parametrize("body", [b"<html>maintenance</html>", b'{"accepted": "five"}', b'{"accepted": 7}'])
@@ -241,22 +254,13 @@ def test_a_2xx_without_the_apis_answer_is_retried_not_counted_as_sent(body):
     def answer(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
-    url, listener = misbehaving_server(answer)
-    with listener:
-        transport = HttpTransport(url, "k", timeout=5.0)
-        with pytest.raises(RetryableSendError):
-            transport.send(transport.prepare(events(3))[0])
-        transport.close()
+    assert_send_is_retried(answer)
 
 
 def test_batches_are_split_within_the_apis_limits_on_events_and_json_values():
     transport = HttpTransport("http://127.0.0.1:9", "k")
     assert [p.count for p in transport.prepare(events(1_200))] == [500, 500, 200]
-    commas = parse_event(
-        interaction()
-        | {"event_type": "resume.tailor", "resume_id": "r", "version": 1, "tailored_text": "," * 200_000}
-        | {"action": None, "element": None}
-    )
+    commas = tailoring_event("," * 200_000)
     assert [p.count for p in transport.prepare([commas] * 6 + events(10))] == [4, 2 + 10]
 
 
@@ -288,11 +292,7 @@ def test_a_malformed_endpoint_never_breaks_the_app_its_events_are_dropped_and_co
 def test_the_queue_is_bounded_by_its_events_texts_too():
     """The API is down: tailoring events of 100,000 characters fill max_queue_chars long before 10,000 events."""
     client = AnalyticsClient(HttpTransport(closed_port_url(), "k"), max_queue_chars=1_000_000, **FAST_RETRIES)
-    big = parse_event(
-        interaction()
-        | {"event_type": "resume.tailor", "resume_id": "r", "version": 1, "tailored_text": "x" * 100_000}
-        | {"action": None, "element": None}
-    )
+    big = tailoring_event("x" * 100_000)
     accepted = sum(client.enqueue(big) for _ in range(30))
     assert accepted <= 10 and client.stats().dropped >= 20
     client.shutdown(timeout=0)
