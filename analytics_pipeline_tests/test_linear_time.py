@@ -11,7 +11,13 @@ import time
 
 import pytest
 
-from analytics_pipeline.privacy.formats import card_spans, cued_phone_spans, cued_ssn_spans, international_address_spans
+from analytics_pipeline.privacy.formats import (
+    card_spans,
+    cued_phone_spans,
+    cued_ssn_spans,
+    iban_spans,
+    international_address_spans,
+)
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.quality.pii import ResidualPiiDetector
 
@@ -35,6 +41,8 @@ HOSTILE = {
     "bracketed_dots": _repeat("a (dot) "),
     "long_local_part": ("a" * 64 + "@" + _repeat("a."))[:N],
     "dotted_around_at": _repeat("a.", N // 2) + " (at) " + _repeat("a.", N // 2),
+    # Every word starts an IBAN candidate that runs on for 30 characters and holds none.
+    "iban_starts": _repeat("AB12 "),
 }
 FINDERS = {
     "disguised_email": disguised_email_spans,
@@ -43,6 +51,7 @@ FINDERS = {
     "card": card_spans,
     "cued_phone": cued_phone_spans,
     "cued_ssn": cued_ssn_spans,
+    "iban": iban_spans,
 }
 
 

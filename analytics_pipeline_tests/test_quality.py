@@ -45,6 +45,8 @@ SCRUBBED = (
         ("https://www.linkedin.com/in/ryan24", "url"),
         ("linkedin.com/in/ryan24", "url"),
         ("www.example.org", "url"),
+        ("GB29  NWBK  6016  1331  9268  19", "iban"),
+        ("de89 3704 0044 0532 0130 00", "iban"),
     ],
 )
 def test_detector_finds_each_pii_shape_and_ignores_scrubbed_text(leak, kind):

@@ -215,6 +215,23 @@ def test_cards_of_every_issuer_range_and_length_are_removed(scrubber, card):
     assert scrubber.scrub(f"pay with {card} thx") == "pay with <CREDIT_CARD> thx"
 
 
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "DE89 3704 0044 0532 0130 00",
+        "DE89 3704  0044 0532  0130 00",  # double spaces, as a PDF's justified line leaves them
+        "GB29  NWBK  6016  1331  9268  19",
+        "de89-3704-0044-0532-0130-00",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "NL91ABNA0417164300",
+    ],
+)
+def test_ibans_in_any_spacing_and_case_are_removed(scrubber, iban):
+    assert scrubber.scrub(f"Please wire it to {iban} by Friday.") == "Please wire it to <IBAN_CODE> by Friday."
+    # The same digits with a wrong check digit are no IBAN.
+    assert "<IBAN_CODE>" not in scrubber.scrub("Reference DE89 3704 0044 0532 0130 01 by Friday.")
+
+
 def test_order_numbers_dates_and_counts_are_not_cards_phones_or_addresses(scrubber):
     text = (
         "Order 123456789012 shipped 2024-03-17. Grew revenue 35% over 3 years, "

@@ -53,6 +53,7 @@ from analytics_pipeline.privacy.recognizers import (
     DisguisedEmailRecognizer,
     DisguisedNumberRecognizer,
     FastPhoneRecognizer,
+    IbanCodeRecognizer,
     LinkRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
@@ -381,9 +382,9 @@ class PiiScrubber:
         # would only be converted, logged as unmapped and dropped by Presidio.
         mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping
         self._ner_labels = frozenset(label for label, entity in mapping.items() if entity in self.entities)
-        # Presidio's phone, URL, IP and e-mail recognizers, replaced by the faster equivalent, the stricter one,
-        # the one that also takes zero-padded octets and the linear-time one.
-        for name in ("PhoneRecognizer", "UrlRecognizer", "IpRecognizer", "EmailRecognizer"):
+        # Presidio's phone, URL, IP, e-mail and IBAN recognizers, replaced by the faster equivalent, the stricter
+        # one, the one that also takes zero-padded octets, the linear-time one and the one for any spacing.
+        for name in ("PhoneRecognizer", "UrlRecognizer", "IpRecognizer", "EmailRecognizer", "IbanRecognizer"):
             self._analyzer.registry.remove_recognizer(name)
         self._phone_recognizer = FastPhoneRecognizer(cache_size)
         for recognizer in (
@@ -392,6 +393,7 @@ class PiiScrubber:
             PhoneNumberPatternRecognizer(),
             CuedPhoneRecognizer(),
             CardNumberRecognizer(),
+            IbanCodeRecognizer(),
             CuedSsnRecognizer(),
             LinkRecognizer(),
             UsernameRecognizer(),

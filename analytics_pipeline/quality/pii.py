@@ -28,6 +28,7 @@ from analytics_pipeline.privacy.formats import (
     card_spans,
     cued_phone_spans,
     cued_ssn_spans,
+    iban_spans,
     international_address_spans,
 )
 from analytics_pipeline.privacy.hashing import RESUME_DOMAIN, USER_DOMAIN, pseudonymize
@@ -60,13 +61,14 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
 }
-# The international formats the scrubber claims (issue 12): a Luhn-valid card of an issuer's range, a
+# The international formats the scrubber claims (issue 12): a Luhn-valid card of an issuer's range, an IBAN, a
 # national number next to a phone cue, a street anchored on a street-type word. Shared with the scrubber's
 # recognizers (privacy/formats.py) so the gate checks exactly what the scrubber says it removes.
 PII_FINDERS: dict[str, Callable[[str], list[tuple[int, int]]]] = {
     "card": card_spans,
     "phone_national": cued_phone_spans,
     "ssn_cued": cued_ssn_spans,
+    "iban": iban_spans,
     "street_address": international_address_spans,
 }
 # The same values in disguise: letter-spaced, "at"/"dot" spelled out, digits in words. A hit blocks the day.
