@@ -70,8 +70,7 @@ def card_spans(text: str) -> list[tuple[int, int]]:
 # space between groups of four only. Which prefix is the IBAN is decided by the country's format and mod 97.
 _IBAN_CANDIDATE = re.compile(r"(?<![^\W_])[A-Za-z]{2}\d{2}(?:[ -]{0,2}[A-Za-z0-9]){10,30}")
 _IBAN_FORMATS = {
-    country: re.compile(pattern.replace("[ ]?", ""))
-    for country, pattern in iban_patterns.regex_per_country.items()
+    country: re.compile(pattern.replace("[ ]?", "")) for country, pattern in iban_patterns.regex_per_country.items()
 }
 
 
