@@ -106,6 +106,7 @@ STRICT_VARIANTS = [
     ("trunk_zero_phone_fr", "+33 (0)1 23 45 67 89", ["123456789"]),
     ("trunk_zero_phone_nl", "+31 (0)6 1234 5678", ["612345678"]),
     ("double_spaced_card", "4539  1488  0343  6467", CARD),
+    ("double_spaced_iban", "DE89 3704  0044 0532  0130 00", ["370400440532013000"]),
     ("dotted_card", "4539.1488.0343.6467", CARD),
     ("skype_live_id", "Skype: live:jane.doe_1", ["janedoe1"]),
     ("github_label", "GitHub: janedoe1987", ["janedoe1987"]),
@@ -118,6 +119,7 @@ STRICT_VARIANTS = [
 STRICT_PROSE = [
     "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
     "Attached cv.docx and index.html for review.",
+    "Wrote setup.py, test_app.py, main.tf and lib.rs; documented them in notes.md.",
     "Ranked 2 at kaggle, then 3 years at acme in Berlin.",
     "Shipped version 1.0.0.1, then build 10.2.3.4.",
     # Code in a developer's resume: annotations, decorators, npm scopes, CSS at-rules are skills, not handles.

@@ -311,6 +311,11 @@ class IbanCodeRecognizer(_FormatRecognizer):
 _WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|[ \t]+\S)")
 _BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
+# Country-code TLDs that are also source-file suffixes: a bare ``setup.py``, ``main.tf`` or ``notes.md`` in a
+# developer's resume is a file (Python, shell, Rust, Perl, Markdown, make, C++, shared object, Terraform,
+# OCaml, Scala, Godot, Apps Script), while a personal site under them is rare and still found with a scheme,
+# ``www`` or a path.
+SOURCE_FILE_SUFFIXES = frozenset("py sh rs pl pm md mk cc so tf ml sc gd gs".split())
 
 
 # Presidio's host pattern, tried only where a run of host characters starts. Tried at every position, each
@@ -331,8 +336,9 @@ class LinkRecognizer(UrlRecognizer):
     """Presidio's URL patterns, without dotted words that are not links, and with links wrapped across a line.
 
     A bare host without a scheme, ``www`` or a path is a link only if every label is lower case and
-    longer than one letter (``B.Tech``, ``ASP.NET`` and ``Socket.IO`` are degrees and frameworks) and
-    the match ends where its word ends (``cv.docx`` is a file, not ``cv.do``).
+    longer than one letter (``B.Tech``, ``ASP.NET`` and ``Socket.IO`` are degrees and frameworks), the
+    match ends where its word ends (``cv.docx`` is a file, not ``cv.do``) and is no source file
+    (``setup.py``, ``test_app.py``).
     A link ending at a line end continues on the next line when that line starts with its tail
     (``indeed.com/r/Jane-\nDoe/4f2a``): a profile path often holds the person's name.
     """
@@ -341,7 +347,7 @@ class LinkRecognizer(UrlRecognizer):
         super().__init__(patterns=_LINK_PATTERNS, name="LinkRecognizer")
 
     @staticmethod
-    def _is_link(value: str, next_char: str) -> bool:
+    def _is_link(value: str, previous_char: str, next_char: str) -> bool:
         if "/" in value or value.lower().startswith("www"):
             return True
         return (
@@ -349,6 +355,8 @@ class LinkRecognizer(UrlRecognizer):
             and value == value.lower()
             and all(len(p) > 1 for p in value.split("."))
             and not next_char.isalnum()
+            and previous_char != "_"  # test_app.py
+            and value.rsplit(".", 1)[1] not in SOURCE_FILE_SUFFIXES
         )
 
     @staticmethod
@@ -370,7 +378,11 @@ class LinkRecognizer(UrlRecognizer):
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         results = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            if self._is_link(text[result.start : result.end], text[result.end : result.end + 1]):
+            if self._is_link(
+                text[result.start : result.end],
+                text[result.start - 1 : result.start],
+                text[result.end : result.end + 1],
+            ):
                 results.append(
                     recognizer_result(
                         self, "URL", result.start, self._with_tail(text, result.start, result.end), result.score

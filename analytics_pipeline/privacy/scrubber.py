@@ -82,7 +82,7 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 6
+SCRUBBER_REVISION = 7
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
