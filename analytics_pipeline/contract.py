@@ -221,6 +221,7 @@ class InteractionEvent(_Event):
 
 
 Event = Annotated[ResumeEvent | InteractionEvent, Field(discriminator="event_type")]
+_FIELD_NAMES = frozenset(ResumeEvent.model_fields) | frozenset(InteractionEvent.model_fields)
 EVENT_ADAPTER: TypeAdapter[ResumeEvent | InteractionEvent] = TypeAdapter(Event)
 
 
@@ -267,11 +268,41 @@ def _validate_json(text: str | bytes) -> ResumeEvent | InteractionEvent:
         raise InvalidEvent("invalid_field", describe_validation_error(error)) from None
 
 
+def _json_default(value: object) -> str:
+    # A UUID or a datetime has one obvious JSON form; anything else (bytes, an app's own object) would become
+    # its repr, "b'...'" or "<Resume object at 0x...>", stored as if the user had written it.
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError
+
+
 def parse_event(data: object) -> ResumeEvent | InteractionEvent:
-    """Validate one decoded event (a dict) against the contract, or raise InvalidEvent."""
+    """Validate one decoded event (a dict) against the contract, or raise InvalidEvent.
+
+    Values must be JSON values, UUIDs or datetimes: ``bytes`` or other objects are refused, not stringified.
+    """
     if not isinstance(data, dict):
         raise InvalidEvent("not_an_object", "an event must be a JSON object")
-    return _validate_json(json.dumps(data, default=str))
+    # Unknown fields are ignored by the contract: their values need not be JSON either.
+    data = {key: value for key, value in data.items() if key in _FIELD_NAMES}
+    try:
+        text = json.dumps(data, default=_json_default)
+    except (TypeError, ValueError):
+        field = next(key for key, value in data.items() if not _is_json_value(value))
+        raise InvalidEvent(
+            "invalid_field", f"{field}: must be a JSON value (string, number, boolean or null)"
+        ) from None
+    return _validate_json(text)
+
+
+def _is_json_value(value: object) -> bool:
+    try:
+        json.dumps(value, default=_json_default)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def parse_event_line(line: bytes | str) -> ResumeEvent | InteractionEvent:

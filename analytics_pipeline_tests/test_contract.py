@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -46,6 +47,24 @@ def test_valid_resume_event_is_normalised_to_utc_and_unknown_fields_dropped():
     assert event.occurred_at.isoformat() == "2026-11-02T09:00:00+00:00"
     assert "browser_fingerprint" not in event_to_json(event)
     assert parse_event_line(event_to_json(event)) == event
+
+
+def test_python_values_are_json_values_uuids_or_datetimes_never_their_repr():
+    """An app that passes bytes or its own object must get an error, not "b'...'" stored as the user's text."""
+    event = parse_event(resume_event(event_id=uuid.uuid4(), occurred_at=datetime(2026, 11, 2, 9, tzinfo=UTC)))
+    assert event.occurred_at.isoformat() == "2026-11-02T09:00:00+00:00"
+    for field, value in [
+        ("resume_text", b"Jane Doe"),
+        ("user_id", b"u1"),
+        ("ats_score", {81.5}),
+        ("tailored_text", object()),
+    ]:
+        with pytest.raises(InvalidEvent) as error:
+            parse_event(resume_event(**{field: value}))
+        assert error.value.code == "invalid_field" and str(error.value).startswith(f"invalid_field: {field}:")
+        assert "Jane" not in str(error.value)
+    # An unknown field is ignored, whatever its value.
+    assert parse_event(resume_event(attachment=b"%PDF")).resume_text == "text"
 
 
 def test_interaction_event_with_optional_page():
