@@ -120,6 +120,7 @@ STRICT_PROSE = [
     "Led the 2019\u20132021 migration \u2014 Python \u00b7 Docker \u00b7 Kafka.",
     "Attached cv.docx and index.html for review.",
     "Wrote setup.py, test_app.py, main.tf and lib.rs; documented them in notes.md.",
+    "Taught Unit 3 in Room 101 on Floor 2 of Building 7, then ran the Floor 4 team.",
     "Ranked 2 at kaggle, then 3 years at acme in Berlin.",
     "Shipped version 1.0.0.1, then build 10.2.3.4.",
     # Code in a developer's resume: annotations, decorators, npm scopes, CSS at-rules are skills, not handles.

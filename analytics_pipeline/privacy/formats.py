@@ -225,6 +225,7 @@ _HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?)?\.?(?!\d)
 UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
 )
+STANDALONE_UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Flat|Bldg\.?|Piso|Étage|Whg\.?)"
 INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # rue des Lilas 12, Rua da Praia 40, via del Corso 7, ul. Polna 3, calle Mayor, 5
     "type_first": rf"(?i:\b(?:{_TYPE_BEFORE}))[ \t]+(?:{_WORD}[ \t]+){{0,4}}{_WORD},?[ \t]+{_HOUSE_NUMBER}",
@@ -233,8 +234,9 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # Solbakken terrasse 6, Fő u. 2., Main Street 12, High St 3
     "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?i:(?:{_TYPE_AFTER}))(?!\w)[ \t]+{_HOUSE_NUMBER}",
     "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+{_HOUSE_NUMBER}",
-    # Flat 3, Suite 200, Apt. 12, Unit 1000 Box 20
-    "unit": rf"\b{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
+    # Flat 3, Suite 200, Apt. 12 on their own. Not "Unit 3", "Room 101", "Floor 2" or "Building 7": in a resume
+    # those are a course unit, a meeting room, a shop floor, a campus building; after a street they still count.
+    "unit": rf"\b{STANDALONE_UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
     # Military mail: PSC 1000, Box 20 / Unit 1000 Box 20 / a ship (USS <name>), then APO/FPO/DPO AE 09000
     "military": r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\b(?:USNS|USS|USCGC)[ \t]+[^\W\d_]+\b"
     r"|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b)",
