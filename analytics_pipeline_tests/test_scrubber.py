@@ -215,6 +215,14 @@ def test_cards_of_every_issuer_range_and_length_are_removed(scrubber, card):
     assert scrubber.scrub(f"pay with {card} thx") == "pay with <CREDIT_CARD> thx"
 
 
+@pytest.mark.parametrize("label", ["DOB", "DOB  ", "D.O.B", "Aadhaar Number ", "IBAN", "PAN No."])
+def test_a_personal_details_label_is_no_name(scrubber, label):
+    text = f"PERSONAL DETAILS\nName: Tamsin Okonkwo-Reyes\n{label}: 12/05/1990\nLanguages: English, Hindi"
+    scrubbed = scrubber.scrub(text)
+    assert f"\n{label}: 12/05/1990" in scrubbed, scrubbed
+    assert "Tamsin" not in scrubbed and "Okonkwo" not in scrubbed
+
+
 @pytest.mark.parametrize(
     "iban",
     [

@@ -270,17 +270,37 @@ def is_score_table_row(value: str) -> bool:
     return len(groups) >= 4 and sum(len(group) == 1 for group in groups) >= 2
 
 
+# Field labels of a CV's personal-details block and of bank and ID forms that the detector, reading a short
+# "XXX: value" line as a speaker or header name, tags as PERSON ("DOB: 12/05/1990" is the usual case).
+# None is a name; a span that is exactly one of them, followed by a colon, is dropped.
+_FORM_LABEL = re.compile(
+    r"(?i:d\.?o\.?b\.?|date of birth|iban|bic|swift|ifsc|gstin|pan|uan|aadh?aa?r|ssn|tin|cnic|nic|vat|e?pf|esic|"
+    r"passport|driving licen[cs]e|mother tongue)(?:[ \t]+(?i:no\.?|number|card(?:[ \t]+no\.?)?|#))?"
+)
+_LABEL_COLON = re.compile(r"[ \t]*:")
+
+
+def is_form_label(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a form field's label (``DOB``, ``Aadhaar No``) followed by a colon."""
+    end = start + len(text[start:end].rstrip())  # the NER's span may take the spaces before the colon
+    return bool(_FORM_LABEL.fullmatch(text, start, end)) and bool(_LABEL_COLON.match(text, end))
+
+
 def refine_results(
     text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset(), propagate: bool = True
 ) -> list[RecognizerResult]:
-    """Drop PERSON spans without a letter and score-table rows taken for phones, add propagated name occurrences.
+    """Drop PERSON spans without a letter or over a form's field label and score-table rows taken for phones, add
+    propagated name occurrences.
 
     ``organisation_words``: lower-cased words the NER tagged as an organisation in this text.
     """
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
-        if not (r.entity_type == "PERSON" and not _LETTER.search(text[r.start : r.end]))
+        if not (
+            r.entity_type == "PERSON"
+            and (not _LETTER.search(text[r.start : r.end]) or is_form_label(text, r.start, r.end))
+        )
         and not (r.entity_type == "PHONE_NUMBER" and is_score_table_row(text[r.start : r.end]))
     ]
     return kept + propagate_names(text, kept, organisation_words) if propagate else kept
