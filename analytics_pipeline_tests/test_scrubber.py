@@ -215,6 +215,30 @@ def test_cards_of_every_issuer_range_and_length_are_removed(scrubber, card):
     assert scrubber.scrub(f"pay with {card} thx") == "pay with <CREDIT_CARD> thx"
 
 
+@pytest.mark.parametrize(
+    ("address", "kept"),
+    [
+        ("Address : 12, 3rd Cross, Jayanagar 4th Block, Bengaluru – 560011", "Bengaluru – 560011"),
+        ("Flat No. 302, Sai Residency, Madhapur, Hyderabad - 500081", "Madhapur, Hyderabad - 500081"),
+        ("#45, 2nd Main, 5th Cross, Indiranagar, Bengaluru 560038", "Indiranagar, Bengaluru 560038"),
+        ("Plot No. 23, Sector 15, Gurugram, Haryana - 122001", "Haryana - 122001"),
+        ("D-45, Lajpat Nagar II, New Delhi 110024", "New Delhi 110024"),
+        ("Door No: 5/123, Gandhi Street, Madurai - 625001", "Madurai - 625001"),
+        ("Present Address:\n21/3, Ganesh Nagar,\nNear Bus Stand,\nPune - 411041", "Pune - 411041"),
+    ],
+)
+def test_indian_addresses_lose_house_and_street_and_keep_the_city(scrubber, address, kept):
+    scrubbed = scrubber.scrub(address)
+    assert "<STREET_ADDRESS>" in scrubbed and scrubbed.endswith(kept), scrubbed
+    house = re.search(r"\d+(?:[-/]\d+)*", address).group()
+    assert house not in scrubbed.replace(kept, ""), scrubbed
+
+
+def test_a_year_or_count_before_a_comma_is_no_house_number(scrubber):
+    text = "2019, Acme Analytics: built the ETL.\n12, including 3 interns, joined the team.\nSkills: Python, SQL"
+    assert "<STREET_ADDRESS>" not in scrubber.scrub(text)
+
+
 @pytest.mark.parametrize("label", ["DOB", "DOB  ", "D.O.B", "Aadhaar Number ", "IBAN", "PAN No."])
 def test_a_personal_details_label_is_no_name(scrubber, label):
     text = f"PERSONAL DETAILS\nName: Tamsin Okonkwo-Reyes\n{label}: 12/05/1990\nLanguages: English, Hindi"

@@ -279,8 +279,52 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# --- Indian addresses --------------------------------------------------------------------------
+
+# Comma-separated parts, house first: "Flat No. 302, Sai Residency, Madhapur, Hyderabad - 500081",
+# "#45, 2nd Main, 5th Cross, Indiranagar", "Door No: 5/123, Gandhi Street". Written from India Post's
+# addressing conventions: a house-number label, or a house number opening a line (or following a colon)
+# before a comma, then parts up to the last that names a street, a building or a locality by its type word
+# (cross, main, nagar, layout, sector, residency ...). The parts after it (area, city, state, PIN code) stay,
+# as a city after a US street does. A bare number needs such a part right after it.
+_IN_HOUSE_LABEL = r"(?i:\b(?:h\.?[ \t]?no|house[ \t]+no|flat[ \t]+no|door[ \t]+no|plot[ \t]+no|d\.[ \t]?no|shop[ \t]+no|qtrs?\.?[ \t]+no|quarter[ \t]+no)\b\.?)[ \t]*[:.-]?[ \t]*"
+_IN_HOUSE_NUMBER = r"#?[ \t]*(?:[A-Za-z]{1,2}[ \t]*-[ \t]*)?\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?){0,3}"
+_IN_START = re.compile(
+    rf"{_IN_HOUSE_LABEL}(?P<labeled>{_IN_HOUSE_NUMBER})|(?:^|(?<=:))[ \t]*(?P<bare>{_IN_HOUSE_NUMBER})[ \t]*(?=,)",
+    re.MULTILINE,
+)
+# A part: up to 48 characters without a comma or a line break; a part ending in a comma may go on on the next line.
+_IN_PART = re.compile(r"[ \t]*,[ \t]*\n?[ \t]*(?P<part>[^,\n]{1,48})")
+_IN_TYPE_WORD = re.compile(
+    r"\b\d{1,2}(?:st|nd|rd|th)[ \t]+(?:Cross|Main|Block|Stage|Phase|Sector)\b"
+    r"|\b(?:Cross|Main|Road|Rd|Street|St|Marg|Salai|Nagar|Layout|Colony|Sector|Block|Stage|Phase|Enclave|Vihar|"
+    r"Puram|Bagh|Gali|Lane|Chowk|Peth|Wadi|Mohalla|Residency|Apartments?|Apts|Society|Towers?|Complex|Heights|"
+    r"Extension|Extn|Bhavan|Niwas|Sadan|Kunj|Village|Vill|Tehsil|Taluka?|Mandal)\b\.?"
+    r"|^(?:Near|Opp\.?|Opposite|Behind|Beside)\b|^(?:P\.?[ \t]?O|Dist|Post)\b\.?"
+)
+_IN_MAX_PARTS = 6
+
+
+def indian_address_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for start in _IN_START.finditer(text):
+        end, position = start.end(), start.end()
+        for index in range(_IN_MAX_PARTS):
+            part = _IN_PART.match(text, position)
+            if not part:
+                break
+            position = part.end()
+            if _IN_TYPE_WORD.search(part.group("part").strip()):
+                end = part.end("part")
+            elif start.group("bare") and index == 0:
+                break  # "2019, Acme Corp": a number before a comma is a house only before a street or a building
+        if start.group("labeled") or end > start.end():
+            spans.append((start.start("labeled") if start.group("labeled") else start.start("bare"), end))
+    return spans
+
+
 def international_address_spans(text: str) -> list[tuple[int, int]]:
     # The address cue itself ("address is") is not part of the address.
     return [
         extend_address(text, *m.span("cued" if m.group("cued") else 0)) for m in INTERNATIONAL_STREET.finditer(text)
-    ]
+    ] + indian_address_spans(text)
