@@ -1,11 +1,13 @@
 """The analytics tables in DuckDB: the day's events loaded from staging, and users over all days."""
 
 import shutil
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 
 from analytics_pipeline import warehouse
+from analytics_pipeline.defs.analytics.checks import USERS_CHECKS, users_check_results
 from analytics_pipeline.defs.privacy.assets import scrubbed_events
 from analytics_pipeline.defs.resources import (
     AnalyticsDuckDBResource,
@@ -147,19 +149,20 @@ def event_tables(
     **table_asset_fields(USERS, partitions_def=None),
     deps=[table_asset_key(RESUME_EVENTS), table_asset_key(INTERACTIONS)],
     pool=DUCKDB_WRITER_POOL,
+    check_specs=[check.spec for check in USERS_CHECKS],
 )
-def users(duckdb: AnalyticsDuckDBResource) -> dg.MaterializeResult:
+def users(duckdb: AnalyticsDuckDBResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """One row per pseudonymous user (HMAC-SHA256 of the user ID with the secret salt): first and
     last seen, active days and event counts, aggregated over every loaded day. One table for all
-    days (unpartitioned), rebuilt whole after each day is loaded."""
+    days (unpartitioned), rebuilt whole after each day is loaded, and checked in the same connection."""
     with duckdb.get_connection() as conn:
         totals = warehouse.rebuild_users(conn)
-        preview = table_preview(conn, USERS)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": totals.users,
-            "days_aggregated": totals.days,
-            "events_aggregated": totals.events,
-            "preview": preview,
-        }
-    )
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": totals.users,
+                "days_aggregated": totals.days,
+                "events_aggregated": totals.events,
+                "preview": table_preview(conn, USERS),
+            }
+        )
+        yield from users_check_results(conn)
