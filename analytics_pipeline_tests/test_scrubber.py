@@ -239,6 +239,11 @@ def test_a_year_or_count_before_a_comma_is_no_house_number(scrubber):
     assert "<STREET_ADDRESS>" not in scrubber.scrub(text)
 
 
+def test_an_institution_is_no_person_even_named_after_one(scrubber):
+    text = "B.Com, Loyola College, Chennai\nWinner, Smart India Hackathon 2018\nSoftware Engineer, Mehta Technologies"
+    assert scrubber.scrub(text) == text
+
+
 @pytest.mark.parametrize("label", ["DOB", "DOB  ", "D.O.B", "Aadhaar Number ", "IBAN", "PAN No."])
 def test_a_personal_details_label_is_no_name(scrubber, label):
     text = f"PERSONAL DETAILS\nName: Tamsin Okonkwo-Reyes\n{label}: 12/05/1990\nLanguages: English, Hindi"

@@ -286,6 +286,24 @@ def is_form_label(text: str, start: int, end: int) -> bool:
     return bool(_FORM_LABEL.fullmatch(text, start, end)) and bool(_LABEL_COLON.match(text, end))
 
 
+# Head nouns of organisations, institutions and prizes: a span the detector calls a person that ends in one
+# ("Loyola College", "Smart India Hackathon", "Acme Technologies Pvt Ltd") names an institution, not a person,
+# even one named after a person. Capitalized as in a name; one line only (a header name above an employer stays).
+_INSTITUTION_TAIL = re.compile(
+    r"(?:^|[ \t])(?:College|University|Institute|Institution|School|Academy|Polytechnic|Hospital|Clinic|"
+    r"Hackathon|Ltd|Limited|Pvt|Inc|Corp|Corporation|LLC|LLP|GmbH|Technologies|Solutions|Services|Systems|Labs|"
+    r"Laboratories|Consulting|Consultants|Group|Foundation|Society|Association|Ministry|Department|Agency|"
+    r"Industries|Enterprises|Infotech|Analytics|Studios|Partners|Holdings|Award|Awards|Prize|Scholarship|"
+    r"Fellowship|Trophy)\.?$"
+)
+
+
+def is_institution(text: str, start: int, end: int) -> bool:
+    """Whether a span the detector took for a person ends in an institution's head noun, on one line."""
+    value = text[start:end].rstrip()
+    return "\n" not in value and bool(_INSTITUTION_TAIL.search(value))
+
+
 def refine_results(
     text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset(), propagate: bool = True
 ) -> list[RecognizerResult]:
@@ -299,7 +317,11 @@ def refine_results(
         for r in results
         if not (
             r.entity_type == "PERSON"
-            and (not _LETTER.search(text[r.start : r.end]) or is_form_label(text, r.start, r.end))
+            and (
+                not _LETTER.search(text[r.start : r.end])
+                or is_form_label(text, r.start, r.end)
+                or is_institution(text, r.start, r.end)
+            )
         )
         and not (r.entity_type == "PHONE_NUMBER" and is_score_table_row(text[r.start : r.end]))
     ]
