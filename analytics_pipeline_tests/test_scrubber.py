@@ -269,6 +269,38 @@ def test_ibans_in_any_spacing_and_case_are_removed(scrubber, iban):
     assert "<IBAN_CODE>" not in scrubber.scrub("Reference DE89 3704 0044 0532 0130 01 by Friday.")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cut API calls from 1200000 to 300000 per day with a Redis cache.",
+        "Built a Kafka pipeline processing 12000000 messages per day.",
+        "Sent 3 500 000 SMS notifications during the campaign.",
+        "DSP: signal sampling at 192000 Hz on an STM32.",
+        "Call centre KPIs: handled 1200 calls per day, 98.5% SLA, ticket 4521 8873 closed.",
+        "Revenue | 12 345 678 | EUR",
+    ],
+)
+def test_counts_near_a_phone_word_are_no_phone(scrubber, text):
+    assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Valencia · 612 34 56 78 · ines.r@example.es",
+        "📱 612 34 56 78",
+        "Oslo | 412 34 567",
+        "Stockholm | 070-123 45 67",
+        "Seoul | 010-9876-5432",
+        "Lisboa | 912 345 678 | joana@example.pt",
+        "Text me on 612 345 678",
+    ],
+)
+def test_a_national_number_as_an_item_of_a_contact_line_is_a_phone(scrubber, line):
+    scrubbed = scrubber.scrub(f"Ines Rocha\n{line}")
+    assert "<PHONE_NUMBER>" in scrubbed and not re.search(r"\d{2}", scrubbed), scrubbed
+
+
 def test_order_numbers_dates_and_counts_are_not_cards_phones_or_addresses(scrubber):
     text = (
         "Order 123456789012 shipped 2024-03-17. Grew revenue 35% over 3 years, "

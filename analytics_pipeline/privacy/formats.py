@@ -129,9 +129,12 @@ def cued_ssn_spans(text: str) -> list[tuple[int, int]]:
 # --- national phone numbers next to a cue ------------------------------------------------------
 
 # Words people put before (or after) a phone number, in the languages of the CVs a resume app sees.
+# Verbs and nouns that also count things ("12000000 messages", "answered 250000 calls") are cues only right
+# before the number ("call 612 345 678", "text me on …", "SMS: …"); the others anywhere before it on its line.
+_ADJACENT_ONLY_CUES = r"signal|call|calls|calling|ring|text|texts|sms|message|messages|dial|answer|answering"
 PHONE_CUES = (
-    r"phone|phones|ph|tel|tele|telephone|mobile|mob|cell|cellphone|cell phone|handy|whatsapp|signal|viber|"
-    r"call|calls|calling|ring|text|texts|sms|message|messages|voicemail|dial|answer|answering|fax|landline|"
+    r"phone|phones|ph|tel|tele|telephone|mobile|mob|cell|cellphone|cell phone|handy|whatsapp|viber|"
+    r"voicemail|fax|landline|"
     r"hotline|contact number|phone no|tel no|mobile no|call me on|reach me|"
     r"tél|téléphone|portable|móvil|movil|celular|teléfono|telefono|telefone|telemóvel|telefon|puhelin|"
     r"matkapuhelin|puh|gsm|tlf|mobil|mobiel|telefoon|cellulare|tel\. ?nr|numer|kom|komórka"
@@ -139,6 +142,10 @@ PHONE_CUES = (
 # Chinese, Japanese and Korean write words without spaces ("我的手机13800138000"): no word boundary there.
 CJK_PHONE_CUES = r"电话|電話|手机|手機|携帯|連絡先|联系方式|연락처|전화|휴대폰|핸드폰"
 _CUE = re.compile(rf"(?i)(?<![^\W\d_])(?:{PHONE_CUES})(?![^\W\d_])|{CJK_PHONE_CUES}")
+_ADJACENT_CUE = re.compile(
+    rf"(?i)(?<![^\W\d_])(?:{_ADJACENT_ONLY_CUES})"
+    r"(?:[ \t]+(?:me|us|to|on|at|my|our|your|the|this|registered|number|no\.?|is|via|of)){0,4}[ \t]*[:.#-]?[ \t]*$"
+)
 # Labels written after a number in contact lists ("555 0100 office").
 _AFTER_CUE = re.compile(rf"(?i)^[ \t]*[(\[]?(?:{PHONE_CUES}|office|home|work|direct|private)(?![^\W\d_])")
 # Digits in groups as countries write them: 555 0100, 12-34-56-78, (12) 345-678, 01.23.45.67.89, 0123/456 78 90,
@@ -156,6 +163,37 @@ _DATE_OR_YEARS = re.compile(
     r"(?:(?:19|20)\d\d[ ,/-]+)+(?:19|20)\d\d"
 )
 _CUE_WINDOW = 40
+# Round quantities ("from 1200000 to 300000", "3 500 000 SMS") are counts, whatever cue is near.
+# At most three significant digits before the zeros: a phone such as 13800138000 ends in zeros too.
+_ROUND_QUANTITY = re.compile(r"[1-9]\d{0,2}(?:[ .]\d{3})*[ .]000|[1-9]\d{0,2}0{3,}")
+# A contact line lists its items between separators or after an icon: "Madrid · 612 34 56 78 · jane@…",
+# "📱 612 34 56 78", "Oslo | 412 34 567". A grouped number of 8-13 digits standing alone as such an item is a
+# phone even without a word for it (libphonenumber knows only some countries' plans without a country code).
+_PHONE_ICONS = "☎📞📱✆☏📲"
+_ITEM_SEPARATOR = r"[|·•▪◦,;/]"
+_ITEM_BEFORE = re.compile(rf"(?:{_ITEM_SEPARATOR}|[ \t]{{3}})[ \t]*$")
+_ITEM_WINDOW = 120  # characters of the line read on each side: a long line costs no more per number
+_ITEM_AFTER = re.compile(rf"[ \t]*(?:$|{_ITEM_SEPARATOR}|[ \t]{{3}})")
+_ICON_BEFORE = re.compile(rf"[{_PHONE_ICONS}]\ufe0f?[ \t]*$")
+
+
+def _is_contact_item(text: str, start: int, end: int, line_start: int, line_end: int) -> bool:
+    value = text[start:end]
+    if not 8 <= _digits(value) <= 13 or not re.search(r"\d[ -]\d", value):
+        return False
+    window_start = max(line_start, start - _ITEM_WINDOW)
+    before, after = text[window_start:start], text[end : min(line_end, end + _ITEM_WINDOW)]
+    if _ICON_BEFORE.search(before):
+        return True
+    line = before + after
+    opens_line = window_start == line_start and not before.strip()
+    # Grouped like a figure ("12 345 678" in a table row), it needs an e-mail on the line to be a phone.
+    figure = re.fullmatch(r"\d{1,3}(?:[ .]\d{3})+", value)
+    return (
+        bool((opens_line or _ITEM_BEFORE.search(before)) and _ITEM_AFTER.match(after))
+        and bool(line.strip())
+        and ("@" in line or (not figure and bool(re.search(_ITEM_SEPARATOR, line))))
+    )
 
 
 def _digits(value: str) -> int:
@@ -169,17 +207,20 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
     for match in NATIONAL_PHONE.finditer(text):
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
             continue
-        if _DATE_OR_YEARS.fullmatch(match.group()):
+        if _DATE_OR_YEARS.fullmatch(match.group()) or _ROUND_QUANTITY.fullmatch(match.group()):
             continue
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]
         line_end = text.find("\n", match.end())
-        after = text[match.end() : min(match.end() + 15, len(text) if line_end == -1 else line_end)]
+        line_end = len(text) if line_end == -1 else line_end
+        after = text[match.end() : min(match.end() + 15, line_end)]
         previous_line = text[text.rfind("\n", 0, max(line_start - 1, 0)) + 1 : max(line_start - 1, 0)]
         if (
             _CUE.search(before)
+            or _ADJACENT_CUE.search(before)
             or _AFTER_CUE.search(after)
             or (line_start and len(previous_line) <= 30 and _CUE.search(previous_line))
+            or _is_contact_item(text, *match.span(), line_start, line_end)
         ):
             spans.append(match.span())
     return spans
