@@ -270,6 +270,27 @@ def test_ibans_in_any_spacing_and_case_are_removed(scrubber, iban):
 
 
 @pytest.mark.parametrize(
+    "link",
+    [
+        "https://kwame.design/work/case-study-1",  # Presidio's pattern stopped at .desi
+        "https://folio.photography/amara-nwosu",
+        "www.JaneDoe.shop",
+        "AmaraNwosu.com",
+        "Jane-Doe.com",
+        "www.müller-design.de",
+        "www.café-olé.fr",
+    ],
+)
+def test_links_come_out_whole(scrubber, link):
+    assert scrubber.scrub(f"Portfolio: {link} (updated)") == "Portfolio: <URL> (updated)"
+
+
+def test_employer_domains_and_frameworks_are_no_personal_link(scrubber):
+    text = "Worked at Booking.com and Amazon.com; diagrams in Draw.io; Socket.IO, ASP.NET, Node.js, B.Tech, cv.docx"
+    assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Cut API calls from 1200000 to 300000 per day with a Redis cache.",

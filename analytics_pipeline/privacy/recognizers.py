@@ -311,6 +311,12 @@ class IbanCodeRecognizer(_FormatRecognizer):
 _WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|[ \t]+\S)")
 _BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
+# A personal site written with its owner's name capitalized: CamelCase or capitalized words joined by a hyphen
+# before a lower-case TLD (``AmaraNwosu.com``, ``Jane-Doe.com``); ``Booking.com`` or ``Socket.IO`` are not.
+_PERSONAL_HOST = re.compile(r"^[A-Za-z0-9]*(?:[a-z][A-Z]|[A-Za-z]-[A-Z])[A-Za-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,}$")
+# Host characters in any script (IDN) besides the dot; what may follow a host: more labels, then a path.
+_HOST_CHAR = re.compile(r"[^\W_]|[-.]")
+_HOST_REST = re.compile(r"(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)*(?:/[^\s)\]>,;\"']*)?")
 # Country-code TLDs that are also source-file suffixes: a bare ``setup.py``, ``main.tf`` or ``notes.md`` in a
 # developer's resume is a file (Python, shell, Rust, Perl, Markdown, make, C++, shared object, Terraform,
 # OCaml, Scala, Godot, Apps Script), while a personal site under them is rare and still found with a scheme,
@@ -352,12 +358,23 @@ class LinkRecognizer(UrlRecognizer):
             return True
         return (
             bool(_BARE_HOST.match(value))
-            and value == value.lower()
+            and (value == value.lower() or bool(_PERSONAL_HOST.match(value)))
             and all(len(p) > 1 for p in value.split("."))
             and not next_char.isalnum()
             and previous_char != "_"  # test_app.py
             and value.rsplit(".", 1)[1] not in SOURCE_FILE_SUFFIXES
         )
+
+    @staticmethod
+    def _whole_host(text: str, start: int, end: int) -> tuple[int, int]:
+        """The match widened over host characters it stopped short of: Presidio's pattern ends at the first
+        top-level domain of its list that fits (``kwame.desi`` of ``kwame.design/work``, ``.sh`` of ``.shop``)
+        and knows ASCII only (``www.mü`` + ``ller-design.de``). A cut name slug in the path would stay."""
+        while start > 0 and _HOST_CHAR.match(text[start - 1]):
+            start -= 1
+        if end < len(text) and _HOST_CHAR.match(text[end]) and text[end] != ".":
+            end = _HOST_REST.match(text, end).end()
+        return start, end
 
     @staticmethod
     def _with_tail(text: str, start: int, end: int) -> int:
@@ -383,11 +400,8 @@ class LinkRecognizer(UrlRecognizer):
                 text[result.start - 1 : result.start],
                 text[result.end : result.end + 1],
             ):
-                results.append(
-                    recognizer_result(
-                        self, "URL", result.start, self._with_tail(text, result.start, result.end), result.score
-                    )
-                )
+                start, end = self._whole_host(text, result.start, result.end)
+                results.append(recognizer_result(self, "URL", start, self._with_tail(text, start, end), result.score))
         return results
 
 
