@@ -2,10 +2,11 @@
 //
 // Each hook validates its event against the pipeline's contract at call time (rejecting with an
 // InvalidEventError that names the field and rule, never the value), queues it and resolves to the
-// event ID. A sender batches the queue by size and time and retries network errors, 5xx and 429 with
-// exponential backoff and jitter. When the page is hidden or closed, whatever is still queued goes out
-// through navigator.sendBeacon (fallback: fetch with keepalive). Transport problems never reach the app:
-// they end up in stats().
+// event ID. A sender batches the queue by count, bytes and time and retries network errors, timeouts, 5xx,
+// 429 and 2xx answers that are not the API's with exponential backoff and jitter. When the page is hidden
+// or closed, what is queued (and a batch waiting for its retry) goes out through navigator.sendBeacon
+// (fallback: fetch with keepalive), as much as the browser's keepalive quota takes; on a mere tab switch
+// the rest stays queued and is sent normally. Transport problems never reach the app: they end up in stats().
 import { contractSchema } from "./contract-schema.generated.js";
 import { validate } from "./validate.js";
 
@@ -14,18 +15,20 @@ export interface InitOptions {
   endpoint: string;
   /** The API's browser write key (ANALYTICS_BROWSER_WRITE_KEY); public by nature. */
   writeKey: string;
-  /** Send as soon as this many events are queued (default 20). */
+  /** Send as soon as this many events are queued, and at most this many a request (default 20, at most 1000). */
   batchSize?: number;
   /** Send queued events at least this often, in ms (default 5000). */
   flushIntervalMs?: number;
   /** Events held at most; beyond, new events are dropped and counted (default 1000). */
   maxQueueSize?: number;
-  /** Retries of one batch after the first attempt (default 5). */
+  /** Retries of one batch after the first attempt (default 5; 0: no retry). */
   maxRetries?: number;
   /** First backoff delay in ms, doubled per retry, with jitter (default 500). */
   backoffBaseMs?: number;
   /** Longest backoff delay in ms (default 30000). */
   backoffMaxMs?: number;
+  /** One attempt (request and reading its answer) is abandoned and retried after this many ms (default 10000). */
+  requestTimeoutMs?: number;
   /** Log transport outcomes (counts and statuses only, never event contents) to the console. */
   debug?: boolean;
   /** The fetch to use (default globalThis.fetch). */
@@ -35,15 +38,15 @@ export interface InitOptions {
 export interface Stats {
   /** Accepted by the API. */
   sent: number;
-  /** Handed to navigator.sendBeacon (or an unsettled keepalive fetch) when the page went away; delivery unconfirmable. */
+  /** Handed to navigator.sendBeacon (or an unsettled keepalive fetch) when the page was hidden; delivery unconfirmable. */
   beaconed: number;
   /** Re-sent after a retryable failure (one count per event and retry). */
   retried: number;
-  /** Lost on this side: queue full, retries exhausted, or too large for a beacon at page exit. */
+  /** Lost on this side: queue full, retries exhausted, or no room for a beacon when the page closed. */
   dropped: number;
   /** Refused by the API as invalid or unauthorised (not retried). */
   rejected: number;
-  /** Waiting to be sent. */
+  /** Waiting to be sent, including a batch being sent or waiting for its retry. */
   queued: number;
 }
 
@@ -89,34 +92,88 @@ export interface InteractionProps {
 
 type Event = Record<string, unknown>;
 type Outcome = { retry: false } | { retry: true; afterMs?: number };
+/** A queued event with its JSON, measured once. */
+type Item = { json: string; bytes: number };
+/** The batch being sent or waiting for its retry. */
+type Batch = {
+  items: Item[];
+  /** Handed to sendBeacon at a page exit: counted as beaconed until the API answers for it. */
+  beaconed: boolean;
+  /** Its current request has keepalive: it outlives the page, no beacon needed. */
+  keepalive: boolean;
+  /** A keepalive attempt failed: the browser's quota may be taken by others, so no more keepalive. */
+  noKeepalive: boolean;
+  done: boolean;
+};
 
-// Browsers allow 64 KiB of keepalive/beacon bodies in flight per page: stay under it.
+// Chromium allows 64 KiB of keepalive fetch and beacon bodies in flight per page, all requests together;
+// beyond, sendBeacon returns false and a keepalive fetch fails.
+const KEEPALIVE_QUOTA = 64 * 1024;
+// One beacon body at most (the API takes up to 64 KiB).
 const BEACON_BYTES = 60_000;
+// A beacon's bytes are counted against the quota this long (its completion cannot be observed).
+const BEACON_HOLD_MS = 3000;
+// Queued events of this many bytes are sent at once, so what is left for a page exit fits its beacons.
+const EARLY_SEND_BYTES = 32 * 1024;
+// Per request, as the Python client (the API takes 32 MiB and 1,000 events).
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const MAX_BATCH_EVENTS = 1000;
+// The API's per-event limit (MAX_EVENT_BYTES in analytics_pipeline/ingest/api.py: 3 texts x 200,000
+// characters x 4 bytes + 64 KiB), measured on Python's json.dumps(ensure_ascii=False) of the event.
+const MAX_EVENT_BYTES = 3 * 200_000 * 4 + 64 * 1024;
+// The contract's Text fields: at most MAX_TEXT_CHARS code points once NFKC-normalised too.
+const TEXT_FIELDS = ["resume_text", "job_description", "tailored_text"];
+const MAX_TEXT_CHARS = 200_000;
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's longest delay
 const encoder = new TextEncoder();
 
+const NUMERIC_OPTIONS = {
+  batchSize: { fallback: 20, min: 1, max: MAX_BATCH_EVENTS },
+  flushIntervalMs: { fallback: 5000, min: 1, max: MAX_TIMER_MS },
+  maxQueueSize: { fallback: 1000, min: 1, max: Number.MAX_SAFE_INTEGER },
+  maxRetries: { fallback: 5, min: 0, max: Number.MAX_SAFE_INTEGER },
+  backoffBaseMs: { fallback: 500, min: 1, max: MAX_TIMER_MS },
+  backoffMaxMs: { fallback: 30_000, min: 1, max: MAX_TIMER_MS },
+  requestTimeoutMs: { fallback: 10_000, min: 1, max: MAX_TIMER_MS },
+} as const;
+type Settings = { -readonly [name in keyof typeof NUMERIC_OPTIONS]: number } & { writeKey: string; debug: boolean };
+
+/** Options with defaults for the absent (or undefined) ones; a TypeError for any other bad value. */
+function settings(options: InitOptions): Settings {
+  const result = { writeKey: options.writeKey, debug: options.debug === true } as Settings;
+  for (const [name, { fallback, min, max }] of Object.entries(NUMERIC_OPTIONS)) {
+    const value = (options as unknown as Record<string, unknown>)[name];
+    if (value === undefined) {
+      result[name as keyof typeof NUMERIC_OPTIONS] = fallback;
+      continue;
+    }
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
+      throw new TypeError(`analytics: ${name} must be an integer from ${min} to ${max}`);
+    result[name as keyof typeof NUMERIC_OPTIONS] = value;
+  }
+  return result;
+}
+
 class Logger {
-  private readonly queue: Event[] = [];
+  private queue: Item[] = [];
+  private queuedBytes = 0;
+  private current: Batch | null = null;
+  /** Bytes of this logger's keepalive fetches and beacons believed in flight (the browser's quota). */
+  private keepaliveBytes = 0;
   private readonly counts = { sent: 0, beaconed: 0, retried: 0, dropped: 0, rejected: 0 };
   private sending: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly url: string;
-  private readonly options: Required<Omit<InitOptions, "fetch">>;
+  private readonly options: Settings;
   private readonly fetch: typeof fetch;
   private readonly onHide = (event: globalThis.Event): void => {
-    if (event.type === "pagehide" || document.visibilityState === "hidden") this.flushOnExit();
+    // pagehide into the back/forward cache (persisted) may come back: nothing is given up then.
+    if (event.type === "pagehide") this.flushOnExit(!(event as PageTransitionEvent).persisted);
+    else if (document.visibilityState === "hidden") this.flushOnExit(false);
   };
 
   constructor(options: InitOptions) {
-    this.options = {
-      batchSize: 20,
-      flushIntervalMs: 5000,
-      maxQueueSize: 1000,
-      maxRetries: 5,
-      backoffBaseMs: 500,
-      backoffMaxMs: 30_000,
-      debug: false,
-      ...options,
-    };
+    this.options = settings(options);
     this.url = `${options.endpoint.replace(/\/+$/, "")}/v1/batch`;
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     if (typeof addEventListener === "function" && typeof document !== "undefined") {
@@ -126,21 +183,22 @@ class Logger {
   }
 
   stats(): Stats {
-    return { ...this.counts, queued: this.queue.length };
+    const current = this.current && !this.current.done && !this.current.beaconed ? this.current.items.length : 0;
+    return { ...this.counts, queued: this.queue.length + current };
   }
 
-  enqueue(event: Event): void {
+  enqueue(item: Item): void {
     if (this.queue.length >= this.options.maxQueueSize) {
       this.counts.dropped += 1;
       this.debug("queue full: event dropped");
       return;
     }
-    this.queue.push(event);
-    if (this.queue.length >= this.options.batchSize) void this.drain();
+    this.queue.push(item);
+    this.queuedBytes += item.bytes;
+    if (this.queue.length >= this.options.batchSize || this.queuedBytes >= EARLY_SEND_BYTES) void this.drain();
     else if (this.timer === null) {
       this.timer = setTimeout(() => void this.drain(), this.options.flushIntervalMs);
-      // In Node, a pending flush must not keep the process alive.
-      (this.timer as { unref?: () => void }).unref?.();
+      unref(this.timer); // in Node, a pending flush must not keep the process alive
     }
   }
 
@@ -161,84 +219,189 @@ class Logger {
     this.clearTimer();
     this.sending ??= (async () => {
       try {
-        while (this.queue.length > 0) await this.sendWithRetries(this.queue.splice(0, this.options.batchSize));
+        while (this.queue.length > 0) {
+          const batch: Batch = { items: this.take(), beaconed: false, keepalive: false, noKeepalive: false, done: false };
+          this.current = batch;
+          await this.sendWithRetries(batch);
+        }
       } finally {
+        this.current = null;
         this.sending = null;
       }
     })();
     return this.sending;
   }
 
-  private async sendWithRetries(batch: Event[]): Promise<void> {
+  /** The next batch: up to batchSize events and MAX_BATCH_BYTES (at least one event). */
+  private take(): Item[] {
+    let count = 0;
+    let bytes = 12; // {"batch":[]}
+    while (count < this.queue.length && count < this.options.batchSize) {
+      bytes += this.queue[count].bytes + 1;
+      if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+      count++;
+    }
+    const items = this.queue.splice(0, count);
+    for (const item of items) this.queuedBytes -= item.bytes;
+    return items;
+  }
+
+  private async sendWithRetries(batch: Batch): Promise<void> {
+    const n = batch.items.length;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.send(batch);
       if (!outcome.retry) return;
       if (attempt >= this.options.maxRetries) {
-        this.counts.dropped += batch.length;
-        this.debug(`gave up on ${batch.length} events after ${attempt + 1} attempts`);
+        batch.done = true;
+        if (!batch.beaconed) this.counts.dropped += n; // else it stays counted as beaconed
+        this.debug(`gave up on ${n} events after ${attempt + 1} attempts`);
         return;
       }
-      this.counts.retried += batch.length;
+      this.counts.retried += n;
       await sleep(outcome.afterMs ?? this.backoff(attempt));
     }
   }
 
-  private async send(batch: Event[]): Promise<Outcome> {
-    const body = JSON.stringify({ batch });
-    let response: Response;
+  private async send(batch: Batch): Promise<Outcome> {
+    const n = batch.items.length;
+    const body = `{"batch":[${batch.items.map((item) => item.json).join(",")}]}`;
+    const bytes = 12 + batch.items.reduce((sum, item) => sum + item.bytes + 1, -1);
+    // A request that fits the browser's keepalive quota may outlive the page; a bigger one must not use it.
+    const keepalive = !batch.noKeepalive && bytes <= KEEPALIVE_QUOTA - this.keepaliveBytes;
+    const controller = typeof AbortController === "function" ? new AbortController() : undefined;
+    const timer = setTimeout(() => controller?.abort(), this.options.requestTimeoutMs);
+    unref(timer);
+    if (keepalive) this.keepaliveBytes += bytes;
+    batch.keepalive = keepalive;
     try {
-      response = await this.fetch(this.url, {
+      const response = await this.fetch(this.url, {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.options.writeKey}` },
         body,
-        // A small request may outlive the page; the browser refuses keepalive bodies over its quota.
-        keepalive: encoder.encode(body).length <= BEACON_BYTES,
+        keepalive,
+        signal: controller?.signal,
       });
+      if (response.status === 429 || response.status >= 500) {
+        this.debug(`HTTP ${response.status}`);
+        response.body?.cancel().catch(() => undefined);
+        return { retry: true, afterMs: retryAfterMs(response.headers.get("retry-after")) };
+      }
+      let accepted = 0;
+      if (response.ok) {
+        // Only the API's own answer counts: a proxy's or captive portal's 2xx page is retried.
+        const result = parseJson(await response.text()) as { accepted?: unknown } | undefined;
+        const value = result?.accepted;
+        if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > n) {
+          this.debug(`HTTP ${response.status} without the API's answer`);
+          return { retry: true };
+        }
+        accepted = value;
+      } else {
+        response.body?.cancel().catch(() => undefined);
+      }
+      if (batch.beaconed) this.counts.beaconed -= n; // its fate is known after all
+      this.counts.sent += accepted;
+      this.counts.rejected += n - accepted;
+      batch.done = true;
+      this.debug(`HTTP ${response.status}: ${accepted} accepted, ${n - accepted} rejected`);
+      return { retry: false };
     } catch {
-      this.debug("network error");
+      if (keepalive) batch.noKeepalive = true;
+      this.debug(controller?.signal.aborted ? "request timed out" : "network error");
       return { retry: true };
+    } finally {
+      clearTimeout(timer);
+      if (keepalive) this.keepaliveBytes -= bytes;
+      batch.keepalive = false;
     }
-    if (response.status === 429 || response.status >= 500) {
-      this.debug(`HTTP ${response.status}`);
-      return { retry: true, afterMs: retryAfterMs(response.headers.get("retry-after")) };
-    }
-    let accepted = 0;
-    if (response.ok) {
-      const result = (await response.json().catch(() => ({}))) as { accepted?: number };
-      accepted = typeof result.accepted === "number" ? result.accepted : batch.length;
-    }
-    this.counts.sent += accepted;
-    this.counts.rejected += batch.length - accepted;
-    this.debug(`HTTP ${response.status}: ${accepted} accepted, ${batch.length - accepted} rejected`);
-    return { retry: false };
   }
 
-  /** The page is going away: hand everything queued to the browser, which sends it after unload. */
-  private flushOnExit(): void {
+  /**
+   * The page is hidden (a tab switch, or the first sign of a close) or gone: hand the browser, as beacons
+   * within its keepalive quota, the batch waiting for its retry (or in a request that would not outlive the
+   * page) and the queue. What does not fit stays queued and is sent normally while the page lives; at a
+   * final pagehide it is dropped and counted.
+   */
+  private flushOnExit(final: boolean): void {
     this.clearTimer();
-    const events = this.queue.splice(0);
-    for (const chunk of beaconChunks(events, this.options.writeKey)) {
-      if (chunk.body === null) {
-        this.counts.dropped += chunk.count;
-        continue;
+    let budget = KEEPALIVE_QUOTA - this.keepaliveBytes;
+    const head = `{"writeKey":${JSON.stringify(this.options.writeKey)},"batch":[`;
+    const room = (): number => Math.min(BEACON_BYTES, budget) - head.length - 2;
+    const size = (items: Item[]): number => items.reduce((sum, item) => sum + item.bytes + 1, 0);
+    const beacon = (items: Item[]): boolean => {
+      const bytes = head.length + 2 + size(items);
+      if (!this.beacon(`${head}${items.map((item) => item.json).join(",")}]}`, bytes, items.length)) return false;
+      budget -= bytes;
+      this.counts.beaconed += items.length;
+      return true;
+    };
+
+    const current = this.current;
+    if (current && !current.done && !current.beaconed && !current.keepalive && size(current.items) <= room()) {
+      // Same event IDs if its retry gets through too: the pipeline keeps one of each.
+      if (beacon(current.items)) current.beaconed = true;
+    }
+
+    const kept: Item[] = [];
+    let chunk: Item[] = [];
+    let chunkBytes = 0;
+    const send = (): void => {
+      if (chunk.length && !beacon(chunk)) kept.push(...chunk);
+      chunk = [];
+      chunkBytes = 0;
+    };
+    const queued = this.queue.length;
+    for (const item of this.queue) {
+      if (chunk.length && chunkBytes + item.bytes + 1 > room()) send();
+      if (item.bytes + 1 > room()) kept.push(item);
+      else {
+        chunk.push(item);
+        chunkBytes += item.bytes + 1;
       }
+    }
+    send();
+    this.queue = kept;
+    this.queuedBytes = size(kept) - kept.length;
+    this.debug(`page hidden: ${queued - kept.length} of ${queued} queued events handed to the browser`);
+    if (!kept.length) return;
+    if (final) {
+      this.counts.dropped += kept.length; // no room left in the browser's quota, or too large for a beacon
+      this.queue = [];
+      this.queuedBytes = 0;
+    } else {
+      void this.drain(); // the page lives on: send them the normal way
+    }
+  }
+
+  /** One beacon body; false if the browser refused it (its keepalive quota is full). */
+  private beacon(body: string, bytes: number, count: number): boolean {
+    const sendBeacon = typeof navigator !== "undefined" ? navigator.sendBeacon?.bind(navigator) : undefined;
+    if (sendBeacon) {
       let handed = false;
       try {
-        handed = typeof navigator !== "undefined" && !!navigator.sendBeacon?.(this.url, chunk.body);
+        handed = sendBeacon(this.url, body);
       } catch {
-        // a missing or throwing sendBeacon: fall back below
+        // a throwing sendBeacon: as refused
       }
-      if (!handed) {
-        // sendBeacon refused it (quota) or is missing: a keepalive fetch, which fails when over the quota too.
-        const count = chunk.count;
-        const init = { method: "POST", headers: { "Content-Type": "text/plain" }, body: chunk.body, keepalive: true };
-        this.fetch(this.url, init)
-          .then((response) => this.settleExit(count, response.ok ? "sent" : "rejected"))
-          .catch(() => this.settleExit(count, "dropped"));
-      }
-      this.counts.beaconed += chunk.count;
+      if (handed) this.hold(bytes, new Promise((resolve) => unref(setTimeout(resolve, BEACON_HOLD_MS))));
+      return handed;
     }
-    if (events.length) this.debug(`page hidden: ${events.length} events handed to the browser`);
+    // No sendBeacon: a keepalive fetch (text/plain needs no preflight), whose outcome is known if the page lives.
+    const init = { method: "POST", headers: { "Content-Type": "text/plain" }, body, keepalive: true };
+    this.hold(
+      bytes,
+      this.fetch(this.url, init).then(
+        (response) => this.settleExit(count, response.ok ? "sent" : "rejected"),
+        () => this.settleExit(count, "dropped"),
+      ),
+    );
+    return true;
+  }
+
+  /** Counts ``bytes`` against the keepalive quota until ``done`` settles. */
+  private hold(bytes: number, done: Promise<unknown>): void {
+    this.keepaliveBytes += bytes;
+    void done.finally(() => (this.keepaliveBytes -= bytes));
   }
 
   private settleExit(count: number, outcome: "sent" | "rejected" | "dropped"): void {
@@ -261,27 +424,12 @@ class Logger {
   }
 }
 
-/** Beacon bodies ``{"writeKey", "batch"}`` under the beacon quota; an event too large alone gets body null. */
-function* beaconChunks(events: Event[], writeKey: string): Generator<{ body: string | null; count: number }> {
-  const head = `{"writeKey":${JSON.stringify(writeKey)},"batch":[`;
-  let parts: string[] = [];
-  let size = head.length + 2;
-  for (const event of events) {
-    const part = JSON.stringify(event);
-    const bytes = encoder.encode(part).length + 1;
-    if (head.length + 2 + bytes > BEACON_BYTES) {
-      yield { body: null, count: 1 };
-      continue;
-    }
-    if (size + bytes > BEACON_BYTES) {
-      yield { body: `${head}${parts.join(",")}]}`, count: parts.length };
-      parts = [];
-      size = head.length + 2;
-    }
-    parts.push(part);
-    size += bytes;
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
-  if (parts.length) yield { body: `${head}${parts.join(",")}]}`, count: parts.length };
 }
 
 function retryAfterMs(value: string | null): number | undefined {
@@ -289,24 +437,69 @@ function retryAfterMs(value: string | null): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 300) * 1000 : undefined;
 }
 
+/** In Node, a timer of the logger's must not keep the process alive. */
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  (timer as { unref?: () => void }).unref?.();
+}
+
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => unref(setTimeout(resolve, ms)));
 }
 
 async function randomUUID(): Promise<string> {
-  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  const crypto = globalThis.crypto;
+  if (typeof crypto?.randomUUID === "function") return crypto.randomUUID();
+  if (typeof crypto?.getRandomValues === "function") {
+    // Pages on plain http (other than localhost) have getRandomValues but no randomUUID: a v4 UUID by hand.
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
   // Node 18 has no global crypto; a variable specifier keeps bundlers from pulling node:crypto in.
   const nodeCrypto = "node:crypto";
   return ((await import(nodeCrypto)) as { randomUUID: () => string }).randomUUID();
 }
 
+/** Lone surrogates (a text cut inside an emoji) become U+FFFD, as the API would refuse them. */
+function wellFormed(text: string): string {
+  const native = (text as { toWellFormed?: () => string }).toWellFormed;
+  if (typeof native === "function") return native.call(text);
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
+}
+
+function codePointCount(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/** The API's limits that the JSON Schema cannot express; the event is valid against the schema. */
+function limitProblems(event: Event): string[] {
+  const problems: string[] = [];
+  for (const name of TEXT_FIELDS) {
+    const text = event[name];
+    // eslint-disable-next-line no-control-regex
+    if (typeof text === "string" && /[^\x00-\x7f]/.test(text) && codePointCount(text.normalize("NFKC")) > MAX_TEXT_CHARS)
+      problems.push(`${name}: must have at most ${MAX_TEXT_CHARS} characters once normalised (NFKC)`);
+  }
+  return problems;
+}
+
+/** The event's size as the API measures it: Python's json.dumps adds a space after each ":" and ",". */
+function apiBytes(json: string, event: Event): number {
+  return encoder.encode(json).length + 2 * Object.keys(event).length;
+}
+
 let logger: Logger | null = null;
 
-/** Configure the logger; calling it again replaces the previous one (after flushing it). */
+/** Configure the logger; calling it again replaces the previous one (after flushing it). A bad option throws a TypeError. */
 export function init(options: InitOptions): void {
   if (!options?.endpoint || !options.writeKey) throw new TypeError("analytics: init needs endpoint and writeKey");
+  const next = new Logger(options); // throws on a bad option, leaving the current logger in place
   const previous = logger;
-  logger = new Logger(options);
+  logger = next;
   if (previous) {
     previous.close();
     void previous.flush();
@@ -323,55 +516,69 @@ export function stats(): Stats {
   return logger?.stats() ?? { sent: 0, beaconed: 0, retried: 0, dropped: 0, rejected: 0, queued: 0 };
 }
 
-async function log(eventType: string, userId: string, fields: Record<string, unknown>): Promise<string> {
+async function log(eventType: string, userId: unknown, fields: Record<string, unknown>): Promise<string> {
   if (!logger) throw new Error("analytics: call init() before logging events");
   const eventId = await randomUUID();
   const event: Event = { event_id: eventId, occurred_at: new Date().toISOString(), event_type: eventType };
   for (const [name, value] of Object.entries({ user_id: userId, ...fields })) {
-    if (value !== undefined && value !== null) event[name] = value;
+    if (value !== undefined && value !== null) event[name] = typeof value === "string" ? wellFormed(value) : value;
   }
-  const problems = validate(contractSchema, event);
+  let problems = validate(contractSchema, event);
+  if (!problems.length) problems = limitProblems(event);
+  const json = JSON.stringify(event);
+  if (!problems.length && apiBytes(json, event) > MAX_EVENT_BYTES)
+    problems = [`event: must be at most ${MAX_EVENT_BYTES} bytes as JSON (a control character takes 6)`];
   if (problems.length) throw new InvalidEventError(problems);
-  logger.enqueue(event);
+  logger.enqueue({ json, bytes: encoder.encode(json).length });
   return eventId;
 }
 
+/** The props of a hook call: an object, else the hook rejects. */
+function checked<T>(props: T): T {
+  if (props === null || typeof props !== "object") throw new InvalidEventError(["event: props must be an object"]);
+  return props;
+}
+
 /** A resume was tailored to a job description (``resume.tailor``), or a tailoring refined (``resume.refine``). */
-export function logResumeTailoringEvent(props: ResumeTailoringProps): Promise<string> {
-  return log(props.isRefinement ? "resume.refine" : "resume.tailor", props.userId, {
-    resume_id: props.resumeId,
-    is_refinement: props.isRefinement,
-    resume_text: props.resumeText,
-    job_description: props.jobDescription,
-    tailored_text: props.tailoredText,
-    ats_score: props.atsScore,
-    jd_score: props.jdScore,
-    tailoring_mode: props.tailoringMode,
-    version: props.version ?? 1,
+export async function logResumeTailoringEvent(props: ResumeTailoringProps): Promise<string> {
+  const p = checked(props);
+  return log(p.isRefinement ? "resume.refine" : "resume.tailor", p.userId, {
+    resume_id: p.resumeId,
+    is_refinement: p.isRefinement,
+    resume_text: p.resumeText,
+    job_description: p.jobDescription,
+    tailored_text: p.tailoredText,
+    ats_score: p.atsScore,
+    jd_score: p.jdScore,
+    tailoring_mode: p.tailoringMode,
+    version: p.version ?? 1,
   });
 }
 
 /** A user uploaded a resume. */
-export function logResumeUploadEvent(props: ResumeUploadProps): Promise<string> {
-  return log("resume.upload", props.userId, {
-    resume_id: props.resumeId,
-    resume_text: props.resumeText,
-    version: props.version ?? 1,
-  });
+export async function logResumeUploadEvent(props: ResumeUploadProps): Promise<string> {
+  const p = checked(props);
+  return log("resume.upload", p.userId, { resume_id: p.resumeId, resume_text: p.resumeText, version: p.version ?? 1 });
 }
 
 /** A user copied a (tailored) resume to the clipboard. */
-export function logResumeCopyEvent(props: ResumeActionProps): Promise<string> {
-  return log("resume.copy", props.userId, { resume_id: props.resumeId, version: props.version ?? 1 });
+export async function logResumeCopyEvent(props: ResumeActionProps): Promise<string> {
+  const p = checked(props);
+  return log("resume.copy", p.userId, { resume_id: p.resumeId, version: p.version ?? 1 });
 }
 
 /** A user downloaded a (tailored) resume. */
-export function logResumeDownloadEvent(props: ResumeActionProps): Promise<string> {
-  return log("resume.download", props.userId, { resume_id: props.resumeId, version: props.version ?? 1 });
+export async function logResumeDownloadEvent(props: ResumeActionProps): Promise<string> {
+  const p = checked(props);
+  return log("resume.download", p.userId, { resume_id: p.resumeId, version: p.version ?? 1 });
 }
 
-/** A UI interaction on a named element; ``page`` is a path (query string and fragment are cut off). */
-export function logInteractionEvent(props: InteractionProps): Promise<string> {
-  const page = typeof props.page === "string" ? props.page.split("?", 1)[0].split("#", 1)[0] : props.page;
-  return log("interaction", props.userId, { action: props.action, element: props.element, page });
+/**
+ * A UI interaction on a named element; ``page`` is a path (query string and fragment are cut off; what is
+ * left empty, as a hash route's "#/editor", counts as no page).
+ */
+export async function logInteractionEvent(props: InteractionProps): Promise<string> {
+  const p = checked(props);
+  const page = typeof p.page === "string" ? p.page.split("?", 1)[0].split("#", 1)[0] || undefined : p.page;
+  return log("interaction", p.userId, { action: p.action, element: p.element, page });
 }

@@ -52,9 +52,16 @@ export function assertSupported(schema: unknown, where = "#"): void {
 }
 
 // Python counts code points, JavaScript's length UTF-16 units: an emoji is 1 for the contract, 2 here.
+// A high surrogate counts with the low surrogate after it; a lone one counts alone.
 function codePoints(text: string): number {
   let n = 0;
-  for (let i = 0; i < text.length; i++, n++) if (text.charCodeAt(i) >= 0xd800 && text.charCodeAt(i) < 0xdc00) i++;
+  for (let i = 0; i < text.length; i++, n++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) i++;
+    }
+  }
   return n;
 }
 

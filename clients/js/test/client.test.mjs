@@ -189,40 +189,292 @@ test("the flush interval sends without an explicit flush", async () => {
   assert.equal(analytics.stats().sent, 1);
 });
 
-test("when the page is hidden the queue goes out as text/plain beacons under 60 kB, writeKey in the body", async () => {
+/** A fake browser page: document, page events and a sendBeacon that, like Chromium's, shares a 64 KiB
+ * quota of bytes in flight with keepalive fetches (beacons never finish here: a slow link or a gone page). */
+function fakePage() {
   const page = new EventTarget();
-  const beacons = [];
+  const browser = { inFlight: 0, beacons: [] };
+  const bytes = (body) => new TextEncoder().encode(body).length;
   globalThis.document = Object.assign(new EventTarget(), { visibilityState: "visible" });
   globalThis.addEventListener = page.addEventListener.bind(page);
   globalThis.removeEventListener = page.removeEventListener.bind(page);
-  const navigator = { sendBeacon: (url, body) => (beacons.push({ url, body }), true) };
-  Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true });
+  const sendBeacon = (url, body) => {
+    if (browser.inFlight + bytes(body) > 64 * 1024) return false;
+    browser.inFlight += bytes(body);
+    browser.beacons.push({ url, body });
+    return true;
+  };
+  Object.defineProperty(globalThis, "navigator", { value: { sendBeacon }, configurable: true, writable: true });
+  /** A fetch that holds every request until `release()`; keepalive ones count against the quota. */
+  const requests = [];
+  const pending = [];
+  const fetch = (url, init) => {
+    const size = bytes(init.body);
+    if (init.keepalive && browser.inFlight + size > 64 * 1024) return Promise.reject(new TypeError("quota"));
+    if (init.keepalive) browser.inFlight += size;
+    return new Promise((resolve) => {
+      requests.push({ init });
+      pending.push({
+        answer: () => {
+          if (init.keepalive) browser.inFlight -= size;
+          const accepted = JSON.parse(init.body).batch.length;
+          resolve(new Response(JSON.stringify({ accepted, rejected: 0, errors: [] }), { status: 200 }));
+        },
+      });
+    });
+  };
+  const release = async () => {
+    for (let i = 0; i < 50; i++) {
+      while (pending.length) pending.shift().answer();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  return {
+    browser,
+    fetch,
+    requests,
+    release,
+    hide() {
+      globalThis.document.visibilityState = "hidden";
+      globalThis.document.dispatchEvent(new Event("visibilitychange"));
+    },
+    close() {
+      this.hide();
+      page.dispatchEvent(new Event("pagehide"));
+    },
+    beaconed: () => browser.beacons.flatMap(({ body }) => JSON.parse(body).batch),
+    sent: () => requests.flatMap(({ init }) => JSON.parse(init.body).batch),
+    cleanup() {
+      analytics.init({ endpoint: api.url, writeKey: KEY, ...fast }); // detaches the page listeners
+      delete globalThis.document;
+      delete globalThis.addEventListener;
+      delete globalThis.removeEventListener;
+      delete globalThis.navigator;
+    },
+  };
+}
+
+const resumeText = "Experienced data engineer. ".repeat(925); // ~25 kB
+
+test("on page exit the queue goes out as text/plain beacons under 60 kB, writeKey in the body", async () => {
+  const fake = fakePage();
   try {
-    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 1000, ...fast });
-    const text = "x".repeat(20_000);
-    for (let i = 0; i < 5; i++) await analytics.logResumeUploadEvent({ userId: "u", resumeId: `r${i}`, resumeText: text });
-    await analytics.logResumeUploadEvent({ userId: "u", resumeId: "huge", resumeText: "y".repeat(70_000) });
-    globalThis.document.visibilityState = "hidden";
-    globalThis.document.dispatchEvent(new Event("visibilitychange"));
-    page.dispatchEvent(new Event("pagehide")); // fires too on close: nothing is sent twice
-    assert.equal(api.requests.length, 0);
-    assert.ok(beacons.length >= 2);
-    const batches = beacons.map(({ url, body }) => {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 1000, ...fast, fetch: fake.fetch });
+    for (let i = 0; i < 3; i++) await analytics.logResumeUploadEvent({ userId: "u", resumeId: `r${i}`, resumeText: "x".repeat(9000) });
+    fake.close(); // visibilitychange, then pagehide: nothing is sent twice
+    assert.equal(fake.requests.length, 0);
+    for (const { url, body } of fake.browser.beacons) {
       assert.equal(url, `${api.url}/v1/batch`);
       assert.ok(new TextEncoder().encode(body).length <= 60_000);
-      const parsed = JSON.parse(body);
-      assert.equal(parsed.writeKey, KEY);
-      return parsed.batch;
-    });
-    assert.deepEqual(batches.flat().map((e) => e.resume_id), ["r0", "r1", "r2", "r3", "r4"]);
-    assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 5, retried: 0, dropped: 1, rejected: 0, queued: 0 });
+      assert.equal(JSON.parse(body).writeKey, KEY);
+    }
+    assert.deepEqual(fake.beaconed().map((e) => e.resume_id), ["r0", "r1", "r2"]);
+    assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 3, retried: 0, dropped: 0, rejected: 0, queued: 0 });
   } finally {
-    analytics.init({ endpoint: api.url, writeKey: KEY, ...fast }); // detaches the page listeners
-    delete globalThis.document;
-    delete globalThis.addEventListener;
-    delete globalThis.removeEventListener;
-    delete globalThis.navigator;
+    fake.cleanup();
   }
+});
+
+test("a tab switch beacons only what fits the keepalive quota and sends the rest normally: nothing is lost", async () => {
+  const fake = fakePage();
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, fetch: fake.fetch });
+    for (let i = 0; i < 6; i++) await analytics.logResumeUploadEvent({ userId: "u", resumeId: `r${i}`, resumeText });
+    // Past 32 kB queued, a batch went out early (with keepalive, in flight): the exit backlog stays small.
+    assert.ok(fake.requests.length >= 1 && fake.requests[0].init.keepalive);
+    fake.hide();
+    assert.ok(fake.browser.inFlight <= 64 * 1024);
+    assert.equal(analytics.stats().dropped, 0);
+    await fake.release(); // the page lives on: the rest is sent the normal way
+    await analytics.flush();
+    const ids = [...fake.beaconed(), ...fake.sent()].map((e) => e.resume_id).sort();
+    assert.deepEqual(ids, ["r0", "r1", "r2", "r3", "r4", "r5"]);
+    const s = analytics.stats();
+    assert.deepEqual([s.sent + s.beaconed, s.dropped, s.queued], [6, 0, 0]);
+  } finally {
+    fake.cleanup();
+  }
+});
+
+test("at page close, events beyond the quota are dropped and counted, never handed to a refused beacon", async () => {
+  const fake = fakePage();
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, fetch: fake.fetch });
+    const events = [resumeText, resumeText, "x".repeat(9000), "x".repeat(9000), resumeText, "y".repeat(70_000)];
+    for (const [i, text] of events.entries())
+      await analytics.logResumeUploadEvent({ userId: "u", resumeId: `r${i}`, resumeText: text });
+    fake.close(); // the first two are in a keepalive request (it outlives the page); ~14 kB of quota left
+    assert.deepEqual(fake.beaconed().map((e) => e.resume_id), ["r2"]);
+    assert.ok(fake.browser.inFlight <= 64 * 1024);
+    assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 1, retried: 0, dropped: 3, rejected: 0, queued: 2 });
+  } finally {
+    fake.cleanup();
+  }
+});
+
+test("a batch waiting for its retry is counted as queued and beaconed when the page goes", async () => {
+  const fake = fakePage();
+  let calls = 0;
+  const fetch = async () => {
+    calls++;
+    return new Response("{}", { status: 503, headers: { "Retry-After": "30" } });
+  };
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, fetch });
+    const id = await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    void analytics.flush();
+    while (calls === 0) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 10)); // answered 503: now sleeping 30 s
+    assert.equal(analytics.stats().queued, 1);
+    fake.close();
+    assert.deepEqual(fake.beaconed().map((e) => e.event_id), [id]);
+    assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 1, retried: 1, dropped: 0, rejected: 0, queued: 0 });
+  } finally {
+    fake.cleanup();
+  }
+});
+
+test("options left undefined take their defaults; a bad numeric option makes init throw", async () => {
+  const undefinedOptions = { batchSize: undefined, maxRetries: undefined, backoffBaseMs: undefined };
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...undefinedOptions, maxQueueSize: undefined, flushIntervalMs: 60_000 });
+  await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+  assert.equal(api.requests.length, 0); // batchSize 20: not sent before the flush
+  await analytics.flush();
+  assert.deepEqual(api.requests.map((r) => r.body.batch.length), [1]);
+  const names = ["batchSize", "flushIntervalMs", "maxQueueSize", "maxRetries", "backoffBaseMs", "backoffMaxMs", "requestTimeoutMs"];
+  for (const name of names) {
+    for (const value of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "5", null, ...(name === "maxRetries" ? [] : [0])]) {
+      assert.throws(() => analytics.init({ endpoint: api.url, writeKey: KEY, [name]: value }), TypeError, `${name}: ${value}`);
+    }
+  }
+  assert.throws(() => analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 1001 }), /batchSize/);
+  analytics.init({ endpoint: api.url, writeKey: KEY, maxRetries: 0 }); // no retry is a valid choice
+});
+
+test("without crypto.randomUUID (a plain-http page), event IDs are v4 UUIDs from crypto.getRandomValues", async () => {
+  const original = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  let used = 0;
+  const getRandomValues = (array) => (used++, original.get ? original.get.call(globalThis).getRandomValues(array) : original.value.getRandomValues(array));
+  Object.defineProperty(globalThis, "crypto", { value: { getRandomValues }, configurable: true, writable: true });
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, ...fast });
+    const id = await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(used, 1);
+  } finally {
+    Object.defineProperty(globalThis, "crypto", original);
+  }
+  await analytics.flush();
+  assert.equal(analytics.stats().sent, 1);
+});
+
+test("an attempt that hangs (no answer, or a body that never ends) times out and is retried", { timeout: 10_000 }, async () => {
+  let hits = 0;
+  const hanging = createServer((request, response) => {
+    hits++;
+    request.resume();
+    if (hits === 2) {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.write('{"accepted":');
+    } else if (hits === 3) request.on("end", () => response.end(JSON.stringify({ accepted: 1 })));
+  });
+  await new Promise((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+  try {
+    const endpoint = `http://127.0.0.1:${hanging.address().port}`;
+    analytics.init({ endpoint, writeKey: KEY, ...fast, requestTimeoutMs: 200 });
+    await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    await analytics.flush();
+    assert.equal(hits, 3);
+    assert.deepEqual([analytics.stats().sent, analytics.stats().retried], [1, 2]);
+  } finally {
+    hanging.closeAllConnections();
+    hanging.close();
+  }
+});
+
+test("a 2xx that is not the API's answer (a portal's page, a wrong count) is retried, not counted as sent", async () => {
+  const answers = [
+    new Response("<html>Welcome to the hotel wifi</html>", { status: 200, headers: { "Content-Type": "text/html" } }),
+    new Response(JSON.stringify({ accepted: 1000 }), { status: 200 }),
+    new Response(JSON.stringify({ accepted: 1.5 }), { status: 200 }),
+    new Response(JSON.stringify({ accepted: 2, rejected: 0, errors: [] }), { status: 200 }),
+  ];
+  const fetch = async () => answers.shift();
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, fetch });
+  for (let i = 0; i < 2; i++) await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+  await analytics.flush();
+  assert.equal(answers.length, 0);
+  assert.deepEqual(analytics.stats(), { sent: 2, beaconed: 0, retried: 6, dropped: 0, rejected: 0, queued: 0 });
+});
+
+test("texts the API would refuse: lone surrogates are repaired, NFKC growth and JSON size rejected by name", async () => {
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast });
+  const cut = "Led the team 😀".slice(0, -1) + " and \uDE00 more";
+  await analytics.logResumeUploadEvent({ userId: "u", resumeId: "r", resumeText: cut });
+  await analytics.flush();
+  assert.equal(sentEvents()[0].resume_text, "Led the team \uFFFD and \uFFFD more");
+  const tailoring = { userId: "u", resumeId: "r", isRefinement: false };
+  await assert.rejects(
+    analytics.logResumeTailoringEvent({ ...tailoring, jobDescription: "\uFDFA".repeat(20_000) }),
+    (error) => error instanceof analytics.InvalidEventError && /job_description: .*NFKC/.test(error.message),
+  );
+  const control = "\u0001".repeat(200_000);
+  await assert.rejects(
+    analytics.logResumeTailoringEvent({ ...tailoring, resumeText: control, jobDescription: control, tailoredText: control }),
+    (error) => error instanceof analytics.InvalidEventError && /^analytics: invalid event: event: must be at most 2465536 bytes/.test(error.message) && error.message.length < 200,
+  );
+  // Just under the limits: accepted (1 + 4 bytes a character, no NFKC growth).
+  await analytics.logResumeTailoringEvent({ ...tailoring, resumeText: "é".repeat(200_000), jobDescription: "\uFDFA".repeat(11_000) });
+});
+
+test("the validator counts a high surrogate before an ordinary character as two code points", () => {
+  const base = { event_id: crypto.randomUUID(), occurred_at: new Date().toISOString(), user_id: "u" };
+  const event = { ...base, event_type: "resume.copy", resume_id: "\uD800a".repeat(129), version: 1 };
+  assert.match(validate(contractSchema, event)[0], /resume_id: must have at most 256/);
+  assert.deepEqual(validate(contractSchema, { ...event, resume_id: "\uD800a".repeat(128) }), []);
+});
+
+test("batches are split by bytes (8 MiB) as well as by count", async () => {
+  const bodies = [];
+  const fetch = async (url, init) => {
+    bodies.push(init.body);
+    return new Response(JSON.stringify({ accepted: JSON.parse(init.body).batch.length }), { status: 200 });
+  };
+  analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, fetch });
+  const text = "😀".repeat(200_000); // 800 kB as UTF-8
+  const props = { userId: "u", resumeId: "r", isRefinement: false, resumeText: text, jobDescription: text, tailoredText: text };
+  for (let i = 0; i < 4; i++) await analytics.logResumeTailoringEvent(props);
+  await analytics.flush();
+  assert.equal(bodies.length, 2);
+  for (const body of bodies) assert.ok(new TextEncoder().encode(body).length <= 8 * 1024 * 1024);
+  assert.equal(analytics.stats().sent, 4);
+});
+
+test("a hook called with no props rejects (never throws); an empty page after the fragment is no page", async () => {
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast });
+  for (const hook of [analytics.logInteractionEvent, analytics.logResumeTailoringEvent, analytics.logResumeCopyEvent]) {
+    let promise;
+    assert.doesNotThrow(() => (promise = hook(undefined)));
+    await assert.rejects(promise, analytics.InvalidEventError);
+    await assert.rejects(hook(null), analytics.InvalidEventError);
+  }
+  await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b", page: "#/editor" });
+  await analytics.flush();
+  assert.equal("page" in sentEvents()[0], false);
+});
+
+test("in Node, a batch waiting for its retry does not keep the process alive", { timeout: 15_000 }, async () => {
+  const { spawn } = await import("node:child_process");
+  const script = `
+    import * as analytics from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+    const fetch = async () => new Response("{}", { status: 503, headers: { "Retry-After": "20" } });
+    analytics.init({ endpoint: "http://127.0.0.1:9", writeKey: "k", batchSize: 1, fetch });
+    await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });`;
+  const started = Date.now();
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" });
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started < 5000, `exited after ${Date.now() - started} ms`);
 });
 
 test("init requires an endpoint and a write key", () => {
