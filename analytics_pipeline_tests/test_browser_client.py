@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analytics_pipeline.raw_log import available_days
-from analytics_pipeline_tests.browser import Page, chromium, static_server
+from analytics_pipeline_tests.browser import Browser, Page, chromium, static_server
 from analytics_pipeline_tests.ingest_helpers import IngestServer, ingest_server, raw_event_ids
 from analytics_pipeline_tests.js_client import require_built_client
 
@@ -82,21 +82,24 @@ def wait_until(condition, what: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def served_page(tmp_path: Path, raw_dir: Path, host: str = "127.0.0.1") -> Iterator[tuple[Page, IngestServer]]:
-    """The real API (allowing only the origin http://127.0.0.1:<port>) and the page opened at ``host``:<port>."""
+def served_page(
+    tmp_path: Path, raw_dir: Path, host: str = "127.0.0.1", **behaviour
+) -> Iterator[tuple[Page, IngestServer, Browser]]:
+    """The real API (allowing only the origin http://127.0.0.1:<port>) and the page opened at ``host``:<port>.
+    ``behaviour`` goes to the API's test middleware (``fail_first=1`` ...)."""
     site = tmp_path / "site"
     with static_server(site) as allowed_origin:
         settings = {"allowed_origins": frozenset({allowed_origin}), "browser_write_key": BROWSER_KEY}
-        with ingest_server(raw_dir, **settings) as api, chromium() as browser:
+        with ingest_server(raw_dir, **settings, **behaviour) as api, chromium() as browser:
             write_site(site, {"endpoint": api.url, "writeKey": BROWSER_KEY, "email": EMAIL})
             page = browser.open(allowed_origin.replace("127.0.0.1", host) + "/index.html")
             page.wait_for("window.ready === true")
-            yield page, api
+            yield page, api, browser
 
 
 def log_from_the_browser(tmp_path: Path, raw_dir: Path) -> tuple[list[str], list[dict]]:
     """Log through fetch and beacon, click, close the page; returns the logged IDs and the POSTs' headers."""
-    with served_page(tmp_path, raw_dir) as (page, api):
+    with served_page(tmp_path, raw_dir) as (page, api, _):
         fetched = page.evaluate(FETCH_PHASE)
         assert (fetched["sent"], fetched["dropped"], fetched["rejected"]) == (2, 0, 0)
         queued = page.evaluate(BEACON_PHASE)
@@ -139,7 +142,7 @@ def test_a_page_on_another_origin_gets_nothing_in(tmp_path):
     """Same page, served as http://localhost:<port> while only http://127.0.0.1:<port> is allowed: CORS blocks
     its fetch, and its beacon (which CORS does not stop) reaches the API but is refused for its Origin."""
     raw_dir = tmp_path / "raw"
-    with served_page(tmp_path, raw_dir, host="localhost") as (page, api):
+    with served_page(tmp_path, raw_dir, host="localhost") as (page, api, _):
         fetched = page.evaluate(FETCH_PHASE)
         assert (fetched["sent"], fetched["dropped"]) == (0, 2)  # blocked, retried once, given up
         page.evaluate(BEACON_PHASE)
@@ -150,3 +153,48 @@ def test_a_page_on_another_origin_gets_nothing_in(tmp_path):
         )
         assert all(p["origin"].startswith("http://localhost:") for p in api.behaviour.seen)
     assert not raw_dir.exists() or raw_event_ids(raw_dir) == []
+
+
+# Six resume events of ~25 kB: together more than Chromium's 64 KiB keepalive quota for beacons.
+LARGE_BACKLOG = """(async () => {
+  window.hidden = 0;
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") window.hidden++; });
+  const text = "Experienced data engineer. ".repeat(925);
+  const ids = [];
+  for (let i = 0; i < 6; i++)
+    ids.push(await analytics.logResumeUploadEvent({ userId: "synthetic-user-7", resumeId: "r-" + i, resumeText: text }));
+  return ids;
+})()"""
+
+
+def test_a_tab_switch_loses_nothing_of_a_backlog_over_the_beacon_quota(tmp_path):
+    raw_dir = tmp_path / "raw"
+    with served_page(tmp_path, raw_dir) as (page, _api, browser):
+        logged = page.evaluate(LARGE_BACKLOG)
+        other = browser.open("about:blank")
+        browser.devtools.call("Target.activateTarget", targetId=other.target_id)
+        page.wait_for("window.hidden === 1", timeout=5)
+        browser.devtools.call("Target.activateTarget", targetId=page.target_id)
+        stats = page.evaluate("(async () => { await analytics.flush(); return analytics.stats(); })()")
+        assert (stats["dropped"], stats["queued"], stats["sent"] + stats["beaconed"]) == (0, 0, 6)
+        wait_until(lambda: raw_dir.exists() and len(raw_event_ids(raw_dir)) >= 6, "the six events", timeout=10)
+        assert Counter(raw_event_ids(raw_dir)) == Counter(logged)
+
+
+def test_a_batch_waiting_for_its_retry_leaves_with_the_page(tmp_path):
+    """The API's first answer is a 503 (without CORS headers, as a proxy's: a network error for the page), so
+    the batch sleeps in its backoff when the tab is closed: it goes out as a beacon."""
+    raw_dir = tmp_path / "raw"
+    with served_page(tmp_path, raw_dir, fail_first=1) as (page, api, _):
+        event_id = page.evaluate("""(async () => {
+          analytics.init({ ...config, flushIntervalMs: 600000, backoffBaseMs: 30000 });
+          const id = await analytics.logInteractionEvent({ userId: "u-1", action: "click", element: "refine-button" });
+          analytics.flush();
+          return id;
+        })()""")
+        wait_until(lambda: len(api.behaviour.seen) == 1, "the first attempt", timeout=5)
+        assert page.wait_for("analytics.stats().retried === 1", timeout=5)
+        assert page.evaluate("analytics.stats().queued") == 1
+        page.close()
+        wait_until(lambda: raw_dir.exists() and raw_event_ids(raw_dir) == [event_id], "the beaconed event", timeout=10)
+        assert api.behaviour.seen[-1]["content-type"].startswith("text/plain")
