@@ -18,7 +18,7 @@ import anyio
 
 from analytics_pipeline.contract import parse_event_line
 from analytics_pipeline.ingest.api import IngestSettings, create_app
-from analytics_pipeline.ingest.serve import running_server
+from analytics_pipeline.ingest.serve import ConnectionGuard, running_server
 from analytics_pipeline.raw_log import available_days, iter_raw_lines
 
 TEST_WRITE_KEY = "test-write-key-not-secret"
@@ -81,7 +81,8 @@ def ingest_server(
     limits = {k: v for k, v in settings_and_behaviour.items() if k in setting_names}
     behaviour = Misbehaviour(**{k: v for k, v in settings_and_behaviour.items() if k not in limits})
     app = create_app(IngestSettings(raw_dir=raw_dir, write_key=write_key, **limits))
-    with running_server(MisbehavingMiddleware(app, behaviour)) as url:
+    guard = ConnectionGuard(allowed_origins=limits.get("allowed_origins", frozenset()))
+    with running_server(MisbehavingMiddleware(app, behaviour), guard=guard) as url:
         yield IngestServer(url, raw_dir, write_key, behaviour)
 
 

@@ -8,8 +8,9 @@ import json
 import httpx
 import pytest
 
-from analytics_pipeline.ingest.api import settings_from_env
+from analytics_pipeline.ingest.api import IngestSettings, create_app, settings_from_env
 from analytics_pipeline.ingest.browser import MAX_BEACON_BYTES, RateLimiter, parse_origins
+from analytics_pipeline.ingest.serve import ConnectionGuard, running_server
 from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, ingest_server, interaction, raw_event_ids
 
 APP = "http://app.example.test"
@@ -201,3 +202,33 @@ def test_settings_from_env(monkeypatch, tmp_path):
         frozenset({APP}),
         7,
     )
+
+
+def test_the_connection_guards_busy_answer_carries_cors_headers_for_allowed_origins(tmp_path):
+    """The guard's 503 never passes the app's CORS middleware: it adds the same headers itself, so a page can
+    read the answer and its Retry-After (for a fetch and a beacon alike); other origins still get none."""
+    settings = IngestSettings(
+        raw_dir=tmp_path / "raw",
+        write_key=TEST_WRITE_KEY,
+        allowed_origins=frozenset({APP}),
+        browser_write_key=BROWSER_KEY,
+    )
+    guard = ConnectionGuard(max_in_flight=0, max_unauthenticated=0, allowed_origins=settings.allowed_origins)
+    with running_server(create_app(settings), guard=guard) as url:
+        server = type("Server", (), {"url": url})
+        for origin in (APP, OTHER):
+            fetched = httpx.post(
+                url + "/v1/batch",
+                json={"batch": [interaction()]},
+                headers={"Origin": origin, "Authorization": f"Bearer {BROWSER_KEY}"},
+            )
+            beaconed = beacon(server, {"writeKey": BROWSER_KEY, "batch": [interaction()]}, origin=origin)
+            for response in (fetched, beaconed):
+                assert (response.status_code, response.json()["error"]) == (503, "busy")
+                assert response.headers["retry-after"] == "1"
+                if origin == APP:
+                    assert response.headers["access-control-allow-origin"] == APP
+                    assert "retry-after" in response.headers["access-control-expose-headers"].lower()
+                else:
+                    assert cors_headers(response) == {}
+    assert not (tmp_path / "raw").exists()

@@ -64,6 +64,15 @@ class RateLimiter:
         return max(1, math.ceil(self.window_start + 60 - now))
 
 
+def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    """The CORS headers of any answer to an allowed ``origin`` (so a page can read it and its Retry-After)."""
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-expose-headers", b"Retry-After"),
+        (b"vary", b"Origin"),
+    ]
+
+
 class CorsMiddleware:
     """ASGI middleware: CORS for exact allowed origins, nothing at all for the others."""
 
@@ -85,12 +94,7 @@ class CorsMiddleware:
         async def send_with_cors(message):
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"access-control-allow-origin", origin.encode("latin-1")),
-                    (b"access-control-expose-headers", b"Retry-After"),
-                    (b"vary", b"Origin"),
-                ]
+                message["headers"] = [*message["headers"], *cors_headers(origin)]
             await send(message)
 
         return await self.app(scope, receive, send_with_cors)

@@ -41,7 +41,7 @@ from analytics_pipeline.ingest.api import (
     WRITE_KEY_ENV,
     settings_from_env,
 )
-from analytics_pipeline.ingest.browser import is_beacon
+from analytics_pipeline.ingest.browser import cors_headers, is_beacon
 
 log = logging.getLogger(__name__)
 APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
@@ -62,8 +62,8 @@ async def _head_too_large(send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _busy(send) -> None:
-    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
+async def _busy(send, extra_headers: list[tuple[bytes, bytes]]) -> None:
+    headers = [(b"content-type", b"application/json"), (b"retry-after", b"1"), *extra_headers]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": b'{"error":"busy","detail":"retry later"}'})
 
@@ -81,6 +81,9 @@ class ConnectionGuard:
     # Request line + headers. h11 enforces it only on a head that arrives in pieces; one read of up to
     # 256 KiB can hold a whole larger head, which the app then refuses (431) before reading any body.
     max_head_bytes: int = 16 * 1024
+    # Origins whose pages get CORS headers on the guard's own 503 (as on the API's answers: the app's
+    # CorsMiddleware never sees a request the guard turns away), so a page can read its Retry-After.
+    allowed_origins: frozenset[str] = frozenset()
     per_address: Counter[str] = field(default_factory=Counter, repr=False)
     in_flight: int = field(default=0, repr=False)
     unauthenticated: int = field(default=0, repr=False)
@@ -106,18 +109,22 @@ class ConnectionGuard:
         if is_beacon(Headers(scope=scope)):
             return await self._unauthenticated(app, scope, receive, send)
         if self.in_flight >= self.max_in_flight:
-            return await _busy(send)
+            return await _busy(send, self._cors(scope))
         self.in_flight += 1
         try:
             return await app(scope, receive, send)
         finally:
             self.in_flight -= 1
 
+    def _cors(self, scope) -> list[tuple[bytes, bytes]]:
+        origin = Headers(scope=scope).get("origin")
+        return cors_headers(origin) if origin is not None and origin in self.allowed_origins else []
+
     async def _unauthenticated(self, app, scope, receive, send):
         """A beacon counts against ``max_unauthenticated`` until the app finds its key valid, then against
         ``max_in_flight`` like any authenticated request (the app answers 503 if that is full)."""
         if self.unauthenticated >= self.max_unauthenticated:
-            return await _busy(send)
+            return await _busy(send, self._cors(scope))
         self.unauthenticated += 1
         authenticated = False
 
@@ -290,6 +297,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_per_address=args.max_connections_per_address,
         max_in_flight=args.limit_concurrency,
         max_unauthenticated=args.limit_unauthenticated,
+        allowed_origins=settings.allowed_origins,
     )
     uvicorn.run(
         APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers, **server_options(guard)
