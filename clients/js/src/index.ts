@@ -15,7 +15,7 @@ export interface InitOptions {
   endpoint: string;
   /** The API's browser write key (ANALYTICS_BROWSER_WRITE_KEY); public by nature. */
   writeKey: string;
-  /** Send as soon as this many events are queued, and at most this many a request (default 20, at most 1000). */
+  /** Send as soon as this many events are queued, and at most this many a request (default 20; a request takes 1000 at most). */
   batchSize?: number;
   /** Send queued events at least this often, in ms (default 5000). */
   flushIntervalMs?: number;
@@ -128,7 +128,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's longest delay
 const encoder = new TextEncoder();
 
 const NUMERIC_OPTIONS = {
-  batchSize: { fallback: 20, min: 1, max: MAX_BATCH_EVENTS },
+  batchSize: { fallback: 20, min: 1, max: Number.MAX_SAFE_INTEGER },
   flushIntervalMs: { fallback: 5000, min: 1, max: MAX_TIMER_MS },
   maxQueueSize: { fallback: 1000, min: 1, max: Number.MAX_SAFE_INTEGER },
   maxRetries: { fallback: 5, min: 0, max: Number.MAX_SAFE_INTEGER },
@@ -232,11 +232,12 @@ class Logger {
     return this.sending;
   }
 
-  /** The next batch: up to batchSize events and MAX_BATCH_BYTES (at least one event). */
+  /** The next batch: up to batchSize (and MAX_BATCH_EVENTS) events and MAX_BATCH_BYTES (at least one event). */
   private take(): Item[] {
+    const limit = Math.min(this.options.batchSize, MAX_BATCH_EVENTS);
     let count = 0;
     let bytes = 12; // {"batch":[]}
-    while (count < this.queue.length && count < this.options.batchSize) {
+    while (count < this.queue.length && count < limit) {
       bytes += this.queue[count].bytes + 1;
       if (count > 0 && bytes > MAX_BATCH_BYTES) break;
       count++;

@@ -347,7 +347,6 @@ test("options left undefined take their defaults; a bad numeric option makes ini
       assert.throws(() => analytics.init({ endpoint: api.url, writeKey: KEY, [name]: value }), TypeError, `${name}: ${value}`);
     }
   }
-  assert.throws(() => analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 1001 }), /batchSize/);
   analytics.init({ endpoint: api.url, writeKey: KEY, maxRetries: 0 }); // no retry is a valid choice
 });
 
@@ -432,6 +431,25 @@ test("the validator counts a high surrogate before an ordinary character as two 
   const event = { ...base, event_type: "resume.copy", resume_id: "\uD800a".repeat(129), version: 1 };
   assert.match(validate(contractSchema, event)[0], /resume_id: must have at most 256/);
   assert.deepEqual(validate(contractSchema, { ...event, resume_id: "\uD800a".repeat(128) }), []);
+});
+
+test("batches are split by count (at most 1000 a request, whatever batchSize)", async () => {
+  const sizes = [];
+  let open;
+  const gate = new Promise((resolve) => (open = resolve));
+  const fetch = async (url, init) => {
+    const accepted = JSON.parse(init.body).batch.length;
+    sizes.push(accepted);
+    await gate; // the API is slow: the rest piles up behind the first (early) batch
+    return new Response(JSON.stringify({ accepted }), { status: 200 });
+  };
+  analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 1e9, maxQueueSize: 3000, ...fast, fetch });
+  for (let i = 0; i < 2500; i++) await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+  open();
+  await analytics.flush();
+  assert.equal(sizes.length, 4); // the first went early, once 32 kB were queued
+  assert.deepEqual(sizes.slice(1, 3), [1000, 1000]);
+  assert.equal(sizes[0] + sizes[3], 500);
 });
 
 test("batches are split by bytes (8 MiB) as well as by count", async () => {
