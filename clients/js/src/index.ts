@@ -249,9 +249,19 @@ class Logger {
 
   private async sendWithRetries(batch: Batch): Promise<void> {
     const n = batch.items.length;
+    let waitedForNetwork = false;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.send(batch);
       if (!outcome.retry) return;
+      if (attempt >= this.options.maxRetries && !waitedForNetwork && isOffline()) {
+        // The device is offline (a train tunnel): wait for the network once, then try again as new.
+        waitedForNetwork = true;
+        this.debug("offline: waiting for the network");
+        await new Promise((resolve) => addEventListener("online", resolve, { once: true }));
+        this.counts.retried += n;
+        attempt = -1;
+        continue;
+      }
       if (attempt >= this.options.maxRetries) {
         batch.done = true;
         if (!batch.beaconed) this.counts.dropped += n; // else it stays counted as beaconed
@@ -436,6 +446,11 @@ function parseJson(text: string): unknown {
 function retryAfterMs(value: string | null): number | undefined {
   const seconds = value === null ? NaN : Number(value);
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 300) * 1000 : undefined;
+}
+
+/** The browser knows it has no network (navigator.onLine false) and can say when it is back. */
+function isOffline(): boolean {
+  return typeof navigator !== "undefined" && navigator.onLine === false && typeof addEventListener === "function";
 }
 
 /** In Node, a timer of the logger's must not keep the process alive. */

@@ -242,6 +242,7 @@ function fakePage() {
       this.hide();
       page.dispatchEvent(new Event("pagehide"));
     },
+    goOnline: () => page.dispatchEvent(new Event("online")),
     beaconed: () => browser.beacons.flatMap(({ body }) => JSON.parse(body).batch),
     sent: () => requests.flatMap(({ init }) => JSON.parse(init.body).batch),
     cleanup() {
@@ -329,6 +330,33 @@ test("a batch waiting for its retry is counted as queued and beaconed when the p
     fake.close();
     assert.deepEqual(fake.beaconed().map((e) => e.event_id), [id]);
     assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 1, retried: 1, dropped: 0, rejected: 0, queued: 0 });
+  } finally {
+    fake.cleanup();
+  }
+});
+
+test("offline when the retries run out: the batch waits for the online event, then is sent", async () => {
+  const fake = fakePage();
+  let online = false;
+  let attempts = 0;
+  const fetch = async (url, init) => {
+    attempts++;
+    if (!online) throw new TypeError("Failed to fetch");
+    return new Response(JSON.stringify({ accepted: JSON.parse(init.body).batch.length }), { status: 200 });
+  };
+  try {
+    globalThis.navigator.onLine = false;
+    analytics.init({ endpoint: api.url, writeKey: KEY, maxRetries: 1, ...fast, fetch });
+    await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    const flushed = analytics.flush();
+    while (attempts < 2) await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([attempts, analytics.stats().dropped, analytics.stats().queued], [2, 0, 1]);
+    online = true;
+    globalThis.navigator.onLine = true;
+    fake.goOnline();
+    await flushed;
+    assert.deepEqual([analytics.stats().sent, analytics.stats().dropped], [1, 0]);
   } finally {
     fake.cleanup();
   }
