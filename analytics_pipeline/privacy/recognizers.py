@@ -6,6 +6,7 @@ Names are not found here: the scrubber's trained detector (``privacy/model``) fi
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import cache
 
@@ -418,13 +419,19 @@ class BoundedEmailRecognizer(EmailRecognizer):
 class ZeroPaddedIpRecognizer(IpRecognizer):
     """Presidio's IP recognizer, also for IPv4 addresses written with zero-padded octets (``010.000.000.001``,
     as some logs print them): its patterns match them, but Python's ``ipaddress`` rejects leading zeros.
-    Four numbers right after a version word are a version, not an address (``version 1.0.0.1``)."""
+    Four numbers right after a version or section word are a version (``version 1.0.0.1``, ``firmware 2.1.0.14``,
+    ``Section 4.2.1.3``), and the addresses every machine has (loopback, ``0.0.0.0``, ``::``) and netmasks
+    (``255.255.255.0``) identify nobody."""
 
     def __init__(self) -> None:
         super().__init__(name="IpRecognizer")
 
     def invalidate_result(self, pattern_text: str) -> bool:
-        return super().invalidate_result(_IPV4_LEADING_ZEROS.sub("", pattern_text))
+        value = _IPV4_LEADING_ZEROS.sub("", pattern_text)
+        if super().invalidate_result(value):
+            return True
+        address = ipaddress.ip_address(value)
+        return address.is_loopback or address.is_unspecified or bool(_NETMASK.fullmatch(value))
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         return [
@@ -435,7 +442,14 @@ class ZeroPaddedIpRecognizer(IpRecognizer):
 
 
 _IPV4_LEADING_ZEROS = re.compile(r"\b0+(?=\d)")
-_VERSION_WORD = re.compile(r"(?i)\b(?:v|ver|version|build|release|rev|revision)\.?[ \t]*$")
+_VERSION_WORD = re.compile(
+    r"(?i)(?:\b(?:v|ver|version|build|release|rev|revision|firmware|fw|sdk|driver|kernel|patch|section|sec|clause|"
+    r"chapter|annex|appendix|para|paragraph)\.?|§)[ \t]*$"
+)
+_NETMASK = re.compile(
+    r"255\.(?:255\.(?:255\.(?:255|254|252|248|240|224|192|128|0)|254|252|248|240|224|192|128|0)\.0|"
+    r"254|252|248|240|224|192|128)\.0\.0|255\.255\.255\.(?:254|252|248|240|224|192|128|0)"
+)
 
 
 # "@" + name in a developer's resume is often code, a skill to keep: Java/Spring/JUnit/JPA/Lombok annotations,
@@ -455,6 +469,16 @@ CODE_ANNOTATIONS = frozenset(
     JsonProperty JsonIgnore Input Output Injectable NgModule Directive HostListener ViewChild
     dataclass property staticmethod classmethod abstractmethod cached_property lru_cache contextmanager
     pytest media import keyframes supports tailwind apply
+    State Binding Published EnvironmentObject ObservedObject StateObject Environment AppStorage MainActor
+    IBOutlet IBAction objc escaping available discardableResult
+    param return returns throws throw author since see link version inheritDoc exception code
+    Composable HiltViewModel AndroidEntryPoint HiltAndroidApp JvmStatic JvmField JvmOverloads Preview Module
+    Provides InstallIn Parcelize Serializable
+    login_required api_view permission_classes csrf_exempt receiver shared_task task field_validator
+    model_validator validator root_validator computed_field app
+    mixin include extend use forward font container layer page charset namespace each if else function content
+    Pipe HostBinding ContentChild ViewChildren
+    channel here everyone
     """.split()
 )
 
@@ -466,13 +490,24 @@ class UsernameRecognizer(EntityRecognizer):
 
     SCORE = 0.7
     PATTERNS = (
-        re.compile(r"(?<![\w@.+/-])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}(?![\w@/(])(?!\.\w+\()"),
-        re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
+        # Dotted handles whole (@amara.nwosu); not a time (@10am) nor a call (@app.route(...)).
         re.compile(
-            r"(?i:\b(?:user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|instagram|ig|"
-            r"github|gitlab|linkedin|snapchat|tiktok|reddit|mastodon)"
-            r"[ \t]*[:=][ \t]*)(?P<value>@?(?:live:)?[\w.-]{3,40})"
+            r"(?<![\w@.+/-])@(?!\d{1,2}(?::\d\d)?[ \t]?(?i:am|pm|h)\b)(?=[A-Za-z0-9_]*[A-Za-z])"
+            r"[A-Za-z0-9_]{2,30}+(?:\.[A-Za-z0-9_]+)*+(?![\w@/(])"
         ),
+        re.compile(r"(?<![\w/])/?u/[A-Za-z0-9_-]{3,20}(?![\w/])"),
+        # After a label ("GitHub: janedoe", "X (Twitter): sara_builds", "Kaggle - tanvirh"): see _is_handle.
+        re.compile(
+            r"(?i:\b(?P<label>user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|"
+            r"instagram|insta|ig|github|gitlab|linkedin|snapchat|tiktok|reddit|mastodon|kaggle|leetcode|codeforces|"
+            r"hackerrank|wechat|twitch|dribbble|behance|steam|signal|teams|x)"
+            r"(?:[ \t]*\([^)\n]{1,20}\))?[ \t]*(?:[:=|]|[-–](?=[ \t]))[ \t]*)(?P<value>@?(?:live:)?[\w.-]{3,40})"
+        ),
+    )
+    # Labels that also name other things ("login: Okta", "Teams: 5 engineers", "userId: string"): the value
+    # must look like a handle, with a digit, an underscore, a dot or an inner capital.
+    _GENERIC_LABELS = frozenset(
+        {"user name", "username", "user id", "userid", "login", "handle", "steam", "signal", "teams", "x"}
     )
 
     def __init__(self) -> None:
@@ -487,8 +522,18 @@ class UsernameRecognizer(EntityRecognizer):
         results = []
         for pattern in self.PATTERNS:
             for match in pattern.finditer(text):
-                if match[0][1:] in CODE_ANNOTATIONS:
+                if match[0][1:].split(".")[0] in CODE_ANNOTATIONS:
+                    continue
+                if "value" in pattern.groupindex and not self._is_handle(match["label"], match["value"]):
                     continue
                 start, end = match.span("value") if "value" in pattern.groupindex else match.span()
                 results.append(recognizer_result(self, "USERNAME", start, end, self.SCORE))
         return results
+
+    @classmethod
+    def _is_handle(cls, label: str, value: str) -> bool:
+        """A label's value is a handle unless it reads as a word: "Telegram: Bot API", "login: Okta"."""
+        shaped = bool(re.search(r"[\d_.@]|[a-z][A-Z]", value)) or value.startswith("live:")
+        if label.lower() in cls._GENERIC_LABELS:
+            return shaped
+        return shaped or value == value.lower()

@@ -90,6 +90,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LETTER = re.compile(r"[^\W\d_]")
 _PHONE_PREFIX = re.compile(r"\s*\+\s*\d")
 _PROPAGATED_SCORE = 0.7
+# Four dot-separated numbers are an address, a netmask or a version, never a phone (libphonenumber's lenient
+# matcher reads 255.255.255.0 as one).
+_DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see propagate_names).
 _ORGANISATION_LABELS = frozenset({"ORG"})
 
@@ -323,7 +326,10 @@ def refine_results(
                 or is_institution(text, r.start, r.end)
             )
         )
-        and not (r.entity_type == "PHONE_NUMBER" and is_score_table_row(text[r.start : r.end]))
+        and not (
+            r.entity_type == "PHONE_NUMBER"
+            and (is_score_table_row(text[r.start : r.end]) or _DOTTED_QUAD.fullmatch(text[r.start : r.end]))
+        )
     ]
     return kept + propagate_names(text, kept, organisation_words) if propagate else kept
 
