@@ -163,6 +163,27 @@ def test_labels_respect_the_window_and_count_actions_that_arrive_in_a_later_part
     assert not row["label_window_closed"]
 
 
+def test_a_skewed_client_clock_does_not_close_label_windows(conn, events):
+    tailor = events.resume("resume.tailor", "u1", T0)
+    # The newest arrival is on the output's own day; one client's clock says 2099 (the contract accepts it).
+    events.resume("resume.copy", "u2", datetime(2099, 1, 1), resume="r9", partition=T0.date())
+    build(conn, "tailoring_examples", label_window=timedelta(hours=24))
+    assert not rows_by(conn, "tailoring_examples", "event_id")[tailor]["label_window_closed"]
+
+    # Even a received_at that claims a later time counts no later than the end of its partition day.
+    events.resume(
+        "resume.copy", "u3", datetime(2099, 1, 1), resume="r8", partition=T0.date(), received_at=datetime(2099, 1, 1)
+    )
+    build(conn, "tailoring_examples", label_window=timedelta(hours=24))
+    assert not rows_by(conn, "tailoring_examples", "event_id")[tailor]["label_window_closed"]
+
+    # Arrivals two days later close it: received_at is the API's clock.
+    later = T0 + timedelta(days=2)
+    events.resume("resume.copy", "u4", later, resume="r7", received_at=later)
+    build(conn, "tailoring_examples", label_window=timedelta(hours=24))
+    assert rows_by(conn, "tailoring_examples", "event_id")[tailor]["label_window_closed"]
+
+
 def test_a_download_belongs_to_the_latest_output_of_that_version(conn, events):
     first = events.resume("resume.tailor", "u1", T0)
     second = events.resume("resume.tailor", "u1", T0 + timedelta(minutes=30), job_description="Another role: Go.")

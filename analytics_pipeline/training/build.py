@@ -113,8 +113,16 @@ def _prepare(conn: duckdb.DuckDBPyConnection, config: TrainingConfig, excluded: 
               AND NOT {_in_excluded("partition_date")}
             GROUP BY source_event_id
         ),
+        -- The newest event closes windows, but occurred_at is the client's clock (the contract accepts up
+        -- to 2100): one skewed clock must not make every label final. So the horizon is capped at the newest
+        -- arrival: received_at (the API's clock), never later than the end of the event's partition day
+        -- (the day its raw file was written), which stands in for it when unknown.
         horizon AS (
-            SELECT max(occurred_at) AS newest FROM {RESUME_EVENTS.qualified_name}
+            SELECT least(
+                max(occurred_at),
+                max(least(coalesce(received_at, partition_date + INTERVAL 1 DAY), partition_date + INTERVAL 1 DAY))
+            ) AS newest
+            FROM {RESUME_EVENTS.qualified_name}
             WHERE NOT {_in_excluded("partition_date")}
         )
         SELECT t.*,

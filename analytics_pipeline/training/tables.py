@@ -15,8 +15,9 @@ _USER_COLUMNS = (
 _LABEL_WINDOW_CLOSED = Column(
     "label_window_closed",
     "BOOLEAN",
-    "True when the label window ended before the newest event in the data, so False labels are final; "
-    "False for recent rows whose labels may still turn True.",
+    "True when the label window ended before the newest event in the data (its `occurred_at`, capped at the "
+    "newest arrival: `received_at`, at most the end of its partition day, so one skewed client clock cannot "
+    "close every window), so False labels are final; False for recent rows whose labels may still turn True.",
 )
 _SCRUBBER_VERSION = Column("scrubber_version", "VARCHAR", "PiiScrubber version that scrubbed the texts.")
 # Last column of every set's DuckDB table, left out of the Parquet snapshots: it changes at every
