@@ -244,8 +244,13 @@ def rescrub(since: str | None, until: str | None, stale_only: bool) -> int:
 def _user_pseudonym(user_id: str) -> str:
     from analytics_pipeline.privacy.hashing import USER_DOMAIN, SaltError, pseudonymize, validate_salt
 
-    # "-" reads the ID from stdin, keeping it out of the shell history and the process list.
-    user_id = (sys.stdin.readline() if user_id == "-" else user_id).strip()
+    # "-" reads the ID from stdin, keeping it out of the shell history and the process list. The ID is
+    # hashed exactly as the app sent it (the contract keeps spaces: " victim " is not "victim"), so
+    # nothing is stripped but the line ending of stdin.
+    if user_id == "-":
+        user_id = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not user_id:
+        sys.exit("the user ID is empty")
     try:  # the same variable the pseudonymizer resource reads (through dg.EnvVar)
         salt = validate_salt(os.getenv("ANALYTICS_SALT"))
     except SaltError as error:
@@ -276,10 +281,30 @@ def forget(user_id: str) -> int:
         if run.status != dg.DagsterRunStatus.SUCCESS:
             _report_failure(instance, run, sys.stderr)
             return 1
-        for name, value in output_metadata(instance, run.run_id).items():
+        metadata = output_metadata(instance, run.run_id)
+        for name, value in metadata.items():
             print(f"{name}: {value}")
     print(f"run {run.run_id}")
+    if nothing_erased(metadata):
+        print(NOTHING_ERASED_WARNING, file=sys.stderr)
+        return NOTHING_ERASED_EXIT_CODE
     return 0
+
+
+# `forget` exits with this code when the erasure ran (the user is in the ledger, so their later events stay
+# out) but found nothing of them: no table or Parquet row, no raw line. Usually a mistyped ID.
+NOTHING_ERASED_EXIT_CODE = 3
+NOTHING_ERASED_WARNING = (
+    "warning: nothing of this user was found: no table row, no Parquet row, no raw line was erased. The ID is "
+    "matched exactly as the app sent it (case and leading or trailing spaces included): check it. The "
+    "pseudonym is in the erasure ledger, so later events of this exact ID are kept out."
+)
+
+
+def nothing_erased(metadata: dict) -> bool:
+    """Whether an erasure run's output metadata says it deleted no row and blanked no raw line."""
+    counts = ("table_rows_deleted", "parquet_rows_deleted", "raw_lines_blanked")
+    return not any(sum((metadata.get(name) or {}).values()) for name in counts)
 
 
 def _day(value: str) -> str:
@@ -332,10 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--stale", action="store_true", help="only days scrubbed by another scrubber version")
     again.set_defaults(handler=lambda args: rescrub(args.since, args.until, args.stale))
     forget_cmd = commands.add_parser("forget", help="right to erasure: remove a user everywhere, keep them out")
-    forget_cmd.add_argument("user_id", help="the app's user ID, or - to read it from stdin")
+    forget_cmd.add_argument(
+        "user_id", help="the app's user ID, exactly as sent (spaces are kept), or - to read it from stdin (one line)"
+    )
     forget_cmd.set_defaults(handler=lambda args: forget(args.user_id))
     pseudonym = commands.add_parser("pseudonym", help="print a user's pseudonym (for erasure_job's config)")
-    pseudonym.add_argument("user_id", help="the app's user ID, or - to read it from stdin")
+    pseudonym.add_argument(
+        "user_id", help="the app's user ID, exactly as sent (spaces are kept), or - to read it from stdin (one line)"
+    )
     pseudonym.set_defaults(handler=lambda args: print_pseudonym(args.user_id))
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -152,6 +152,36 @@ def test_forget_removes_the_user_everywhere_and_replays_stay_out(loaded, capsys)
         assert events == raw_line_count(pipeline, day)
 
 
+def test_forget_of_a_spaced_id_erases_that_id_only_and_says_when_nothing_was_found(loaded, capsys):
+    pipeline, sample = loaded
+    user_id = returning_user(pipeline, sample)
+    spaced = f" {user_id} "  # another user for the contract, which stores user_id as sent
+    day = pipeline.raw_dir / sample.days[0] / "events-sample.jsonl"
+    with day.open("a") as raw:  # one event of the spaced ID, as the app sent it
+        raw.write(
+            json.dumps(
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": "interaction",
+                    "user_id": spaced,
+                    "occurred_at": "2026-11-02T10:00:00Z",
+                    "action": "click",
+                    "element": "other",
+                }
+            )
+            + "\n"
+        )
+
+    assert cli.main(["forget", f"  {user_id}  "]) == cli.NOTHING_ERASED_EXIT_CODE  # nobody sent this one
+    assert cli.NOTHING_ERASED_WARNING in capsys.readouterr().err
+    assert raw_files_mentioning(pipeline, user_id) and tables_mentioning(pipeline, pseudonym(user_id))
+
+    assert cli.main(["forget", spaced]) == 0
+    assert json.dumps(spaced).encode() not in day.read_bytes()  # its line is blanked
+    assert f'"{user_id}"'.encode() in day.read_bytes()  # the other user's are not
+    assert tables_mentioning(pipeline, pseudonym(user_id))
+
+
 def test_erasure_job_refuses_another_salt(loaded, tmp_path):
     pipeline, sample = loaded
     user_id = returning_user(pipeline, sample)
