@@ -29,6 +29,8 @@ from analytics_pipeline.schema import (
 )
 from analytics_pipeline.staging import staged_file
 
+EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
+
 # DuckDB names a file's catalog after its stem: a file called analytics.duckdb would make
 # "analytics.users" ambiguous (catalog or schema?). Attaching any file under this alias keeps
 # "analytics.users" and "training.*" meaning schema.table; the default file is warehouse.duckdb,
@@ -93,13 +95,18 @@ def _insert_staged(conn: duckdb.DuckDBPyConnection, table: Table, path: Path) ->
 
 
 def _quarantine_cross_partition_duplicates(conn: duckdb.DuckDBPyConnection, table: Table, path: Path) -> None:
-    """Events already loaded from another day (a client retry after midnight) are quarantined, not loaded twice."""
+    """Events already loaded from another day (a client retry after midnight) are quarantined, not loaded twice.
+    Event IDs are unique across both event tables (``event_ids_unique``), so an interaction whose ID a resume
+    event of another day already has is a duplicate too."""
+    loaded = " UNION ALL ".join(f"SELECT event_id, partition_date FROM {t.qualified_name}" for t in EVENT_TABLES)
     conn.execute(
         f"""
         INSERT INTO {QUARANTINE.qualified_name} ({", ".join(QUARANTINE.column_names)})
         SELECT s.partition_date, s.source_file, s.line_number, 'duplicate_event_id',
                'event_id already loaded from partition ' || strftime(t.partition_date, '%Y-%m-%d')
-        FROM read_parquet(?) AS s JOIN {table.qualified_name} AS t USING (event_id)
+        FROM read_parquet(?) AS s
+        JOIN (SELECT event_id, min(partition_date) AS partition_date FROM ({loaded}) GROUP BY event_id) AS t
+        USING (event_id)
         """,
         [str(path)],
     )
@@ -108,7 +115,7 @@ def _quarantine_cross_partition_duplicates(conn: duckdb.DuckDBPyConnection, tabl
         f"""
         INSERT INTO {table.qualified_name} ({columns})
         SELECT {columns} FROM read_parquet(?) AS s
-        WHERE NOT EXISTS (SELECT 1 FROM {table.qualified_name} AS t WHERE t.event_id = s.event_id)
+        WHERE NOT EXISTS (SELECT 1 FROM ({loaded}) AS t WHERE t.event_id = s.event_id)
         """,
         [str(path)],
     )

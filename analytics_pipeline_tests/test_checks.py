@@ -206,6 +206,40 @@ def test_duplicate_event_ids_fail(copy):
     assert not evaluation.passed and values(evaluation)["duplicate_event_ids"] == 1
 
 
+def test_a_duplicate_between_two_other_days_does_not_fail_this_day(copy):
+    pipeline = copy
+    # An older release loaded one event twice: as a resume event of one day and an interaction of another.
+    tamper(
+        pipeline,
+        "INSERT INTO analytics.resume_events SELECT * REPLACE (partition_date - 9 AS partition_date, "
+        "'00000000-0000-4000-8000-000000000001' AS event_id) FROM analytics.resume_events LIMIT 1",
+        "INSERT INTO analytics.interactions SELECT * REPLACE (partition_date - 8 AS partition_date, "
+        "'00000000-0000-4000-8000-000000000001' AS event_id) FROM analytics.interactions LIMIT 1",
+    )
+    for asset in (RESUME_EVENTS, INTERACTIONS):
+        evaluation = run_checks(pipeline, asset)["event_ids_unique"]
+        assert evaluation.passed and values(evaluation)["duplicate_event_ids"] == 0, asset
+
+
+def test_missing_required_values_fail(copy):
+    pipeline = copy
+    tamper(
+        pipeline,
+        "UPDATE analytics.resume_events SET event_type = NULL "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.resume_events)",
+        "UPDATE analytics.resume_events SET occurred_at = NULL "
+        "WHERE event_id = (SELECT max(event_id) FROM analytics.resume_events)",
+        "UPDATE analytics.interactions SET event_id = NULL "
+        "WHERE event_id = (SELECT min(event_id) FROM analytics.interactions)",
+    )
+    resume = run_checks(pipeline, RESUME_EVENTS)["values_in_allowed_ranges"]
+    assert not resume.passed
+    assert values(resume)["violations_by_rule"] == {"required_columns_present": 2, "event_type_allowed": 1}
+    interactions = run_checks(pipeline, INTERACTIONS)["values_in_allowed_ranges"]
+    assert not interactions.passed
+    assert values(interactions)["violations_by_rule"] == {"required_columns_present": 1}
+
+
 def test_malformed_pseudonyms_fail(copy):
     pipeline = copy
     tamper(

@@ -47,16 +47,26 @@ SCANNED_TEXT_COLUMNS = {
     )
     for table in EVENT_TABLES
 }
+# Columns every event has (the contract requires them or gives a default): a NULL there (a hand-edited staged
+# file) fails values_in_allowed_ranges. A condition below must be TRUE for a bad row: `NOT list_contains(...)`
+# of a NULL is NULL, which would count as a pass, hence the explicit IS NULL tests. The pseudonyms are
+# pseudonyms_well_formed's; optional fields (page, tailoring_mode, scores, texts) may be NULL.
+REQUIRED_COLUMNS = {
+    RESUME_EVENTS.name: ("event_id", "occurred_at", "event_type", "version", "is_refinement"),
+    INTERACTIONS.name: ("event_id", "occurred_at", "action", "element"),
+}
 # Rule name -> SQL condition that is TRUE for a violating row; ``?`` placeholders in the order of the params.
 VALUE_RULES: dict[str, dict[str, tuple[str, list]]] = {
     RESUME_EVENTS.name: {
-        "event_type_allowed": ("NOT list_contains(?, event_type)", [list(RESUME_EVENT_TYPES)]),
+        "required_columns_present": (" OR ".join(f"{c} IS NULL" for c in REQUIRED_COLUMNS[RESUME_EVENTS.name]), []),
+        "event_type_allowed": ("event_type IS NULL OR NOT list_contains(?, event_type)", [list(RESUME_EVENT_TYPES)]),
         "ats_score_0_to_100": ("ats_score < 0 OR ats_score > 100 OR isnan(ats_score)", []),
         "jd_score_0_to_100": ("jd_score < 0 OR jd_score > 100 OR isnan(jd_score)", []),
         "version_at_least_1": ("version IS NULL OR version < 1", []),
         "tailoring_mode_allowed": ("NOT list_contains(?, tailoring_mode)", [list(TAILORING_MODES)]),
     },
     INTERACTIONS.name: {
+        "required_columns_present": (" OR ".join(f"{c} IS NULL" for c in REQUIRED_COLUMNS[INTERACTIONS.name]), []),
         "action_allowed": ("action IS NULL OR NOT list_contains(?, action)", [list(INTERACTION_ACTIONS)]),
         "element_in_tracking_plan": ("element IS NULL OR NOT list_contains(?, element)", [sorted(PLANNED_ELEMENTS)]),
         "page_in_tracking_plan": ("NOT list_contains(?, page)", [sorted(PLANNED_PAGES)]),
@@ -96,14 +106,17 @@ def iter_rows_unlike_staged(
     return _dicts(cursor, columns, batch_rows)
 
 
-def duplicate_event_ids(conn: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
-    """Event IDs of ``table`` that occur more than once across all partitions of all event tables."""
+def duplicate_event_ids(conn: duckdb.DuckDBPyConnection, table: Table, day: date | None = None) -> list[str]:
+    """Event IDs of ``table`` (of its partition ``day``, when given) that occur more than once across all
+    partitions of all event tables. A duplicate between two other days is theirs to report, not ``day``'s."""
     union = " UNION ALL ".join(f"SELECT event_id FROM {t.qualified_name}" for t in EVENT_TABLES)
+    where, params = _partition_filter(day)
     return [
         event_id
         for (event_id,) in conn.execute(
             f"SELECT event_id FROM ({union}) GROUP BY event_id HAVING count(*) > 1 "
-            f"AND event_id IN (SELECT event_id FROM {table.qualified_name}) ORDER BY event_id"
+            f"AND event_id IN (SELECT event_id FROM {table.qualified_name} {where}) ORDER BY event_id",
+            params,
         ).fetchall()
     ]
 

@@ -174,14 +174,20 @@ def event_ids_unique_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "event_ids_unique",
-        "No event_id occurs twice across all partitions of the event tables.",
+        "No event_id of the partition occurs twice across all partitions of the event tables (a duplicate "
+        "between two other days fails their checks, not this day's).",
         blocking=True,
     )
     def event_ids_unique(run: CheckRun) -> dg.AssetCheckResult:
-        duplicates = integrity.duplicate_event_ids(run.conn, table)
+        day = run.day
+        duplicates = integrity.duplicate_event_ids(run.conn, table, day)
         return run.result(
             passed=not duplicates,
-            metadata={"duplicate_event_ids": len(duplicates), "examples": duplicates[:MAX_REPORTED]},
+            metadata={
+                "partition": day.isoformat(),
+                "duplicate_event_ids": len(duplicates),
+                "examples": duplicates[:MAX_REPORTED],
+            },
         )
 
     return event_ids_unique
@@ -211,6 +217,7 @@ def values_in_allowed_ranges_check(table: Table) -> TableCheck:
     @table_check(
         table,
         "values_in_allowed_ranges",
+        "Required values are present (no NULL event_id, occurred_at, event_type, action...), "
         "event_type, action and tailoring_mode are in the contract's sets, element and page in the app's tracking "
         "plan (or 'other'), scores within 0-100, version >= 1.",
         blocking=True,
