@@ -13,6 +13,9 @@ from analytics_pipeline.defs.lifecycle.retention import retention_blocker
 from analytics_pipeline.defs.resources import LifecycleResource, PseudonymizerResource
 from analytics_pipeline.defs.shared import register_days
 from analytics_pipeline.lifecycle import retention
+from analytics_pipeline.lifecycle.erasure import erase_from_raw_log
+from analytics_pipeline.privacy.hashing import USER_DOMAIN, pseudonymize
+from analytics_pipeline.raw_log import json_object
 from analytics_pipeline.sample_data import write_sample
 from analytics_pipeline_tests.conftest import build_pipeline
 
@@ -133,6 +136,26 @@ def test_days_not_fully_loaded_are_kept(one_day):
     assert retention_blocker(instance, pipeline.raw_dir, DAY) is None
     later = time.time() + 60  # a file copied in after the load
     os.utime(pipeline.raw_dir / DAY / "events-sample.jsonl", (later, later))
+    assert "changed after" in retention_blocker(instance, pipeline.raw_dir, DAY)
+
+
+@pytest.mark.slow
+def test_an_erasure_does_not_block_retention_but_new_data_does(one_day):
+    pipeline, instance = one_day
+    assert retention_blocker(instance, pipeline.raw_dir, DAY) is None
+    raw_file = pipeline.raw_dir / DAY / "events-sample.jsonl"
+    user_id = next(
+        event["user_id"]
+        for event in map(json_object, raw_file.read_bytes().splitlines())
+        if event and "user_id" in event
+    )
+    time.sleep(0.05)  # an edit now would be newer than the load
+    salt = pipeline.definitions.resources["pseudonymizer"].salt_bytes()
+    sweep = erase_from_raw_log(pipeline.raw_dir, pseudonymize(user_id, salt, USER_DOMAIN), salt)
+    assert sweep.erased  # blanked in place
+    assert retention_blocker(instance, pipeline.raw_dir, DAY) is None
+    with raw_file.open("a") as raw:  # a late copy: new data, loaded first
+        raw.write("{}\n")
     assert "changed after" in retention_blocker(instance, pipeline.raw_dir, DAY)
 
 

@@ -40,6 +40,13 @@ _ID_FIELDS = {name: re.compile(rb'"%s"\s*:\s*"((?:[^"\\]|\\.)*)"' % name.encode(
 # How long an erasure waits for a run that is writing a work directory (a shard takes ~30 s, a day a few minutes).
 IN_PROGRESS_WAIT_SECONDS = 600
 _GZIP_MAGIC = b"\x1f\x8b"
+# In the raw dir (not a day directory, so never read as a log): the size and modification time of each raw file
+# an erasure is about to edit in place, written before the edit. Blanking a line keeps the file's size, and
+# the old mtime is put back after it, so an erasure is not "new data" for retention (which would otherwise
+# keep the day for ever) nor for the raw-log sensor. After a crash between the edit and the restore, the next
+# erasure restores what the journal lists, for files whose size is still the recorded one (an append since
+# is new data: its mtime stays). Holds relative file names and numbers only.
+MTIME_JOURNAL = ".erasure-mtimes.json"
 _BLANK_CHUNK_BYTES = 1024 * 1024
 # Reading or decompressing a file can fail in these ways; such a file is reported, not guessed at.
 _UNREADABLE = (OSError, EOFError, zlib.error, pa.ArrowException)
@@ -139,12 +146,16 @@ def erased_users(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {v for (v,) in conn.execute(f"SELECT anon_user_id FROM {ERASURE_LEDGER.qualified_name}").fetchall()}
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a sibling temp file (0600), then rename it over ``path``: readers see old or new, never half."""
+def _replace_atomically(path: Path, write: Callable[[Path], None], keep_mtime: bool = False) -> None:
+    """Write a sibling temp file (0600), then rename it over ``path``: readers see old or new, never half.
+    ``keep_mtime``: the new file gets the old one's modification time (a raw file: an erasure is no new data)."""
     tmp = path.with_name(f".{path.name}.erasing-{os.getpid()}")
     try:
+        mtime_ns = path.lstat().st_mtime_ns
         write(tmp)
         os.chmod(tmp, 0o600)
+        if keep_mtime:
+            os.utime(tmp, ns=(time.time_ns(), mtime_ns))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -265,24 +276,86 @@ def _blank_too_long(fd: int, offset: int, length: int) -> None:
         os.pwrite(fd, b" " * min(_BLANK_CHUNK_BYTES, end - start), start)
 
 
-def _blank_in_place(path: Path, blank: Callable[[bytes], bool]) -> int:
+class _MtimeJournal:
+    """The journal of in-place edits (``MTIME_JOURNAL``): recorded before an edit, restored after it."""
+
+    def __init__(self, raw_dir: Path) -> None:
+        self.raw_dir = raw_dir
+        self.path = raw_dir / MTIME_JOURNAL
+        self.entries: dict[str, list[int]] = {}
+
+    def recover(self) -> None:
+        """Put back the mtimes a crashed erasure recorded but may not have restored, then forget them."""
+        try:
+            with open_raw_file(self.path) as handle:
+                entries = json.loads(handle.read())
+        except FileNotFoundError:
+            entries = {}
+        except (OSError, ValueError):  # unreadable: restore nothing rather than guess
+            entries = {}
+        for leftover in self.raw_dir.glob(f"{MTIME_JOURNAL}.tmp-*"):  # torn while written: its edit never began
+            leftover.unlink(missing_ok=True)
+        for name, (size, mtime_ns) in entries.items() if isinstance(entries, dict) else ():
+            path = self.raw_dir / name
+            try:
+                with open_raw_file(path) as handle:
+                    self._restore(handle.fileno(), size, mtime_ns)
+            except OSError:
+                continue  # gone, or no longer a regular file: nothing to restore
+        self.path.unlink(missing_ok=True)
+
+    def record(self, path: Path, size: int, mtime_ns: int) -> None:
+        self.entries[str(path.relative_to(self.raw_dir))] = [size, mtime_ns]
+        tmp = self.path.with_name(f"{MTIME_JOURNAL}.tmp-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.entries, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    @staticmethod
+    def _restore(fd: int, size: int, mtime_ns: int) -> None:
+        current = os.fstat(fd)
+        if current.st_size == size:  # grown meanwhile (the API appending): that is new data, keep its mtime
+            os.utime(fd, ns=(current.st_atime_ns, mtime_ns))
+
+    def restore(self, fd: int, path: Path) -> None:
+        size, mtime_ns = self.entries[str(path.relative_to(self.raw_dir))]
+        self._restore(fd, size, mtime_ns)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _blank_in_place(path: Path, blank: Callable[[bytes], bool], journal: _MtimeJournal | None = None) -> int:
     with open_raw_file(path, "r+b") as handle:  # O_NOFOLLOW: never writes through a symlink
+        before = os.fstat(handle.fileno())
         count = offset = 0
+
+        def recorded() -> None:  # before the first byte is written, once
+            if journal is not None and not count:
+                journal.record(path, before.st_size, before.st_mtime_ns)
+
         # Streamed in bounded memory; pwrite only touches bytes already read.
         for line, length in read_lines(handle):
             if line is None:
                 # Longer than any event (a torn write, never loaded): it is not read, so it may name the
                 # user, and it is blanked whoever's erasure this is.
+                recorded()
                 _blank_too_long(handle.fileno(), offset, length)
                 count += 1
             # A last line without its newline (a writer killed mid-line) is blanked too: it may name
             # the user. If it is still being written it is the erased user's own event, lost on purpose.
             elif (body := line.rstrip(b"\r\n")).strip() and blank(body):
+                recorded()
                 os.pwrite(handle.fileno(), b" " * len(body), offset)
                 count += 1
             offset += length
         if count:
             os.fsync(handle.fileno())
+            if journal is not None:
+                journal.restore(handle.fileno(), path)
     return count
 
 
@@ -306,7 +379,7 @@ def _blank_gzip(path: Path, blank: Callable[[bytes], bool]) -> int:
                     line, count = b" " * len(body) + line[len(body) :], count + 1
                 target.write(line)
 
-    _replace_atomically(path, write)
+    _replace_atomically(path, write, keep_mtime=True)
     return count
 
 
@@ -337,10 +410,15 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
     """
     raw_dir = Path(raw_dir)
     sweep = Sweep()
+    journal = _MtimeJournal(raw_dir)
+    if raw_dir.is_dir():
+        journal.recover()  # a crashed erasure's edits: their files get their mtimes back
     files = []
     for directory, _, names in os.walk(raw_dir) if raw_dir.is_dir() else ():  # symlinks are never followed
         for name in names:
             path = Path(directory) / name
+            if directory == str(raw_dir) and (name == MTIME_JOURNAL or name.startswith(f"{MTIME_JOURNAL}.tmp-")):
+                continue  # the erasure's own bookkeeping (names and numbers only)
             if DISCARDED_NAME.match(name):  # a killed erasure's half-written rewrite
                 path.unlink(missing_ok=True)
                 sweep.leftovers.append(_relative(path, raw_dir))
@@ -386,7 +464,8 @@ def erase_from_raw_log(raw_dir: Path, anon_user_id: str, salt: bytes) -> Sweep:
     for path in sorted((p for p, kinds in affected.items() if kinds in order), key=lambda p: order[affected[p]]):
         named, _ = affected[path]
         if (named or mentions is not None or path in too_long) and (
-            count := (_blank_gzip if _is_gzip(path) else _blank_in_place)(path, users_line)
+            count := _blank_gzip(path, users_line) if _is_gzip(path) else _blank_in_place(path, users_line, journal)
         ):
             sweep.erased[_relative(path, raw_dir)] = count
+    journal.close()
     return sweep

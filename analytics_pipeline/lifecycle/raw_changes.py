@@ -14,10 +14,13 @@ def file_sizes(raw_dir: Path, days: Iterable[str]) -> dict[str, int]:
 
 
 def changed_days(current: dict[str, int], seen: dict[str, int]) -> list[str]:
-    """Days with a file that is new or whose size changed. Erasure blanks lines in place,
-    keeping sizes, so it does not count as a change."""
+    """Days with a file that is new or whose size changed. Erasure blanks lines in place, keeping sizes,
+    so it does not count as a change; a gzip'd file it rewrites changes size but keeps its mtime, so the
+    sensor finds the day materialized after its last change and does not run it again."""
     return sorted({name.split("/", 1)[0] for name, size in current.items() if seen.get(name) != size})
 
 
 def last_modified(raw_dir: Path, day: str) -> float:
+    """When the day's raw files last changed. An erasure's edits do not count: it puts the old mtime back
+    (``lifecycle.erasure.MTIME_JOURNAL``), so erasing a user never blocks the day's retention."""
     return max((path.stat().st_mtime for path in day_files(raw_dir, day)), default=0.0)

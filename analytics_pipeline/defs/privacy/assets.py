@@ -66,7 +66,10 @@ def _salt(pseudonymizer: PseudonymizerResource) -> bytes:
 def _day_detector(raw_log: RawEventLogResource, day: str, canary_texts: int, salt: bytes) -> ResidualPiiDetector:
     """The whole day's raw identifiers, not only the shard's (a user's events may lie in several shards).
     Reading them is a pass over the day's raw lines: a worker does it once per day, not once per shard."""
-    files = tuple((path.name, (stat := path.stat()).st_size, stat.st_mtime_ns) for path in raw_log.files(day))
+    # ctime too: an erasure keeps a file's size and puts its mtime back, but it changes the ctime.
+    files = tuple(
+        (path.name, (stat := path.stat()).st_size, stat.st_mtime_ns, stat.st_ctime_ns) for path in raw_log.files(day)
+    )
     return _cached_detector(raw_log.raw_dir, day, canary_texts, salt, files)
 
 
