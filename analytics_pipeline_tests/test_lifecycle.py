@@ -45,6 +45,42 @@ def test_purge_records_files_and_lines_never_content(tmp_path):
     assert retention.was_purged(tmp_path, DAY) and DAY not in retention.available_days(tmp_path)
 
 
+def test_purge_deletes_every_entry_of_the_day_and_counts_what_it_does_not_read(tmp_path):
+    raw_dir = tmp_path / "raw"
+    write_raw(raw_dir, DAY, 2)
+    day = raw_dir / DAY
+    (day / "events.jsonl.bak").write_text('{"user_id": "jane"}\n')
+    (day / "notes.txt").write_text("Jane called about her SSN\n")
+    (day / "old").mkdir()
+    (day / "old" / "x.jsonl").write_text('{"user_id": "jane"}\n')
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("not the raw log's\n")
+    (day / "link.jsonl").symlink_to(outside)
+
+    assert len(retention.other_entries(raw_dir, DAY)) == 4
+    (purged,) = retention.purge_raw_day(raw_dir, DAY)
+    assert purged.file == f"{DAY}/events-a.jsonl"
+    assert [p.name for p in day.iterdir()] == [retention.TOMBSTONE]
+    assert outside.read_text() == "not the raw log's\n"  # a symlink is deleted, never followed
+    tombstone = json.loads((day / retention.TOMBSTONE).read_text())
+    assert tombstone["other_entries_deleted"] == 4 and "notes" not in json.dumps(tombstone)
+
+
+def test_entries_left_in_days_purged_by_an_older_release_are_deleted_once_expired(tmp_path):
+    for day, left in (("2026-10-01", "events.jsonl.bak"), ("2026-11-20", "notes.txt")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / retention.TOMBSTONE).write_text(json.dumps({"purged_at": "x", "files": []}))
+        (tmp_path / day / left).write_text("personal data\n")
+    (tmp_path / "2026-10-02").mkdir()  # never a partition (no log file, no tombstone): not retention's
+    (tmp_path / "2026-10-02" / "notes.txt").write_text("x\n")
+
+    assert retention.purge_leftovers(tmp_path, date(2026, 11, 27), 30) == {"2026-10-01": 1}
+    assert [p.name for p in (tmp_path / "2026-10-01").iterdir()] == [retention.TOMBSTONE]
+    assert (tmp_path / "2026-11-20" / "notes.txt").exists()  # not expired yet
+    assert (tmp_path / "2026-10-02" / "notes.txt").exists()
+    assert retention.purge_leftovers(tmp_path, date(2026, 11, 27), 30) == {}
+
+
 def test_purge_staging_removes_leftovers_of_killed_runs(tmp_path):
     for name in (DAY, f".{DAY}.tmp-123", f".{DAY}.old-9", "2026-11-03", f".shards/{DAY}/run-1/shard_000_of_002"):
         (tmp_path / name).mkdir(parents=True)

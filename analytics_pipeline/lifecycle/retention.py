@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from analytics_pipeline.raw_log import available_days, day_dir, day_files, is_gzip, open_raw_file
+from analytics_pipeline.raw_log import available_days, day_dir, day_files, is_day, is_gzip, open_raw_file
 from analytics_pipeline.staging import shards_dir
 
 DEFAULT_RETENTION_DAYS = 30
@@ -41,21 +41,72 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
+def other_entries(raw_dir: Path, day: str) -> list[Path]:
+    """Entries of a day directory that are not its raw log files nor the tombstone: what the pipeline skips
+    (``notes.txt``, ``events.jsonl.bak``, nested directories, symlinks). They may hold the same personal data."""
+    directory = day_dir(raw_dir, day)
+    if directory.is_symlink() or not directory.is_dir():
+        return []
+    read = set(day_files(raw_dir, day))
+    return sorted(p for p in directory.iterdir() if p.name != TOMBSTONE and p not in read)
+
+
+def _delete_entry(path: Path) -> None:
+    """Delete a file, a symlink (never its target) or a directory tree (whose symlinks are not followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def purge_raw_day(raw_dir: Path, day: str) -> list[PurgedFile]:
-    """Delete a day's raw files and write its tombstone; returns what was deleted."""
+    """Delete every entry of a day's raw directory (its log files and whatever else is in it) and write
+    its tombstone; returns the log files deleted. The other entries are counted in the tombstone
+    (``other_entries_deleted``), never named: a name can be personal data too."""
     purged = [PurgedFile(f"{day}/{path.name}", day, _count_lines(path)) for path in day_files(raw_dir, day)]
+    others = other_entries(raw_dir, day)
     tombstone = day_dir(raw_dir, day) / TOMBSTONE
-    earlier = json.loads(tombstone.read_text())["files"] if tombstone.exists() else []
+    earlier = json.loads(tombstone.read_text()) if tombstone.exists() else {}
     tombstone.write_text(
         json.dumps(
-            {"purged_at": datetime.now(UTC).isoformat(), "files": earlier + [asdict(p) for p in purged]},
+            {
+                "purged_at": datetime.now(UTC).isoformat(),
+                "files": earlier.get("files", []) + [asdict(p) for p in purged],
+                "other_entries_deleted": earlier.get("other_entries_deleted", 0) + len(others),
+            },
             indent=1,
         )
     )
     tombstone.chmod(0o600)
     for path in day_files(raw_dir, day):
         path.unlink()
+    for path in others:
+        _delete_entry(path)
     return purged
+
+
+def purge_leftovers(raw_dir: Path, today: date, retention_days: int) -> dict[str, int]:
+    """Entries left in day directories already purged and past the retention period (an older release
+    deleted only the log files): deleted, counted per day in the tombstone and the result."""
+    cutoff = today - timedelta(days=retention_days)
+    raw_dir = Path(raw_dir)
+    deleted = {}
+    for entry in sorted(raw_dir.iterdir()) if raw_dir.is_dir() else ():
+        if (
+            entry.is_symlink()
+            or not entry.is_dir()
+            or not is_day(entry.name)
+            or date.fromisoformat(entry.name) >= cutoff
+        ):
+            continue
+        if (
+            was_purged(raw_dir, entry.name)
+            and not day_files(raw_dir, entry.name)
+            and other_entries(raw_dir, entry.name)
+        ):
+            deleted[entry.name] = len(other_entries(raw_dir, entry.name))
+            purge_raw_day(raw_dir, entry.name)
+    return deleted
 
 
 def was_purged(raw_dir: Path, day: str) -> bool:

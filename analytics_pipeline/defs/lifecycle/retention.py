@@ -63,6 +63,7 @@ def purge_expired_raw_logs(
         if blocker := retention_blocker(context.instance, raw_dir, day):
             context.log.warning(f"keeping raw log of {day}: {blocker}")
             continue
+        others = len(retention.other_entries(raw_dir, day))
         purged = retention.purge_raw_day(raw_dir, day)
         staging_purged = retention.purge_staging_day(Path(staging.staging_dir), day)
         context.log_event(
@@ -72,12 +73,24 @@ def purge_expired_raw_logs(
                 metadata={
                     "purged_files": dg.MetadataValue.json([{"file": p.file, "lines": p.lines} for p in purged]),
                     "purged_lines": sum(p.lines for p in purged),
+                    # Skipped files, nested directories, symlinks: deleted too, counted, never named.
+                    "other_entries_deleted": others,
                     "staging_purged": staging_purged,
                     "retention_days": lifecycle.retention_days,
                 },
             )
         )
-        context.log.info(f"purged {len(purged)} raw files of {day}")
+        context.log.info(f"purged {len(purged)} raw files and {others} other entries of {day}")
+    # Days an older release purged of their log files only: what it left there goes too.
+    for day, count in retention.purge_leftovers(raw_dir, today, lifecycle.retention_days).items():
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=raw_events.key,
+                partition=day,
+                metadata={"other_entries_deleted": count, "retention_days": lifecycle.retention_days},
+            )
+        )
+        context.log.info(f"deleted {count} entries left in the purged day {day}")
 
 
 @dg.job(description="Raw-data retention: delete loaded raw logs older than ANALYTICS_RETENTION_DAYS.")
