@@ -151,7 +151,7 @@ def _replace_atomically(path: Path, write: Callable[[Path], None], keep_mtime: b
     ``keep_mtime``: the new file gets the old one's modification time (a raw file: an erasure is no new data)."""
     tmp = path.with_name(f".{path.name}.erasing-{os.getpid()}")
     try:
-        mtime_ns = path.lstat().st_mtime_ns
+        mtime_ns = path.lstat().st_mtime_ns if keep_mtime else None
         write(tmp)
         os.chmod(tmp, 0o600)
         if keep_mtime:
