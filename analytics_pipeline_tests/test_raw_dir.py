@@ -20,7 +20,7 @@ import pytest
 from analytics_pipeline.contract import MAX_TEXT_CHARS, parse_event, parse_event_line
 from analytics_pipeline.ingest.api import MAX_EVENT_BYTES
 from analytics_pipeline.ingest.writer import encode_lines, stamp_received
-from analytics_pipeline.lifecycle.erasure import erase_from_raw_log
+from analytics_pipeline.lifecycle.erasure import MTIME_JOURNAL, erase_from_raw_log
 from analytics_pipeline.privacy.hashing import USER_DOMAIN, pseudonymize
 from analytics_pipeline.raw_log import MAX_LINE_BYTES, available_days, day_files, iter_raw_lines, skipped_files
 from analytics_pipeline.sample_data import write_sample
@@ -338,8 +338,8 @@ def crash(*args):
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "after_first_blanking":  # once the first file of the user's own lines is blanked
     blank_in_place = erasure._blank_in_place
-    def _blank_in_place(path, blank):
-        count = blank_in_place(path, blank)
+    def _blank_in_place(path, blank, *journal):
+        count = blank_in_place(path, blank, *journal)
         if b"ticket" not in path.read_bytes():
             crash()
         return count
@@ -353,6 +353,9 @@ erasure.erase_from_raw_log(Path(raw_dir), anon_user_id, salt.encode())
 @pytest.mark.parametrize("where", ["after_first_blanking", "mid_gzip_rewrite"])
 def test_an_erasure_killed_half_way_completes_when_run_again(copies_everywhere, where):
     raw = copies_everywhere
+    old = 1_790_000_000_000_000_000
+    for path in (p for p in raw.rglob("*") if p.is_file()):
+        os.utime(path, ns=(old, old))
     anon_user_id = pseudonymize(USER, SALT, USER_DOMAIN)
     crashed = subprocess.run(
         [sys.executable, "-c", CRASHING_ERASURE, str(raw), anon_user_id, TEST_SALT, where], timeout=120
@@ -365,6 +368,9 @@ def test_an_erasure_killed_half_way_completes_when_run_again(copies_everywhere, 
     contents = file_contents(raw)
     assert [name for name, data in contents.items() if any(t in data for t in TRACES)] == []
     assert not [name for name in contents if ".erasing-" in name] and sweep.unreadable == []
+    # Edited files, the one killed after its edit included, keep their mtime: an erasure is no new data.
+    assert {p.stat().st_mtime_ns for p in raw.rglob("*") if p.is_file()} == {old}
+    assert not (raw / MTIME_JOURNAL).exists()
 
 
 @pytest.mark.slow

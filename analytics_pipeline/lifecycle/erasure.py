@@ -312,7 +312,7 @@ class _MtimeJournal:
             json.dump(self.entries, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        os.rename(tmp, self.path)  # atomic, like os.replace
 
     @staticmethod
     def _restore(fd: int, size: int, mtime_ns: int) -> None:
