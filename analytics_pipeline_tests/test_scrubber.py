@@ -239,6 +239,23 @@ def test_a_year_or_count_before_a_comma_is_no_house_number(scrubber):
     assert "<STREET_ADDRESS>" not in scrubber.scrub(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("May Chen\nAccountant, PwC, May 2018 - May 2021", "May 2018 - May 2021"),
+        ("Rose Hall\nEvents Coordinator, Carnegie Hall and the Rose Bowl", "Carnegie Hall and the Rose Bowl"),
+    ],
+)
+def test_a_name_is_not_hunted_into_dates_and_other_names(scrubber, text, kept):
+    scrubbed = scrubber.scrub(text)
+    assert scrubbed.startswith("<PERSON>\n") and scrubbed.endswith(kept), scrubbed
+
+
+def test_a_name_in_a_file_name_is_found(scrubber):
+    scrubbed = scrubber.scrub("Amaka Okafor\n\nUploaded Amaka_Okafor_Resume_2024.pdf today")
+    assert "Amaka" not in scrubbed and "Okafor" not in scrubbed and "_Resume_2024.pdf" in scrubbed, scrubbed
+
+
 def test_an_institution_is_no_person_even_named_after_one(scrubber):
     text = "B.Com, Loyola College, Chennai\nWinner, Smart India Hackathon 2018\nSoftware Engineer, Mehta Technologies"
     assert scrubber.scrub(text) == text

@@ -227,8 +227,11 @@ def propagate_names(
     words -= organisation_words
     if not words:
         return []
+    # An underscore separates words here: Amaka_Okafor_CV.pdf holds the name.
     pattern = re.compile(
-        r"(?<![\w@./-])(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![\w@-]|\.\w)",
+        r"(?<![^\W_]|[@./-])(?:"
+        + "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+        + r")(?![^\W_]|[@-]|\.\w)",
         re.IGNORECASE,
     )
     return [
@@ -241,7 +244,35 @@ def propagate_names(
         )
         for m in pattern.finditer(text)
         if m.group()[0].isupper()  # "Park" the surname, not "park" the verb
+        and not _in_other_phrase(text, m.start(), m.end(), words)
     ]
+
+
+_NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w&'’.-]*)")
+_PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
+_TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
+
+
+def _in_other_phrase(text: str, start: int, end: int, name_words: set[str]) -> bool:
+    """Whether a name's word found elsewhere is part of something else: followed by a number (``May 2018`` under
+    ``May Chen``, ``Sage 50``) or joined to a capitalized word of no detected name (``Carter Center``,
+    ``Carnegie Hall``, ``JPMorgan Chase``; a title such as ``Dr`` or ``Dear`` before it is no such word)."""
+    following = _NEXT_WORD.match(text, end)
+    if following and following.group(1)[0].isdigit():
+        return True
+    preceding = _PREVIOUS_WORD.search(text, max(0, start - 40), start)
+    if preceding and _SENTENCE_START.search(text, max(0, preceding.start() - 3), preceding.start()):
+        preceding = None  # "Uploaded Amaka_Okafor_CV.pdf", "Thanks Jane": a sentence's first word, capitalized
+    return any(
+        word
+        and word[0].isupper()
+        and not word.isupper()  # in an ALL-CAPS line every word is capitalized
+        and word.isalpha()
+        and word.lower() not in name_words
+        and word.lower() not in _TITLES
+        for word in (following and following.group(1), preceding and preceding.group(1))
+    )
 
 
 _NAME_WORD_TAIL = re.compile(r"(?:[-'’][^\W\d_]+)+")
