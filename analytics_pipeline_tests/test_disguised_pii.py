@@ -116,6 +116,7 @@ STRICT_VARIANTS = [
     ("zero_padded_ip", "IP 203.000.113.045", ["203000113045"]),
     ("spaced_dash_ssn", "SSN: 536 - 22 - 8841", SSN),
     ("split_ssn", "SS# 536 228841", SSN),
+    ("dotted_label_ssn", "S.S.N. 536228841", SSN),
     ("slashed_ssn", "Social Security No. 536/22/8841", SSN),
 ]
 # Prose that holds those characters or shapes but no personal data: it must come back as it was.

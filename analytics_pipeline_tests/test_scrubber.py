@@ -278,6 +278,7 @@ def test_a_personal_details_label_is_no_name(scrubber, label):
         "de89-3704-0044-0532-0130-00",
         "FR14 2004 1010 0505 0001 3M02 606",
         "NL91ABNA0417164300",
+        "DE 89 3704 0044 0532 0130 00",
     ],
 )
 def test_ibans_in_any_spacing_and_case_are_removed(scrubber, iban):

@@ -65,10 +65,10 @@ def card_spans(text: str) -> list[tuple[int, int]]:
 
 # --- IBANs ---------------------------------------------------------------------------------------
 
-# A country code and check digits, then up to 30 letters or digits with up to two spaces or hyphens between
-# any two (``DE89 3704  0044 …``, ``de89-3704-…``, a tab in the detection view): Presidio's pattern takes one
-# space between groups of four only. Which prefix is the IBAN is decided by the country's format and mod 97.
-_IBAN_CANDIDATE = re.compile(r"(?<![^\W_])[A-Za-z]{2}\d{2}(?:[ -]{0,2}[A-Za-z0-9]){10,30}")
+# A country code and check digits (``DE 89 …`` happens too), then up to 30 letters or digits with up to two
+# spaces or hyphens between any two (``DE89 3704  0044 …``, ``de89-3704-…``, a tab in the detection view):
+# Presidio's pattern takes one space between groups of four only. Which prefix is the IBAN is decided by the country's format and mod 97.
+_IBAN_CANDIDATE = re.compile(r"(?<![^\W_])[A-Za-z]{2} ?\d{2}(?:[ -]{0,2}[A-Za-z0-9]){10,30}")
 _IBAN_FORMATS = {
     country: re.compile(pattern.replace("[ ]?", "")) for country, pattern in iban_patterns.regex_per_country.items()
 }
@@ -110,7 +110,7 @@ def iban_spans(text: str) -> list[tuple[int, int]]:
 # A label, then nine digits in 3-2-4 groups with any separators: "SSN: 536 - 22 - 8841", "SS# 536 228841".
 # Presidio's patterns take one separator of one kind; after the label any spelling is the number.
 _CUED_SSN = re.compile(
-    r"(?i)\b(?:ssn|ss#|soc(?:ial)?[ .]*sec(?:urity)?(?:[ .]*(?:no|number|#))?)[ \t#:.=-]{0,4}"
+    r"(?i)\b(?:s\.?s\.?n\.?|ss#|soc(?:ial)?[ .]*sec(?:urity)?(?:[ .]*(?:no|number|#))?)[ \t#:.=-]{0,4}"
     r"(?P<ssn>(?<!\d)\d{3}[ \t./-]{0,3}\d{2}[ \t./-]{0,3}\d{4}(?![\d-]))"
 )
 
