@@ -256,6 +256,23 @@ def test_a_name_in_a_file_name_is_found(scrubber):
     assert "Amaka" not in scrubbed and "Okafor" not in scrubbed and "_Resume_2024.pdf" in scrubbed, scrubbed
 
 
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("姓名：王小明\n性别：男", "姓名：<PERSON>\n性别：男"),
+        ("履歴書\n氏名 山田 花子", "履歴書\n氏名 <PERSON>"),
+        ("이름: 박지훈\n경력: 5년", "이름: <PERSON>\n경력: 5년"),
+        (
+            "Nom : DUPONT\nPrénom : Amélie\nNationalité : française",
+            "Nom : <PERSON>\nPrénom : <PERSON>\nNationalité : française",
+        ),
+        ("Name: 王小明\nProject name: Inventory", "Name: <PERSON>\nProject name: Inventory"),
+    ],
+)
+def test_the_value_of_a_name_field_the_detector_cannot_read_is_a_name(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == scrubbed
+
+
 def test_an_institution_is_no_person_even_named_after_one(scrubber):
     text = "B.Com, Loyola College, Chennai\nWinner, Smart India Hackathon 2018\nSoftware Engineer, Mehta Technologies"
     assert scrubber.scrub(text) == text
