@@ -363,7 +363,61 @@ def refine_results(
             and (is_score_table_row(text[r.start : r.end]) or _DOTTED_QUAD.fullmatch(text[r.start : r.end]))
         )
     ]
+    kept = _without_lone_list_items(text, kept)
     return kept + propagate_names(text, kept, organisation_words) if propagate else kept
+
+
+_LIST_SEPARATOR = re.compile(r"[,|;•·]")
+
+
+def _without_lone_list_items(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Drop a one-word PERSON that is a whole item of a list of three or more (``Skills: Go, gRPC, Temporal,
+    Prometheus, Grafana, Kibana``) in which fewer than half the items hold a person, unless the word is part of a
+    longer name in the text: the detector reads a tool alone in a list as a first name; a list of people is
+    mostly people."""
+    persons = [r for r in results if r.entity_type == "PERSON"]
+    multi_word = {
+        w for r in persons if " " in text[r.start : r.end].strip() for w in _name_words(text[r.start : r.end])
+    }
+    items: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    dropped = set()
+    for r in persons:
+        value = text[r.start : r.end]
+        if " " in value.strip() or value.lower() in multi_word:
+            continue
+        line_start = text.rfind("\n", 0, r.start) + 1
+        line_end = text.find("\n", r.end)
+        line_end = len(text) if line_end == -1 else line_end
+        if (line_start, line_end) not in items:
+            items[(line_start, line_end)] = _list_items(text, line_start, line_end)
+        line_items = items[(line_start, line_end)]
+        index = next((i for i, (s, e) in enumerate(line_items) if (s, e) == (r.start, r.end)), None)
+        if len(line_items) < 3 or index is None:
+            continue
+        named = sum(any(p.start < e and s < p.end for p in persons) for s, e in line_items)
+        if 2 * named < len(line_items):
+            dropped.add(id(r))
+    return [r for r in results if id(r) not in dropped]
+
+
+def _list_items(text: str, line_start: int, line_end: int) -> list[tuple[int, int]]:
+    """(start, end) of each item of a separator-delimited line, stripped; a ``Label:`` before the first goes."""
+    line = text[line_start:line_end]
+    if len(_LIST_SEPARATOR.findall(line)) < 2:
+        return []
+    label = re.match(r"[^:,|;]{1,40}:", line)
+    offset = line_start + (label.end() if label else 0)
+    spans, position = [], offset
+    for piece in _LIST_SEPARATOR.split(text[offset:line_end]):
+        stripped = piece.strip(" \t.()")
+        if stripped:
+            start = position + piece.index(stripped)
+            spans.append((start, start + len(stripped)))
+        position += len(piece) + 1
+    # A list, not prose with commas: every item is a few words ("Lukashenko , 41 , won the polls in 1994 on ...").
+    if any(len(text[s:e].split()) > 3 for s, e in spans):
+        return []
+    return spans
 
 
 def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
