@@ -276,7 +276,10 @@ def test_the_value_of_a_name_field_the_detector_cannot_read_is_a_name(scrubber, 
 def test_a_tool_alone_in_a_list_is_no_person_but_a_list_of_people_stays_people(scrubber):
     skills = "Skills: Go, gRPC, Temporal, Prometheus, Grafana, Kibana"
     assert scrubber.scrub(skills) == skills
-    assert scrubber.scrub("References: Anna Kowalski, Ben Okafor, Carla Mendes") == "References: <PERSON>, <PERSON>, <PERSON>"
+    assert (
+        scrubber.scrub("References: Anna Kowalski, Ben Okafor, Carla Mendes")
+        == "References: <PERSON>, <PERSON>, <PERSON>"
+    )
 
 
 def test_an_institution_is_no_person_even_named_after_one(scrubber):
