@@ -137,6 +137,13 @@ STRICT_PROSE = [
     "Spring Boot (@Autowired, @Transactional, @RestController), JUnit 5 (@Test, @BeforeEach), Lombok @Data.",
     'Python @dataclass, Flask @app.route("/"), npm @types/node and @angular/core, CSS @media queries.',
     "Scored 12\u20137 in the final; kept 99.9% uptime\tacross 3 regions.",
+    # Street-type words and USPS suffixes in prose, products and years: no address.
+    "Configured 3 API Gateway stages and deployed 12 Cloud Run services.",
+    "Took 2nd place in 3 hackathons; routed traffic via Envoy across 4 regions.",
+    "Tools: Adobe Creative Suite 6, Microsoft Office Suite 2019, Burp Suite.",
+    "Since we moved to Kubernetes 1.29 the on-call load dropped by a third.",
+    "Built 20 Power BI Views and 4 Delta Lake tables in 2023.",
+    "Army Reserve, 4th Signal Brigade 2011-2015; Google Drive 2 times a week.",
 ]
 
 

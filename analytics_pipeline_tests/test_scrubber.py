@@ -6,6 +6,7 @@ import pytest
 from presidio_analyzer import RecognizerResult
 
 from analytics_pipeline.privacy import DetectedSpan
+from analytics_pipeline.privacy.formats import international_address_spans
 from analytics_pipeline.privacy.scrubber import merge_overlaps, paragraphs
 
 
@@ -225,6 +226,7 @@ def test_cards_of_every_issuer_range_and_length_are_removed(scrubber, card):
         ("D-45, Lajpat Nagar II, New Delhi 110024", "New Delhi 110024"),
         ("Door No: 5/123, Gandhi Street, Madurai - 625001", "Madurai - 625001"),
         ("Present Address:\n21/3, Ganesh Nagar,\nNear Bus Stand,\nPune - 411041", "Pune - 411041"),
+        ("Address: No. 27, 6th Main, Vijayanagar 2nd Stage, Mysuru 570017", "Mysuru 570017"),  # a bare "No."
     ],
 )
 def test_indian_addresses_lose_house_and_street_and_keep_the_city(scrubber, address, kept):
@@ -235,7 +237,10 @@ def test_indian_addresses_lose_house_and_street_and_keep_the_city(scrubber, addr
 
 
 def test_a_year_or_count_before_a_comma_is_no_house_number(scrubber):
-    text = "2019, Acme Analytics: built the ETL.\n12, including 3 interns, joined the team.\nSkills: Python, SQL"
+    text = (
+        "2019, Acme Analytics: built the ETL.\n12, including 3 interns, joined the team.\nSkills: Python, SQL\n"
+        "No. 3, Acme Corp, 2021"
+    )
     assert "<STREET_ADDRESS>" not in scrubber.scrub(text)
 
 
@@ -489,3 +494,61 @@ def test_no_text_is_too_long_for_the_scrubber(scrubber, monkeypatch):
     scrubbed = scrubber.scrub(text)
     assert_gone(scrubbed, "dana.quist@example.org", "415-555-0142", "Dana Quist")
     assert scrubbed.startswith(filler)
+
+
+# Prose, counts, products, courses, citations and years that the street rules took for addresses.
+STREET_LOOKALIKES = [
+    "We moved to Madrid in 2018 and opened 2 offices.",  # a cue, a city, a year
+    "The plan is to move to React 18 and Next 14 by spring.",  # a cue, then versions
+    "After the upgrade we moved to Rust 1.75 for the parser.",
+    "Hired to address Issue 7 in the audit report.",
+    "Shipped to Play Store 9 builds of the Android app.",
+    "Routed alerts via PagerDuty to 4 on-call rotations.",  # a street-type word as a preposition
+    "Sync runs via cron 6 times per hour.",
+    "The offsite took place in 2022 in Porto.",
+    "Finished second place in 3 regional contests.",
+    "Smith J, Rao P, et al. Cell Rep 2020;31:107.",  # "al." after "et" is a citation
+    "T. Okoro, R. Banerjee et al. Physical Review 14, 2019.",  # "R." is an initial
+    "Corso di Formazione in Data Science, 60/60",
+    "Corso Python base 40 ore, Torino",  # a course's length
+    "Carrera Administración de Empresas 2015 - 2019",  # years
+    "Set up 4 API Gateway routes and 2 Step Functions.",  # USPS suffixes that are products
+    "Tuned 8 Isolation Forest models for fraud.",
+    "Migrated 6 Data Lake pipelines to Spark.",
+    "Presented at 3 Tech Summit meetups.",
+    "Consultant, Globex, 2015 - 2018\nDesigned Payment Gateway flows for 5 banks",  # a year, then the next line
+    "Licenses: Adobe Creative Suite 5, Office Suite 2016",
+    "Led Stage Gate 2 reviews for the hardware line.",
+    "Saved files to Google Drive 4 times a day; bought Hard Drive 1TB spares.",
+    "Sergeant, 2nd Armored Brigade 2009-2013",
+    "Associate at Wall Street 2010-2015, then a fund.",
+    "Community Blood Drive 2022 volunteer",
+    "Suite 2 of the regression tests passed.",  # a suite opening a line, then prose
+    "Rolled out Windows 11 Suite 4 licences to 300 seats.",
+    "Cut Churn 4, 12000 Accounts",  # a number and five digits, but no German street
+    "Photographed 3 quai de Seine barges",
+    "Paseo Festival Latino 2018",  # a year after the name is no house number
+]
+
+
+@pytest.mark.parametrize("text", STREET_LOOKALIKES)
+def test_prose_counts_products_and_years_are_not_street_addresses(scrubber, text):
+    assert "STREET_ADDRESS" not in scrubber.scrub(text)
+    assert international_address_spans(text) == []  # the residual-PII gate reads the same patterns
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "kept"),
+    [
+        ("12 rue des Acacias\n75017 Paris", "rue des Acacias", "Paris"),  # French, number first, as a block
+        ("Lange Reihe 14, 20099 Hamburg", "Lange Reihe 14", "20099 Hamburg"),  # no type word, then a postcode
+        ("we live at 17 maple avenue, boston", "17 maple avenue", ", boston"),  # a chat in lower case
+        ("Harbour House 12\nSuite 410\nGlasgow", "Suite 410", "Glasgow"),  # a suite opening a line
+        ("Via Carlo Alberto n. 8, 10123 Torino", "Carlo Alberto n. 8", "10123"),
+        ("rua nova do almada 33, lisboa", "nova do almada 33", ", lisboa"),  # lower case, the number ends it
+        ("Invoice to: 18 Rue de la Gare, Lille", "Rue de la Gare", "Lille"),
+    ],
+)
+def test_more_street_shapes_are_removed_and_the_city_stays(scrubber, text, value, kept):
+    scrubbed = scrubber.scrub(text)
+    assert "<STREET_ADDRESS>" in scrubbed and value not in scrubbed and kept in scrubbed, scrubbed

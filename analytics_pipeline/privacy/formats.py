@@ -232,7 +232,7 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
 _TYPE_BEFORE = (
     r"rue|avenue|av\.?|ave\.?|boulevard|bd\.?|blvd\.?|chemin|allée|allee|impasse|place|quai|route|cours|"
     r"calle|c/|avenida|avda\.?|paseo|plaza|camino|carrera|carretera|ronda|travesía|travesia|callejón|"
-    r"rua|r\.|travessa|praça|praca|largo|estrada|alameda|rodovia|"
+    r"rua|travessa|praça|praca|largo|estrada|alameda|rodovia|"
     r"via|viale|piazza|piazzale|corso|vicolo|strada|"
     r"ul\.?|ulica|al\.?|aleja|os\.?|osiedle|pl\.?|plac|"
     r"ulice|náměstí|nám\.?|třída|"
@@ -242,7 +242,7 @@ _TYPE_BEFORE = (
 # Street-type words that follow the street name as a separate word (HU, Nordic, DE/NL spelled apart, English).
 _TYPE_AFTER = (
     r"utca|u\.|út|útja|tér|tere|körút|krt\.?|köz|sétány|kapu|"
-    r"gate|gata|gatan|vej|vei|veien|vegen|väg|vägen|gade|allé|terrasse|plass|plads|torg|torget|"
+    r"gata|gatan|vej|vei|veien|vegen|väg|vägen|gade|allé|terrasse|plass|plads|torg|torget|"
     r"straße|strasse|str\.|weg|gasse|allee|platz|damm|ufer|"
     r"straat|laan|plein|gracht|kade|dreef|singel|"
     r"katu|kuja|polku|tori"
@@ -254,7 +254,7 @@ _ENGLISH_TYPE_AFTER = r"Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|D
 _COMPOUND_SUFFIX = (
     r"straße|strasse|str\.|gasse|allee|platz|damm|ufer|steig|weg|"
     r"straat|laan|plein|gracht|kade|dreef|singel|"
-    r"gatan|gata|vägen|väg|gränd|vej|veien|vegen|vei|gade|stræde|stien|torget|bakken|"
+    r"gatan|gata|vägen|väg|gränd|vej|veien|vegen|vei|(?<!bri)(?<!ene)gade|stræde|stien|torget|bakken|"
     r"katu|tie|kuja|polku|tori|kaari|rinne|väylä|"
     r"utca|útja|körút"
 )
@@ -262,35 +262,104 @@ _COMPOUND_SUFFIX = (
 # never by more word): every start in a long dotted run ("A.A.A...") would otherwise rescan the run.
 _WORD = r"[^\W\d_][\w'’.-]{0,63}+"
 _CAP_WORD = r"[A-ZÀ-ÖØ-Þ\u0100-\u024f][\w'’.-]{0,63}+"
-_HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?)?\.?(?!\d)"
+# Lower-case particles of street names (rue des Lilas, via del Corso, Rua da Praia, Unter den Linden).
+_PARTICLE = (
+    r"(?:(?:de|del|della|delle|dei|degli|di|da|das|do|dos|du|des|la|le|les|los|las|el|y|e|"
+    r"van|von|der|den|dem|het|am|an|im|zum|zur|auf)(?![\w'’])|[dl]['’](?=[^\W\d_]))"
+)
+# English function words never sit inside a street name; in prose they do ("via Redis caching by 40",
+# "place in 2021", "route traffic across 3", "et al. Nature 12").
+_FUNCTION_WORD = (
+    r"(?:and|or|in|by|for|with|across|to|of|the|from|on|at|into|over|per|than|a|an|as|is|was|were)(?![\w'’])"
+    r"|et[ \t]+al\b"
+)
+# A house number: not a span of years ("2008-2012", "2016 - 2021") and not glued to a unit ("2TB").
+_YEAR_RANGE = (
+    r"(?:19|20)\d\d[ \t]*[-–/][ \t]*(?:(?:19|20)?\d\d\b|(?i:present|current|now|today|heute|actualidad|atual|oggi))"
+)
+_HOUSE_NUMBER = rf"(?!{_YEAR_RANGE})\d{{1,5}}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{{1,5}}[A-Za-z]?)?\.?(?![\dA-Za-z])"
+# "n. 12", "nº 120", "No. 45" before the number.
+_NUMBER_SIGN = r"(?:(?:n\.|nº|n°|no\.|nr\.?|№)[ \t]*)?"
+# A number followed by hours or credits is a course's length, not a house number: "Corso Java avanzato 120 ore".
+_NOT_A_DURATION = r"(?![ \t]*(?i:ore|hours?|hrs?|h|horas|heures|stunden|std|ects|cfu|crediti|credits?|créditos)\b)"
+# The house number ends the address item: a comma, a line end, a bracket, a postcode or a capitalized word
+# follow, not a lower-case word ("move to Java 17 and Spring", "address Question 2 from the ad").
+_ITEM_END = r"(?=[ \t]*(?:[,;(\n/|·]|\.?[ \t]*(?:\n|$)|$|\d{4,5}\b))"
+_NO_LOWER_WORD_AFTER = r"(?![ \t]+(?!(?:in|near|at|on|is|was|with|where)\b)[a-z])"
 UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
 )
-STANDALONE_UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Flat|Bldg\.?|Piso|Étage|Whg\.?)"
+# "Suite 6" alone is a product ("Adobe Creative Suite 6"): a suite needs a '#' or an address around it.
+STANDALONE_UNIT = r"(?:Apt\.?|Apartment|Flat|Bldg\.?|Piso|Étage|Whg\.?)"
+_NAME_WORD = rf"(?:{_CAP_WORD}|[dl]['’]{_CAP_WORD}|{_PARTICLE}|\d{{1,3}}\.)"
+# After a street-type word: a capitalized word or a particle first, then words none of which is a function word.
+_STREET_NAME = rf"(?:(?!{_FUNCTION_WORD}){_WORD}[ \t]+){{0,4}}(?!{_FUNCTION_WORD}){_WORD}"
+_CAPITALIZED_NAME = rf"(?=(?:{_CAP_WORD}|{_PARTICLE}|\d{{1,3}}\.)[ \t,]|[dl]['’]){_STREET_NAME}"
+# A street name in lower case ("avenida praia 1, ...") is one only if its number ends the item or a unit follows.
+_ITEM_OR_UNIT_END = rf"(?:{_ITEM_END}|(?=[ \t]*(?i:{UNIT})[ \t]*#?[ \t]*\d))"
+# Before the number: a comma, or a space and no year ("Calle Ocho Festival 2019", "Corso di Laurea 2018").
+_BEFORE_NUMBER = r"(?:,[ \t]*|[ \t]+(?!(?:19[5-9]\d|20[0-4]\d)\b))"
+_TYPE_FIRST_NAME = (
+    rf"(?:{_CAPITALIZED_NAME}{_BEFORE_NUMBER}{_NUMBER_SIGN}{_HOUSE_NUMBER}"
+    rf"|{_STREET_NAME}{_BEFORE_NUMBER}{_NUMBER_SIGN}{_HOUSE_NUMBER}{_ITEM_OR_UNIT_END}){_NOT_A_DURATION}"
+)
+# How German streets without a type word begin: Am Markt, Unter den Linden, An der Alster, Lange Reihe.
+_GERMAN_STREET_START = (
+    r"(?:Am|An|Auf|Im|In|Unter|Hinter|Vor|Zum|Zur|Beim|Bei|Alt|Alte|Alter|Altes|Neue|Neuer|Neues|Große|Grosse|"
+    r"Kleine|Lange|Hohe|Breite|Obere|Untere)(?![\w'’])"
+)
+_FRENCH_TYPE = r"rue|avenue|av\.|boulevard|bd\.?|chemin|allée|allee|impasse|place|quai|route|cours|square|passage"
 INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
-    # rue des Lilas 12, Rua da Praia 40, via del Corso 7, ul. Polna 3, calle Mayor, 5
-    "type_first": rf"(?i:\b(?:{_TYPE_BEFORE}))[ \t]+(?:{_WORD}[ \t]+){{0,4}}{_WORD},?[ \t]+{_HOUSE_NUMBER}",
+    # rue des Lilas 12, Rua da Praia 40, via del Corso 7, ul. Polna 3, calle Mayor, 5. Not after "et" (et al.);
+    # "R." is an initial unless the number follows a comma ("R. Augusta, 1500"): see type_first_r.
+    "type_first": rf"(?<![Ee]t )(?i:\b(?:{_TYPE_BEFORE}))[ \t]+{_TYPE_FIRST_NAME}",
+    "type_first_r": rf"\b(?:R\.|r\.)[ \t]+{_CAPITALIZED_NAME},[ \t]*{_NUMBER_SIGN}{_HOUSE_NUMBER}{_NOT_A_DURATION}",
+    # French, number first, with the postcode and town after it: 8 avenue des Tilleuls\n69002 Lyon; without a
+    # postcode, a type word that is no English word and the end of the item: 18 rue de la Gare, Lille
+    "number_first": rf"\b\d{{1,4}}(?:[ \t]*(?:bis|ter))?,?[ \t]+(?:(?i:\b(?:{_FRENCH_TYPE}))[ \t]+{_CAPITALIZED_NAME}"
+    rf"(?=[ \t]*,?[ \t]*\n?[ \t]*\d{{5}}[ \t]+{_CAP_WORD})|(?i:\b(?:rue|boulevard|bd\.?|chemin|allée|impasse|quai))"
+    rf"[ \t]+(?:{_NAME_WORD}[ \t]+){{0,4}}{_CAP_WORD}(?=[ \t]*(?:[,;\n]|$)))",
     # Rantakatu 4, Lindenstrasse 9, Strandvej 21, Fő utca 2
     "compound": rf"\b[^\W\d_]{{2,}}(?i:{_COMPOUND_SUFFIX})[ \t]+{_HOUSE_NUMBER}",
-    # Solbakken terrasse 6, Fő u. 2., Main Street 12, High St 3
-    "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?i:(?:{_TYPE_AFTER}))(?!\w)[ \t]+{_HOUSE_NUMBER}",
-    "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+{_HOUSE_NUMBER}",
-    # Flat 3, Suite 200, Apt. 12 on their own. Not "Unit 3", "Room 101", "Floor 2" or "Building 7": in a resume
+    # Solbakken terrasse 6, Fő u. 2., Karl Johans gate 22 (Norwegian "gate" in lower case: "Stage Gate 3" is not)
+    "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?:(?i:(?:{_TYPE_AFTER}))|gate)(?!\w)[ \t]+"
+    rf"{_HOUSE_NUMBER}",
+    # Main Street 12, High St 3; not a year ("Blood Drive 2023") nor before a lower-case word ("Drive 2 times")
+    "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+"
+    rf"(?!(?:19[5-9]\d|20[0-4]\d)\b){_HOUSE_NUMBER}{_NO_LOWER_WORD_AFTER}",
+    # Am Markt 3, 28195 Bremen; Unter den Linden 77, 10117 Berlin: no type word, but a postcode and a town
+    # (two words at least, at the start of a line or after a colon: "Python 3, 10000 Users" is not one)
+    "before_postcode": rf"(?<![\w.,-] )(?<![\w.,-])\b{_GERMAN_STREET_START}(?:[ \t]+{_NAME_WORD}){{1,3}}[ \t]+"
+    rf"(?!(?:19|20)\d\d\b){_HOUSE_NUMBER}(?=,[ \t]*\d{{5}}[ \t]+{_CAP_WORD}[ \t]*(?:[,;\n]|$))",
+    # Flat 3, Apt. 12, Suite #200 on their own. Not "Unit 3", "Room 101", "Floor 2" or "Building 7": in a resume
     # those are a course unit, a meeting room, a shop floor, a campus building; after a street they still count.
-    "unit": rf"\b{STANDALONE_UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b",
+    # "Suite 6" is a product ("Adobe Creative Suite 6") unless it opens a line, follows a number or comes before
+    # a house number and a street.
+    "unit": rf"\b(?:{STANDALONE_UNIT}[ \t]*#?|(?:Suite|Ste\.?)[ \t]*#)[ \t]*\d{{1,5}}[A-Za-z]?\b"
+    rf"|(?:^|(?<=\n))[^\w\n]{{0,8}}(?P<suite>(?:Suite|Ste\.?)[ \t]*\d{{1,5}}[A-Za-z]?\b)(?=[ \t]*(?:[,;\n]|$))"
+    rf"|(?<=\d[ \t])(?:Suite|Ste\.?)[ \t]*(?!(?:19|20)\d\d\b)\d{{1,5}}[A-Za-z]?\b(?=[ \t]*(?:[,;\n]|$))"
+    rf"|\b(?:Suite|Ste\.?)[ \t]*\d{{1,5}}[A-Za-z]?(?=,?[ \t]+\d{{1,6}}[A-Za-z]?[ \t]+{_CAP_WORD})",
     # Military mail: PSC 1000, Box 20 / Unit 1000 Box 20 / a ship (USS <name>), then APO/FPO/DPO AE 09000
     "military": r"(?i:\b(?:PSC|CMR|Unit)[ \t]+\d{3,5},?[ \t]+Box[ \t]+\d{1,5}\b|\b(?:USNS|USS|USCGC)[ \t]+[^\W\d_]+\b"
     r"|\b[ADF]PO[ \t]+A[AEP][ \t]+\d{5}\b)",
     # A street without a type word is still an address when a unit follows it: <Name> 12, Suite 3
-    "before_unit": rf"\b{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER},?[ \t]*\n?[ \t]*(?={UNIT}[ \t]*#?[ \t]*\d)",
-    # ... or when the writer says it is one: "my address is <Name> 12", "Adresse: <Name> 3", "moved to <Name> 7"
+    # (a unit numbered like a year, or before a lower-case word, is a product: "Windows 10 Suite 3 rollout")
+    "before_unit": rf"\b{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER},?[ \t]*\n?[ \t]*"
+    rf"(?={UNIT}[ \t]*#?[ \t]*(?!(?:19|20)\d\d\b)\d{{1,5}}[A-Za-z]?\b{_NO_LOWER_WORD_AFTER})",
+    # ... or when the writer says it is one: "my address is <Name> 12", "Adresse: <Name> 3", "moved to <Name> 7",
+    # if the number ends the item ("moved to Berlin in 2019", "move to Java 17 and Spring Boot 3" are prose)
     "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
     rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
     rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?P<cued>(?:\d{{1,6}}[ \t]+)?"
-    rf"{_CAP_WORD}(?:[ \t]+{_WORD}){{0,2}}[ \t]+{_HOUSE_NUMBER})",
+    rf"{_CAP_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}[ \t]+{_NUMBER_SIGN}{_HOUSE_NUMBER}{_ITEM_END})",
+    # In a chat, in lower case: "i live at 45 oak street", "we moved to 12 elm rd"
+    "chat_cue": r"(?i:\b(?:live|living|lives|stay|staying|moved|located)[ \t]+(?:at|on|to|in)[ \t]+)"
+    r"(?P<chat>\d{1,6}[A-Za-z]?[ \t]+[a-z][a-z'-]{1,30}+(?:[ \t]+[a-z][a-z'-]{1,30}+){0,2}[ \t]+"
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|court|ct|way|terrace|crescent)"
+    r"\b\.?)",
 }
 INTERNATIONAL_STREET = re.compile("|".join(f"(?:{p})" for p in INTERNATIONAL_STREET_PATTERNS.values()))
-_LEADING_NUMBER = re.compile(r"\d{1,6}[ \t]+$")
+_LEADING_NUMBER = re.compile(r"\d{1,6}(?:[ \t]+\d{1,6})?[ \t]+$")
 _TRAILING_UNIT = re.compile(rf",?[ \t]*\n?[ \t]*{UNIT}[ \t]*#?[ \t]*\d{{1,5}}[A-Za-z]?\b")
 _BLOCK_LINE_CHARS = 40
 _BLOCK_LINES = 4
@@ -299,7 +368,7 @@ _BLOCK_LINES = 4
 def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen a street match to its whole address: a number before it (postcode or building), a unit after it,
     and the following short lines of its block up to the last one holding a digit (postcode lines)."""
-    leading = _LEADING_NUMBER.search(text, max(0, start - 8), start)
+    leading = _LEADING_NUMBER.search(text, max(0, start - 16), start)
     if leading:
         start = leading.start()
     while unit := _TRAILING_UNIT.match(text, end):  # "Suite 991 Suite 636" happens
@@ -330,8 +399,11 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
 # as a city after a US street does. A bare number needs such a part right after it.
 _IN_HOUSE_LABEL = r"(?i:\b(?:h\.?[ \t]?no|house[ \t]+no|flat[ \t]+no|door[ \t]+no|plot[ \t]+no|d\.[ \t]?no|shop[ \t]+no|qtrs?\.?[ \t]+no|quarter[ \t]+no)\b\.?)[ \t]*[:.-]?[ \t]*"
 _IN_HOUSE_NUMBER = r"#?[ \t]*(?:[A-Za-z]{1,2}[ \t]*-[ \t]*)?\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?){0,3}"
+# A bare "No." is a house-number label only where a bare number could be one: "No. 14, 2nd Cross, ..."
+# ("Ticket No. 4829173" is not).
 _IN_START = re.compile(
-    rf"{_IN_HOUSE_LABEL}(?P<labeled>{_IN_HOUSE_NUMBER})|(?:^|(?<=:))[ \t]*(?P<bare>{_IN_HOUSE_NUMBER})[ \t]*(?=,)",
+    rf"{_IN_HOUSE_LABEL}(?P<labeled>{_IN_HOUSE_NUMBER})"
+    rf"|(?:^|(?<=:))[ \t]*(?P<bare>(?:No\.[ \t]*)?{_IN_HOUSE_NUMBER})[ \t]*(?=,)",
     re.MULTILINE,
 )
 # A part: up to 48 characters without a comma or a line break; a part ending in a comma may go on on the next line.
@@ -367,5 +439,6 @@ def indian_address_spans(text: str) -> list[tuple[int, int]]:
 def international_address_spans(text: str) -> list[tuple[int, int]]:
     # The address cue itself ("address is") is not part of the address.
     return [
-        extend_address(text, *m.span("cued" if m.group("cued") else 0)) for m in INTERNATIONAL_STREET.finditer(text)
+        extend_address(text, *m.span(next((group for group in ("cued", "chat", "suite") if m.group(group)), 0)))
+        for m in INTERNATIONAL_STREET.finditer(text)
     ] + indian_address_spans(text)

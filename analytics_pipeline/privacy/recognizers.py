@@ -183,6 +183,18 @@ _STREET_SUFFIXES = _USPS_SUFFIXES.replace(" ", "|")
 _STREET_SUFFIX_ABBREVIATIONS = (
     "St|Ave|Av|Rd|Blvd|Ln|Dr|Ct|Pl|Ter|Cir|Pkwy|Hwy|Sq|Trl|Cres|Aly|Plz|Pt|Hts|Xing|Expy|Fwy|Cv|Tpke"
 )
+# A street ends its phrase: "3 API Gateway stages", "50 Silicon Valley startups" go on in lower case, an
+# address does not (a few words may follow it: "45 Oak Street in Denver", "12 Elm Road is where", and a
+# French name goes on after "Rue": "12 Rue de la Paix").
+_US_NOT_BEFORE_A_LOWER_CASE_WORD = (
+    r"(?![ \t]+(?!(?:in|near|at|on|and|or|is|was|with|where|street|road|de|des|du|da|do|la|le|del)\b)[a-z])"
+)
+# A count after a past-tense verb is a count: "Trained 5 Random Forest and XGBoost models", "Built 30 Tableau
+# Views and ...". People write "I live at 12 ...", "located at ...", not "Trained 12 Main Street".
+_COUNT_VERB_BEFORE = re.compile(
+    r"(?i:\b(?!(?:located|based|situated|headquartered|moved|relocated)\b)[a-z]{2,}ed"
+    r"|\b(?:built|led|ran|won|wrote|grew|made|took|drove|sold|held|taught|brought|kept|set|spent|gave|got|did))[ \t]+$"
+)
 _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|#)\s*#?[A-Za-z0-9-]+)?"
 
 
@@ -200,8 +212,9 @@ class StreetAddressRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern(
             "street_address",
-            rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]{{1,2}}\.?\s+)?(?:[A-Z0-9][\w'.-]*\s+){{1,4}}"
-            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:\s+[NSEW]{{1,2}}\b)?{_UNIT}",
+            rf"\b\d{{1,6}}[A-Za-z]?[ \t]+(?:[NSEW]{{1,2}}\.?[ \t]+)?(?:[A-Z0-9][\w'.-]*[ \t]+){{1,4}}"
+            rf"(?:(?:{_STREET_SUFFIXES})\b|(?:{_STREET_SUFFIX_ABBREVIATIONS})\b\.?)(?:[ \t]+[NSEW]{{1,2}}\b)?{_UNIT}"
+            rf"{_US_NOT_BEFORE_A_LOWER_CASE_WORD}",
             0.6,
         ),
         Pattern(
@@ -225,6 +238,11 @@ class StreetAddressRecognizer(PatternRecognizer):
         results = [
             recognizer_result(self, "STREET_ADDRESS", *extend_address(text, r.start, r.end), r.score)
             for r in super().analyze(text, entities, nlp_artifacts, regex_flags)
+            if not (
+                r.analysis_explanation
+                and r.analysis_explanation.pattern_name == "street_address"
+                and _COUNT_VERB_BEFORE.search(text, max(0, r.start - 24), r.start)
+            )
         ]
         if "STREET_ADDRESS" in entities:
             results += [
