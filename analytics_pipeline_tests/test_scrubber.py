@@ -528,6 +528,9 @@ STREET_LOOKALIKES = [
     "Cut Churn 4, 12000 Accounts",  # a number and five digits, but no German street
     "Photographed 3 quai de Seine barges",
     "Paseo Festival Latino 2018",  # a year after the name is no house number
+    "Finally moved to Angular 17.",  # "moved to" also moves products: a comma or a line break must follow
+    "Ranked top 10 via Kaggle 4 times",  # a count, not a house number
+    "Drafted the Alameda County 5 year budget",
 ]
 
 

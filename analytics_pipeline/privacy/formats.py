@@ -280,11 +280,17 @@ _YEAR_RANGE = (
 _HOUSE_NUMBER = rf"(?!{_YEAR_RANGE})\d{{1,5}}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{{1,5}}[A-Za-z]?)?\.?(?![\dA-Za-z])"
 # "n. 12", "nº 120", "No. 45" before the number.
 _NUMBER_SIGN = r"(?:(?:n\.|nº|n°|no\.|nr\.?|№)[ \t]*)?"
-# A number followed by hours or credits is a course's length, not a house number: "Corso Java avanzato 120 ore".
-_NOT_A_DURATION = r"(?![ \t]*(?i:ore|hours?|hrs?|h|horas|heures|stunden|std|ects|cfu|crediti|credits?|créditos)\b)"
+# A number followed by hours, credits or a count noun is a course's length or a count, not a house number:
+# "Corso Java avanzato 120 ore", "via HackerRank 3 times", "Alameda County 3 year plan".
+_NOT_A_DURATION = (
+    r"(?![ \t]*%|[ \t]*(?i:ore|hours?|hrs?|h|horas|heures|stunden|std|ects|cfu|crediti|credits?|créditos|"
+    r"times|x|per|days?|weeks?|months?|years?|yrs?|stars?|points?|people|users|teams?|members|students)\b)"
+)
 # The house number ends the address item: a comma, a line end, a bracket, a postcode or a capitalized word
 # follow, not a lower-case word ("move to Java 17 and Spring", "address Question 2 from the ad").
 _ITEM_END = r"(?=[ \t]*(?:[,;(\n/|·]|\.?[ \t]*(?:\n|$)|$|\d{4,5}\b))"
+# After a cue that also moves products ("moved to Spring Boot 3."), a comma, a line break or a postcode must follow.
+_WEAK_CUE_END = r"(?=[ \t]*(?:[,;(\n]|\d{4,5}\b))"
 _NO_LOWER_WORD_AFTER = r"(?![ \t]+(?!(?:in|near|at|on|is|was|with|where)\b)[a-z])"
 UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|Piso|Étage|Whg\.?|lok\.?|m\.)"
@@ -349,9 +355,10 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # ... or when the writer says it is one: "my address is <Name> 12", "Adresse: <Name> 3", "moved to <Name> 7",
     # if the number ends the item ("moved to Berlin in 2019", "move to Java 17 and Spring Boot 3" are prose)
     "after_cue": rf"(?i:\b(?:address(?:es)?|adresse|anschrift|dirección|direccion|endereço|indirizzo|adres|osoite|adress|"
-    rf"live at|living at|lives at|moved to|move to|located at|send (?:it|them|this|everything) to|ship(?:ped)? to|"
-    rf"deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to)(?: is)?[ \t]*:?[ \t]+)(?P<cued>(?:\d{{1,6}}[ \t]+)?"
-    rf"{_CAP_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}[ \t]+{_NUMBER_SIGN}{_HOUSE_NUMBER}{_ITEM_END})",
+    rf"live at|living at|lives at|located at|(?P<weak>moved to|move to|send (?:it|them|this|everything) to|"
+    rf"ship(?:ped)? to|deliver(?:ed)? to|mail(?:ed)? to|return (?:it )?to))(?: is)?[ \t]*:?[ \t]+)"
+    rf"(?P<cued>(?:\d{{1,6}}[ \t]+)?{_CAP_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}[ \t]+{_NUMBER_SIGN}{_HOUSE_NUMBER}"
+    rf"(?(weak){_WEAK_CUE_END}|{_ITEM_END}))",
     # In a chat, in lower case: "i live at 45 oak street", "we moved to 12 elm rd"
     "chat_cue": r"(?i:\b(?:live|living|lives|stay|staying|moved|located)[ \t]+(?:at|on|to|in)[ \t]+)"
     r"(?P<chat>\d{1,6}[A-Za-z]?[ \t]+[a-z][a-z'-]{1,30}+(?:[ \t]+[a-z][a-z'-]{1,30}+){0,2}[ \t]+"
