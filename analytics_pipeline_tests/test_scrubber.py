@@ -550,6 +550,8 @@ def test_prose_counts_products_and_years_are_not_street_addresses(scrubber, text
         ("Via Carlo Alberto n. 8, 10123 Torino", "Carlo Alberto n. 8", "10123"),
         ("rua nova do almada 33, lisboa", "nova do almada 33", ", lisboa"),  # lower case, the number ends it
         ("Invoice to: 18 Rue de la Gare, Lille", "Rue de la Gare", "Lille"),
+        ("Dirección: Carrera 15 # 88-64, Bogotá", "88-64", "Bogotá"),  # a Colombian grid address
+        ("Alamat: Jl. Gatot Subroto No. 12, Bandung", "Gatot Subroto No. 12", "Bandung"),
     ],
 )
 def test_more_street_shapes_are_removed_and_the_city_stays(scrubber, text, value, kept):

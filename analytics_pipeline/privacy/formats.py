@@ -325,6 +325,11 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     "number_first": rf"\b\d{{1,4}}(?:[ \t]*(?:bis|ter))?,?[ \t]+(?:(?i:\b(?:{_FRENCH_TYPE}))[ \t]+{_CAPITALIZED_NAME}"
     rf"(?=[ \t]*,?[ \t]*\n?[ \t]*\d{{5}}[ \t]+{_CAP_WORD})|(?i:\b(?:rue|boulevard|bd\.?|chemin|allée|impasse|quai))"
     rf"[ \t]+(?:{_NAME_WORD}[ \t]+){{0,4}}{_CAP_WORD}(?=[ \t]*(?:[,;\n]|$)))",
+    # Colombian grid addresses: street number, then '#' and the cross street and distance (Calle 93 # 11-26)
+    "grid": r"\b(?i:calle|cl\.|carrera|cra\.?|kr\.|avenida|av\.|diagonal|dg\.|transversal|tv\.)[ \t]*\d{1,3}[A-Za-z]?"
+    r"(?:[ \t]+(?i:bis|sur|norte|este|oeste))?[ \t]*(?:#|(?i:no\.|n[º°]))[ \t]*\d{1,3}[A-Za-z]?[ \t]*-[ \t]*\d{1,3}\b",
+    # Indonesian and Malaysian: Jl. Sudirman No. 45
+    "jalan": rf"\b(?:Jl\.|Jln\.?|Jalan)[ \t]+{_CAPITALIZED_NAME}[ \t]+(?i:no\.?)[ \t]*\d{{1,5}}[A-Za-z]?\b",
     # Rantakatu 4, Lindenstrasse 9, Strandvej 21, Fő utca 2
     "compound": rf"\b[^\W\d_]{{2,}}(?i:{_COMPOUND_SUFFIX})[ \t]+{_HOUSE_NUMBER}",
     # Solbakken terrasse 6, Fő u. 2., Karl Johans gate 22 (Norwegian "gate" in lower case: "Stage Gate 3" is not)
