@@ -307,6 +307,20 @@ class CuedSsnRecognizer(_FormatRecognizer):
     find = staticmethod(cued_ssn_spans)
 
 
+class GitRemoteRecognizer(_FormatRecognizer):
+    """A Git remote in scp form (``git@github.com:janedoe/ledger.git``): the e-mail recognizer takes ``git@host``
+    and the owner's name after the colon would stay."""
+
+    ENTITY, SCORE = "URL", 1.0
+
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in _GIT_REMOTE.finditer(text)]
+
+
+_GIT_REMOTE = re.compile(r"(?<![\w.-])[\w.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}:(?!\d+\b)[\w~.-]+(?:/[\w~.-]+)*")
+
+
 class CardNumberRecognizer(_FormatRecognizer):
     """Luhn-valid card numbers of every major issuer range and length (12-19 digits, ``formats.is_card_number``).
 
