@@ -278,6 +278,11 @@ def test_the_value_of_a_name_field_the_detector_cannot_read_is_a_name(scrubber, 
     assert scrubber.scrub(text) == scrubbed
 
 
+def test_a_letter_spaced_header_name_is_read_collapsed_and_headings_stay(scrubber):
+    text = "S O F I A   P A P A D O P O U L O U\nArchitect\n\nE X P E R I E N C E\nLead architect, Acme"
+    assert scrubber.scrub(text) == "<PERSON>\nArchitect\n\nE X P E R I E N C E\nLead architect, Acme"
+
+
 def test_a_tool_alone_in_a_list_is_no_person_but_a_list_of_people_stays_people(scrubber):
     skills = "Skills: Go, gRPC, Temporal, Prometheus, Grafana, Kibana"
     assert scrubber.scrub(skills) == skills

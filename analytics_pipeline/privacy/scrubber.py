@@ -191,6 +191,19 @@ def _pieces(text: str, start: int, end: int, max_chars: int | None) -> list[tupl
     return pieces
 
 
+# A line of letters spaced out one by one, words apart by two or more spaces: a template's header
+# ("S O F I A   P A P A D O P O U L O U") as PDF text extraction gives it. The detector reads it collapsed.
+_LETTER_SPACED_LINE = re.compile(r"(?m)^[ \t]*((?:[^\W\d_] ){2,}[^\W\d_](?:[ \t]{2,}(?:[^\W\d_] )+[^\W\d_])*)[ \t]*$")
+
+
+def letter_spaced_lines(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, collapsed text) of each letter-spaced line: ``S O F I A   P A P A`` is ``SOFIA PAPA``."""
+    return [
+        (m.start(1), m.end(1), " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", m.group(1))))
+        for m in _LETTER_SPACED_LINE.finditer(text)
+    ]
+
+
 def can_hold_name(text: str) -> bool:
     """False only for text without a single letter (numbers, punctuation): no name can hide there,
     so the NER skips it. The pattern recognizers (phone, SSN, card, IP) still run on it."""
@@ -605,6 +618,8 @@ class PiiScrubber:
         where a Unicode dash, dot or digit cannot hide a value.
         """
         entities = self._paragraph_entities([text[s:e] for text in texts for s, e in self._paragraphs(text)])
+        spaced = {text: letter_spaced_lines(text) for text in texts}
+        collapsed = self._paragraph_entities([line for lines in spaced.values() for _, _, line in lines])
         return [
             (
                 self._analyzer.analyze(
@@ -613,7 +628,19 @@ class PiiScrubber:
                     entities=self.entities,
                     score_threshold=self.score_threshold,
                     nlp_artifacts=self._artifacts(text, entities),
-                ),
+                )
+                + [
+                    RecognizerResult(
+                        "PERSON",
+                        start,
+                        end,
+                        _PROPAGATED_SCORE,
+                        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "LetterSpacedName"},
+                    )
+                    for start, end, line in spaced[text]
+                    if "PERSON" in self.entities
+                    and any(label in self._ner_labels for *_, label in collapsed[content_key(line)])
+                ],
                 self._organisation_words(text, entities),
             )
             for text in texts
