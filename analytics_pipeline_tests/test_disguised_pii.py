@@ -114,6 +114,7 @@ STRICT_VARIANTS = [
     ("platform_label_with_dash", "Kaggle - janedoe_85 | LeetCode: jdoe_codes", ["janedoe85", "jdoecodes"]),
     ("platform_label_in_brackets", "X (Twitter): jane_builds", ["janebuilds"]),
     ("git_remote_owner", "git@github.com:janedoe85/ledger-api.git", ["janedoe85"]),
+    ("signed_in_as", "Signed in as jane_doe85 · Log out", ["janedoe85"]),
     ("zero_padded_ip", "IP 203.000.113.045", ["203000113045"]),
     ("spaced_dash_ssn", "SSN: 536 - 22 - 8841", SSN),
     ("split_ssn", "SS# 536 228841", SSN),

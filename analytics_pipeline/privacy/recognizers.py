@@ -535,6 +535,8 @@ class UsernameRecognizer(EntityRecognizer):
             r"hackerrank|wechat|twitch|dribbble|behance|steam|signal|teams|x)"
             r"(?:[ \t]*\([^)\n]{1,20}\))?[ \t]*(?:[:=|]|[-–](?=[ \t]))[ \t]*)(?P<value>@?(?:live:)?[\w.-]{3,40})"
         ),
+        # An app's own screen text: "Signed in as jdoe_42 · Log out".
+        re.compile(r"(?i:\b(?P<label>signed in as|logged in as)[ \t]+)(?P<value>@?[\w.-]{3,40})"),
     )
     # Labels that also name other things ("login: Okta", "Teams: 5 engineers", "userId: string"): the value
     # must look like a handle, with a digit, an underscore, a dot or an inner capital.
