@@ -353,9 +353,14 @@ def test_employer_domains_and_frameworks_are_no_personal_link(scrubber):
         "DSP: signal sampling at 192000 Hz on an STM32.",
         "Call centre KPIs: handled 1200 calls per day, 98.5% SLA, ticket 4521 8873 closed.",
         "Revenue | 12 345 678 | EUR",
+        "09/2016 – 03/2020: Controller, Northwind Group",
+        "Software Engineer, Infosys (06/2015 - 08/2019)",
+        "2014/09 - 2018/06 Peking University",
+        "Education: B.Tech, 08/2011-05/2015, NIT Trichy",
+        "(Req ID 2024-118734), Job ID: 2023-104512",
     ],
 )
-def test_counts_near_a_phone_word_are_no_phone(scrubber, text):
+def test_counts_dates_and_ids_are_no_phone(scrubber, text):
     assert scrubber.scrub(text) == text
 
 

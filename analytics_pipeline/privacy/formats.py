@@ -196,6 +196,31 @@ def _is_contact_item(text: str, start: int, end: int, line_start: int, line_end:
     )
 
 
+# Month and year in either order, alone or as a range ("06/2015 - 08/2019", "2014/09 – 2018/06", "09.2016"):
+# libphonenumber reads some as a number of a region it knows; a year-numbered ID after its label likewise.
+_MONTH_YEAR = r"(?:(?:0?[1-9]|1[0-2])[/.](?:19|20)\d\d|(?:19|20)\d\d[/.](?:0?[1-9]|1[0-2]))"
+_DATE_RANGE = re.compile(
+    rf"{_MONTH_YEAR}(?:[ \t]*[-–—][ \t]*(?:{_MONTH_YEAR}|(?:19|20)\d\d))?|(?:19|20)\d\d[ \t]*[-–—][ \t]*{_MONTH_YEAR}"
+)
+_YEAR_ID = re.compile(r"(?:19|20)\d\d-\d{4,6}")
+_ID_LABEL = re.compile(r"(?i)\b(?:id|req|ref|reference|ticket|job|employee|invoice|order|case|no)\.?[ \t]*[:#]?[ \t]*$")
+_DATE_PIECE_BEFORE = re.compile(r"(?:\d{1,4}[/.])+$")
+_DATE_PIECE_AFTER = re.compile(r"(?:[/.]\d{1,4})+")
+
+
+def is_date_or_reference(text: str, start: int, end: int) -> bool:
+    """Whether a phone candidate is a month/year date or range, widened over the date pieces beside it, or a
+    year-numbered ID after its label (``Req ID 2024-118734``)."""
+    if before := _DATE_PIECE_BEFORE.search(text, max(0, start - 12), start):
+        start = before.start()
+    if after := _DATE_PIECE_AFTER.match(text, end):
+        end = after.end()
+    value = text[start:end].strip(" ()")
+    if _DATE_RANGE.fullmatch(value):
+        return True
+    return bool(_YEAR_ID.fullmatch(value)) and bool(_ID_LABEL.search(text, max(0, start - 20), start))
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in re.split(r"(?i)x|ext", value)[0])
 
@@ -207,7 +232,11 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
     for match in NATIONAL_PHONE.finditer(text):
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
             continue
-        if _DATE_OR_YEARS.fullmatch(match.group()) or _ROUND_QUANTITY.fullmatch(match.group()):
+        if (
+            _DATE_OR_YEARS.fullmatch(match.group())
+            or _ROUND_QUANTITY.fullmatch(match.group())
+            or is_date_or_reference(text, *match.span())
+        ):
             continue
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]

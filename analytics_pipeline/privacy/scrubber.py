@@ -43,6 +43,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from spacy.language import Language
 from spacy.util import filter_spans
 
+from analytics_pipeline.privacy.formats import is_date_or_reference
 from analytics_pipeline.privacy.normalize import detection_view
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
@@ -374,7 +375,11 @@ def refine_results(
         )
         and not (
             r.entity_type == "PHONE_NUMBER"
-            and (is_score_table_row(text[r.start : r.end]) or _DOTTED_QUAD.fullmatch(text[r.start : r.end]))
+            and (
+                is_score_table_row(text[r.start : r.end])
+                or _DOTTED_QUAD.fullmatch(text[r.start : r.end])
+                or is_date_or_reference(text, r.start, r.end)
+            )
         )
     ]
     kept = _without_lone_list_items(text, kept)
