@@ -29,8 +29,11 @@ EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
 # another worker only after the step timeout and a margin.
 HEARTBEAT_ENV = "ANALYTICS_CELERY_HEARTBEAT_SECONDS"
 STEP_TIMEOUT_ENV = "ANALYTICS_CELERY_STEP_TIMEOUT"
+# A step still waiting for a worker this long after it was submitted fails (no worker reads its queue).
+QUEUE_TIMEOUT_ENV = "ANALYTICS_CELERY_QUEUE_TIMEOUT"
 DEFAULT_HEARTBEAT_SECONDS = 10
 DEFAULT_STEP_TIMEOUT_SECONDS = 3600
+DEFAULT_QUEUE_TIMEOUT_SECONDS = 3600
 MISSED_BEATS = 6
 VISIBILITY_MARGIN_SECONDS = 300
 # The code location every worker serves (workspace.yaml), and the only one it runs steps of.
@@ -64,6 +67,10 @@ def heartbeat_seconds() -> int:
 
 def step_timeout_seconds() -> int:
     return _positive_seconds(STEP_TIMEOUT_ENV, DEFAULT_STEP_TIMEOUT_SECONDS)
+
+
+def queue_timeout_seconds() -> int:
+    return _positive_seconds(QUEUE_TIMEOUT_ENV, DEFAULT_QUEUE_TIMEOUT_SECONDS)
 
 
 def celery_settings() -> dict:
