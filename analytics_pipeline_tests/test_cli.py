@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from analytics_pipeline.cli import RESCRUB_TAG
@@ -225,3 +226,42 @@ def test_run_on_an_instance_that_queues_runs_without_a_daemon_says_so_at_once(tm
     assert "dagster-daemon run" in done.stderr and "data/dagster_home/dagster.yaml" in done.stderr
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
         assert not instance.get_runs(), "nothing was queued for a daemon that does not exist"
+
+
+def test_run_killed_alone_with_kill_9_leaves_no_webserver_or_code_server_behind(tmp_path):
+    write_sample(tmp_path / "raw", days=1, sessions_per_day=1, users=1, seed=3)
+    make_run_instance(tmp_path)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "analytics_pipeline.cli", "run"],
+        env=cli_env(tmp_path, TEST_SALT),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        # Killed once its webserver has started its code server (`dagster api grpc`), before any run.
+        while not any("grpc" in " ".join(p.cmdline()) for p in children if p.is_running()):
+            assert cli.poll() is None and time.monotonic() < deadline, "the webserver never started a code server"
+            time.sleep(0.05)
+            try:
+                children = psutil.Process(cli.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                children = []
+        cli.kill()  # the CLI alone: its children are not signalled
+        cli.wait()
+        began = time.monotonic()
+        _, alive = psutil.wait_procs(children, timeout=60)
+        print(f"the CLI's {len(children)} processes ended {time.monotonic() - began:.1f} s after it was killed")
+        assert not alive, [" ".join(p.cmdline())[:120] for p in alive]
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+        for process in children:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
