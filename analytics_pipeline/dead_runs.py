@@ -8,7 +8,7 @@ process died (the default run launcher has no health check), and ``make run`` ha
 
 On an instance whose runs are processes of this machine (the default run launcher: ``make run``, ``make
 dev``), a started run is alive while its process (the pid of its RUN_START event) runs; a run still
-starting is given ``START_TIMEOUT_SECONDS``. ``end_dead_runs`` marks a dead run failed (a canceling one canceled),
+starting (or canceled before it started) is given ``START_TIMEOUT_SECONDS``. ``end_dead_runs`` marks a dead run failed (a canceling one canceled),
 records why on the run, and frees its slots; it also frees the slots still held by runs that ended.
 """
 
@@ -49,8 +49,10 @@ def why_dead(instance: dg.DagsterInstance, record) -> str | None:
     run = record.dagster_run
     announced = _run_process(instance, run.run_id)
     if announced is None:
-        launched = record.create_timestamp.timestamp()
-        if run.status == dg.DagsterRunStatus.STARTING and time.time() - launched > START_TIMEOUT_SECONDS:
+        # STARTING, or CANCELING before its process started (asked to stop when its code server was gone):
+        # no process will ever run it. Counted from its last status change (a queued run starts late).
+        since = max(record.create_timestamp.timestamp(), record.update_timestamp.timestamp())
+        if time.time() - since > START_TIMEOUT_SECONDS:
             return f"its process did not start within {START_TIMEOUT_SECONDS} s"
         return None
     pid, since = announced

@@ -103,8 +103,16 @@ def graphql(port: int, query: str, variables: dict | None = None, timeout: float
         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.load(response)
+    except urllib.error.HTTPError as error:  # the webserver's own failure, e.g. its code server is gone
+        raise LaunchError(
+            f"the Dagster webserver answered HTTP {error.code} ({error.reason}): its code server may have "
+            "stopped or crashed; see the run's logs in the UI and run again"
+        ) from None
+    except (OSError, ValueError) as error:  # unreachable, timed out, cut off, not JSON
+        raise LaunchError(f"the Dagster webserver did not answer: {type(error).__name__}: {error}") from None
     if body.get("errors"):
         raise LaunchError("; ".join(error["message"] for error in body["errors"]))
     return body["data"]

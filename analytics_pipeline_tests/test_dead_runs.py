@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from analytics_pipeline import dead_runs
 from analytics_pipeline.dead_runs import end_dead_runs
 from analytics_pipeline.defs.shared import DUCKDB_WRITER_POOL
-from analytics_pipeline.launcher import LaunchError, check_runs_can_start, wait_for_run
+from analytics_pipeline.launcher import LaunchError, check_runs_can_start, graphql, wait_for_run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # A real run, in its own process, whose only step holds the duckdb_writer slot until it is killed.
@@ -118,3 +122,39 @@ def test_an_instance_that_queues_runs_without_a_daemon_is_refused_at_once(tmp_pa
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
         with pytest.raises(LaunchError, match="queues runs for the Dagster daemon, and no daemon is running"):
             check_runs_can_start(instance)
+
+
+@pytest.mark.parametrize("status", [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING])
+def test_a_run_whose_process_never_started_is_ended_after_the_start_timeout(local_instance, monkeypatch, status):
+    # Launched, then asked to terminate when its code server was already gone: CANCELING without a process.
+    run = local_instance.create_run_for_job(dg.GraphDefinition("g").to_job(), status=status)
+    assert not end_dead_runs(local_instance), "a run may take START_TIMEOUT_SECONDS to start"
+    monkeypatch.setattr(dead_runs, "START_TIMEOUT_SECONDS", 0)
+    time.sleep(0.01)
+    assert end_dead_runs(local_instance) == [f"run {run.run_id} (g) ended: its process did not start within 0 s"]
+    ended = dg.DagsterRunStatus.CANCELED if status == dg.DagsterRunStatus.CANCELING else dg.DagsterRunStatus.FAILURE
+    assert local_instance.get_run_by_id(run.run_id).status == ended
+
+
+class Failing(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # what the webserver answers when its code server was killed mid-request
+        self.send_response(500)
+        self.end_headers()
+        self.wfile.write(b"Internal Server Error")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_webserver_that_fails_or_is_gone_is_a_launch_error_not_a_traceback():
+    server = http.server.HTTPServer(("127.0.0.1", 0), Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(LaunchError, match=r"answered HTTP 500 .*code server may have stopped"):
+            graphql(server.server_address[1], "{ version }")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(LaunchError, match="did not answer: URLError"):
+        graphql(server.server_address[1], "{ version }")  # nothing listens there any more
