@@ -101,11 +101,10 @@ def run_pipeline(days: list[str] | None = None) -> int:
     if failed is None:
         return 1
     duckdb = resources["duckdb"].process_config_and_initialize()
-    if os.path.exists(duckdb.database):
-        print_summary(duckdb, entities)
+    summarized = print_summary(duckdb, entities) if os.path.exists(duckdb.database) else True
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or not summarized else 0
 
 
 def _run_days(instance: dg.DagsterInstance, days: list[str], entities: Counter[str]) -> list[str] | None:

@@ -64,17 +64,67 @@ def format_check_outcomes(outcomes: list[CheckOutcome], indent: str = "  ") -> l
     return lines
 
 
+# Exceptions whose messages are written to carry no event data (PII): this project's own, the operating
+# system's (errno, strerror, a path) and DuckDB's file errors (a lock, a full disk, a corrupt file). Other
+# messages may quote a value (a DuckDB conversion error quotes it): only their class is printed.
+OWN_ERRORS = {
+    "DatabaseBusy",
+    "ExecutorChoiceError",
+    "Failure",
+    "ForeignTask",
+    "InvalidEvent",
+    "LaunchError",
+    "SaltError",
+    "SaltMismatch",
+    "StepLost",
+    "StepNeverStarted",
+    "StepTimeout",
+}
+OS_ERRORS = {cls.__name__ for cls in (OSError, *OSError.__subclasses__()) if cls.__module__ == "builtins"}
+DUCKDB_FILE_ERRORS = {"IOException", "OutOfMemoryException"}
+DUCKDB_CORRUPT_FILE = "Corrupt database file"
+ERROR_CHARS = 500
+
+
+def _without_class(cls_name: str, message: str) -> str:
+    """Dagster's messages start with the (qualified) class name: the message alone."""
+    message = message.strip()
+    head, sep, rest = message.partition(": ")
+    return rest.strip() if sep and head.split(".")[-1] == cls_name else message
+
+
+def error_text(cls_name: str, message: str) -> str:
+    """``cls_name: message`` (on one line, truncated) when such messages carry no data, else the class alone."""
+    message = _without_class(cls_name, message)
+    if not (cls_name in OWN_ERRORS | OS_ERRORS | DUCKDB_FILE_ERRORS or message.startswith(DUCKDB_CORRUPT_FILE)):
+        return f"{cls_name} (its message is not shown here, it may quote data: see the step's logs in the UI)"
+    message = " ".join(message.split())
+    return f"{cls_name}: {message if len(message) <= ERROR_CHARS else message[: ERROR_CHARS - 1] + '…'}"
+
+
+def describe_error(error) -> str:
+    """A step's or run's error for the terminal: Dagster's own message, and the innermost exception it was
+    caused by (a lock conflict, a full disk, a corrupt file) rather than Dagster's wrapper alone."""
+    cause = error
+    while cause.cause is not None:
+        cause = cause.cause
+    if cause is error:
+        return error.message.strip()
+    wrapper = (_without_class(error.cls_name, error.message).splitlines() or [error.cls_name])[0]
+    return f"{wrapper} {error_text(cause.cls_name, cause.message)}"
+
+
 def failure_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """Why the run failed: each failed step's error, else the run's own failure message."""
     steps = [
-        f"{event.dagster_event.step_key}: {event.dagster_event.step_failure_data.error.message.strip()}"
+        f"{event.dagster_event.step_key}: {describe_error(event.dagster_event.step_failure_data.error)}"
         for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
     ]
     if steps:
         return steps
     # A step failed outside its own process (a lost Celery worker): the run's error names it.
     return [
-        f"{event.message} {error.message.strip()}"
+        f"{event.message} {describe_error(error)}"
         if (error := event.dagster_event.job_failure_data.error)
         else event.message
         for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+
+import duckdb as duckdb_module
 
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource
 from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE, RESUME_EVENTS
 from analytics_pipeline.training import TRAINING_TABLES
 
 
-def print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[str]) -> None:
-    """Rows per table and quarantine reasons (read from DuckDB), PII entities replaced per type."""
+def print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[str]) -> bool:
+    """Rows per table and quarantine reasons (read from DuckDB), PII entities replaced per type; False, with
+    the reason, when the DuckDB file cannot be read (corrupt, locked, gone)."""
+    from analytics_pipeline.run_report import error_text
+
+    try:
+        _print_summary(duckdb, entities_replaced)
+    except (duckdb_module.Error, OSError) as error:
+        print(
+            f"could not read the DuckDB file {duckdb.database} for the summary: "
+            f"{error_text(type(error).__name__, str(error))}",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[str]) -> None:
     with duckdb.get_connection(read_only=True) as conn:
         print(f"\nDuckDB file: {duckdb.database}")
         for table in ANALYTICS_TABLES:

@@ -41,9 +41,33 @@ CATALOG = "warehouse"
 MEMORY_LIMIT = "1GB"
 
 
-def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -> duckdb.DuckDBPyConnection:
-    """Open the pipeline's DuckDB file, retrying while another process holds the write lock."""
-    for attempt in range(attempts):
+LOCK_WAIT_ENV = "ANALYTICS_DUCKDB_LOCK_WAIT"
+DEFAULT_LOCK_WAIT_SECONDS = 20
+
+
+class DatabaseBusy(RuntimeError):
+    """Another process held the DuckDB file's lock for longer than ANALYTICS_DUCKDB_LOCK_WAIT."""
+
+
+def lock_wait_seconds() -> float:
+    value = os.getenv(LOCK_WAIT_ENV) or str(DEFAULT_LOCK_WAIT_SECONDS)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(f"{LOCK_WAIT_ENV} must be a number of seconds (0 or more), got {value!r}")
+    return seconds
+
+
+def connect(database: str | Path, read_only: bool = False, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the pipeline's DuckDB file, retrying for up to ``wait`` seconds (``ANALYTICS_DUCKDB_LOCK_WAIT``)
+    while another process holds its lock; then DatabaseBusy. DuckDB locks the whole file: a writer waits for
+    every other process that has it open, read-only connections included, and a reader for a writer."""
+    wait = lock_wait_seconds() if wait is None else wait
+    deadline = time.monotonic() + wait
+    attempt = 0
+    while True:
         conn = duckdb.connect()
         try:
             mode = " (READ_ONLY)" if read_only else ""
@@ -53,12 +77,25 @@ def connect(database: str | Path, read_only: bool = False, attempts: int = 10) -
                 make_owner_only(database)
             conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             return conn
-        except duckdb.IOException:
+        except duckdb.IOException as error:
             conn.close()
-            if attempt == attempts - 1:
+            if "lock" not in str(error).lower():  # not busy: a corrupt or unreadable file, a full disk
                 raise
-            time.sleep(min(0.1 * 2**attempt, 5.0))
-    raise AssertionError("unreachable")
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"another process holds the DuckDB file {database} and kept it for {wait:.0f} s "
+                    f"({LOCK_WAIT_ENV}): DuckDB lets one process write and no one else open the file meanwhile, "
+                    "so close read-only connections (notebooks, the duckdb shell) before a load, or read the "
+                    f"Parquet snapshots or a copy of the file instead. DuckDB: {_lock_holder(error)}"
+                ) from None
+            time.sleep(max(0.0, min(0.1 * 2**attempt, 5.0, deadline - time.monotonic())))
+            attempt += 1
+
+
+def _lock_holder(error: duckdb.IOException) -> str:
+    """DuckDB's own words on who holds the lock (a program and pid), on one line."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def make_owner_only(database: str | Path) -> None:
