@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from analytics_pipeline.cleaning import DUPLICATE_CODE, DUPLICATE_REASON, EventC
 from analytics_pipeline.private_files import DIR_MODE, restrict_tree
 from analytics_pipeline.raw_log import RawLine, chunked
 from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, Table
-from analytics_pipeline.work_dirs import writing
+from analytics_pipeline.work_dirs import WORK_DIR_NAME, remove_if_abandoned, writing
 
 STAGED_TABLES = (RESUME_EVENTS, INTERACTIONS, QUARANTINE)
 # Beside a shard's tables: the event IDs it claimed, so the merge can settle duplicates across shards.
@@ -39,6 +39,23 @@ def staged_file(partition_dir: Path, table: Table) -> Path:
 def shards_dir(staging_dir: Path, day: str) -> Path:
     """Where the shards of a day are staged before their merge (every run's, so retention can purge them)."""
     return Path(staging_dir) / ".shards" / day
+
+
+def remove_leftovers(staging_dir: Path, day: str, run_ended: Callable[[str], bool]) -> list[str]:
+    """Delete what runs that ended left of ``day``'s staging: the day's work directories no live process
+    writes (``work_dirs``), and the shard directories ``.shards/<day>/<run>`` of runs for which ``run_ended``
+    is true. What was deleted, relative to ``staging_dir``."""
+    staging_dir = Path(staging_dir)
+    removed = []
+    for work_dir in sorted(staging_dir.glob(f".{day}.tmp-*")):
+        if WORK_DIR_NAME.match(work_dir.name) and work_dir.is_dir() and remove_if_abandoned(work_dir):
+            removed.append(work_dir.name)
+    shards = shards_dir(staging_dir, day)
+    for run_dir in sorted(shards.iterdir()) if shards.is_dir() else []:
+        if run_dir.is_dir() and run_ended(run_dir.name):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed.append(str(run_dir.relative_to(staging_dir)))
+    return removed
 
 
 @dataclass
@@ -73,15 +90,20 @@ def _staged_tables(partition_dir: Path) -> Iterator[tuple[Path, dict[str, pq.Par
     with writing(work_dir):
         shutil.rmtree(work_dir, ignore_errors=True)
         work_dir.mkdir(mode=0o700)
-        writers = {
-            table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema) for table in STAGED_TABLES
-        }
         try:
-            yield work_dir, writers
-        finally:
-            for writer in writers.values():
-                writer.close()
-        _swap_in(work_dir, partition_dir)
+            writers = {
+                table.name: pq.ParquetWriter(staged_file(work_dir, table), table.arrow_schema)
+                for table in STAGED_TABLES
+            }
+            try:
+                yield work_dir, writers
+            finally:
+                for writer in writers.values():
+                    writer.close()
+            _swap_in(work_dir, partition_dir)
+        except BaseException:  # nothing of a failed staging stays (a killed one's is removed at the next plan)
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
 
 
 def stage_partition(

@@ -3,18 +3,22 @@
 import gzip
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics_pipeline.cleaning import EventCleaner
 from analytics_pipeline.defs.resources import ShardIOManager, StagingAreaResource
 from analytics_pipeline.raw_log import MAX_LINE_BYTES, iter_raw_lines
 from analytics_pipeline.schema import ANALYTICS_TABLES
 from analytics_pipeline.sharding import iter_shard_lines, plan_shards, shard_count
-from analytics_pipeline.staging import shards_dir
-from analytics_pipeline_tests.conftest import build_pipeline
+from analytics_pipeline.staging import shards_dir, stage_partition
+from analytics_pipeline.work_dirs import writing
+from analytics_pipeline_tests.conftest import TEST_SALT, build_pipeline
 
 DAY = "2026-11-02"
 
@@ -143,3 +147,34 @@ def test_a_sharded_day_gives_the_same_tables_as_the_unsharded_day(tmp_path, scru
         assert table_rows(pipeline) == expected, f"{shards} shards"
         # The merge leaves no shard behind: the day's staged files are the only copy.
         assert not shards_dir(pipeline.root / "staging", DAY).exists()
+
+
+def test_a_staging_that_fails_leaves_no_work_directory(tmp_path, scrubber):
+    def lines():
+        yield from iter_raw_lines(tmp_path / "raw", DAY)
+        raise OSError(28, "No space left on device")
+
+    write_files(tmp_path / "raw", {"a.jsonl": b'{"not": "an event"}\n' * 3})
+    cleaner = EventCleaner(date.fromisoformat(DAY), TEST_SALT.encode(), scrubber)
+    with pytest.raises(OSError, match="No space left"):
+        stage_partition(lines(), cleaner, tmp_path / "staging" / DAY, chunk_lines=2)
+    assert list((tmp_path / "staging").iterdir()) == [], "no work directory, no lock, no partition"
+
+
+def test_a_days_plan_removes_what_ended_runs_left_in_staging(tmp_path):
+    write_files(tmp_path / "raw", {"a.jsonl": b""})
+    pipeline = build_pipeline(tmp_path)
+    job = dg.GraphDefinition("g").to_job()
+    ended = pipeline.instance.create_run_for_job(job, status=dg.DagsterRunStatus.FAILURE)
+    live = pipeline.instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    staging = tmp_path / "staging"
+    for run in (ended, live):
+        (shards_dir(staging, DAY) / run.run_id / "shard_000").mkdir(parents=True)
+    (staging / f".{DAY}.tmp-99999999").mkdir()  # a staging that failed or was killed: its lock is free
+    (staging / f".{DAY}.tmp-99999998").mkdir()
+    (staging / ".2026-11-03.tmp-99999999").mkdir()  # another day's: that day's plan decides
+    with writing(staging / f".{DAY}.tmp-99999998"):  # a live writer's
+        assert pipeline.run(DAY).success
+    assert sorted(path.name for path in shards_dir(staging, DAY).iterdir()) == [live.run_id]
+    assert not (staging / f".{DAY}.tmp-99999999").exists()
+    assert (staging / f".{DAY}.tmp-99999998").exists() and (staging / ".2026-11-03.tmp-99999999").exists()

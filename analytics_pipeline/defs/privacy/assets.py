@@ -36,7 +36,7 @@ from analytics_pipeline.quality.pii import (
 )
 from analytics_pipeline.raw_log import iter_raw_lines
 from analytics_pipeline.sharding import Shard, iter_shard_lines, plan_shards
-from analytics_pipeline.staging import StageStats, merge_shards, shards_dir, stage_partition
+from analytics_pipeline.staging import StageStats, merge_shards, remove_leftovers, shards_dir, stage_partition
 
 SHARD_IO = "shard_io_manager"
 # On Kubernetes (k8s_job_executor) each shard step is a pod: one core for the NER, memory bounded by chunk_lines.
@@ -78,6 +78,14 @@ def _cached_detector(raw_dir: str, day: str, canary_texts: int, salt: bytes, _fi
     return partition_detector(iter_raw_lines(Path(raw_dir), day), day, canary_texts, salt)
 
 
+def _has_ended(context: dg.OpExecutionContext, run_id: str) -> bool:
+    """Whether ``run_id`` names a run of this instance that has ended (not this one, not one still going)."""
+    if run_id == context.run_id:
+        return False
+    run = context.instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished
+
+
 @dg.op(ins={"raw_events": dg.In(dg.Nothing)}, out=dg.DynamicOut(Shard, io_manager_key=SHARD_IO))
 def plan_scrub_shards(
     context: dg.OpExecutionContext,
@@ -93,6 +101,8 @@ def plan_scrub_shards(
             "and staging it again would replace them with nothing"
         )
     _salt(pseudonymizer)  # before any shard starts: a missing salt fails the day once, with instructions
+    for leftover in remove_leftovers(Path(staging.staging_dir), day, lambda run_id: _has_ended(context, run_id)):
+        context.log.info(f"removed {leftover}: left in staging by a run that ended")
     shards = plan_shards(Path(raw_log.raw_dir), day, staging.shard_events, staging.max_shards)
     lines = sum(s.lines for s in shards)
     files = raw_log.files(day)
