@@ -200,7 +200,7 @@ def rescrub(since: str | None, until: str | None, stale_only: bool) -> int:
     from analytics_pipeline import warehouse
     from analytics_pipeline.defs.resources import default_resources
     from analytics_pipeline.defs.shared import register_days
-    from analytics_pipeline.launcher import CodeLocationServer, LaunchError
+    from analytics_pipeline.launcher import CodeLocationServer, LaunchError, check_backfills_can_run
 
     if not os.getenv("DAGSTER_HOME"):
         print("rescrub needs DAGSTER_HOME: the instance whose daemon runs the backfill", file=sys.stderr)
@@ -223,6 +223,12 @@ def rescrub(since: str | None, until: str | None, stale_only: bool) -> int:
             + (" and another scrubber version" if stale_only else "")
         )
         return 0
+    with _instance() as instance:
+        try:
+            check_backfills_can_run(instance)
+        except LaunchError as error:
+            print(f"cannot submit the backfill: {error}", file=sys.stderr)
+            return 1
     with _instance() as instance, CodeLocationServer(instance) as location:
         register_days(instance, days)
         try:

@@ -41,6 +41,7 @@ DEFAULT_RUN_TIMEOUT_SECONDS = 6 * 3600
 LIVENESS_SECONDS = 5
 STOP_SECONDS = 30  # for the webserver, then its code server and runs, to stop before they are killed
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+BACKFILL_DAEMON = "BACKFILL"
 
 LAUNCH_RUN = """
 mutation LaunchRun($params: ExecutionParams!) {
@@ -323,6 +324,21 @@ def check_runs_can_start(instance: dg.DagsterInstance) -> None:
         "is running: start one (`dagster-daemon run -w workspace.yaml`), or use the project's instance config "
         '(cp data/dagster_home/dagster.yaml "$DAGSTER_HOME"/, whose run coordinator starts these runs at once)'
     )
+
+
+def check_backfills_can_run(instance: dg.DagsterInstance) -> None:
+    """A backfill is turned into runs by the Dagster daemon (and its runs are queued for it): without a live
+    daemon nothing would ever run it. Say so instead of submitting it."""
+    needed = [BACKFILL_DAEMON] + (
+        [QUEUE_DAEMON] if isinstance(instance.run_coordinator, dg.QueuedRunCoordinator) else []
+    )
+    statuses = instance.get_daemon_statuses(needed)
+    if any(statuses[daemon].healthy is False for daemon in needed):
+        raise LaunchError(
+            f"no Dagster daemon is running for the instance at DAGSTER_HOME={instance.root_directory}, and only "
+            "the daemon runs a backfill: start one (`make dev`, or `dagster-daemon run -w workspace.yaml` with "
+            "this DAGSTER_HOME) and submit again; nothing was submitted"
+        )
 
 
 def launches_immediately(instance: dg.DagsterInstance) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import psutil
 import pytest
+from dagster._daemon.types import DaemonHeartbeat
 
 from analytics_pipeline.cli import RESCRUB_TAG
 from analytics_pipeline.defs.resources import ScrubberResource
@@ -155,6 +156,14 @@ def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tm
                 "INSERT INTO analytics.resume_events (event_id, partition_date, scrubber_version) VALUES (?, ?, ?)",
                 [f"event-{day}", day, version],
             )
+
+    # Without a daemon nothing would ever run the backfill: refused, nothing submitted.
+    refused = run_cli(tmp_path, TEST_SALT, "rescrub", "--stale")
+    assert refused.returncode == 1 and "no Dagster daemon is running" in refused.stderr, refused.stderr[-2000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert not instance.get_backfills()
+        for daemon in ("BACKFILL", "QUEUED_RUN_COORDINATOR"):  # a daemon's heartbeats, as `dagster-daemon run` writes
+            instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), daemon, "test-daemon", errors=[]))
 
     stale = run_cli(tmp_path, TEST_SALT, "rescrub", "--stale")
     ranged = run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-11-03")
