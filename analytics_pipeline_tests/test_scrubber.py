@@ -283,6 +283,31 @@ def test_a_letter_spaced_header_name_is_read_collapsed_and_headings_stay(scrubbe
     assert scrubber.scrub(text) == "<PERSON>\nArchitect\n\nE X P E R I E N C E\nLead architect, Acme"
 
 
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Politecnico di Milano, Universität Wien, École Polytechnique, Technische Universität Dresden", None),
+        ("presented it at the 2022 Infra Summit; Speaker, 2018 Data Science Summit, Pune", None),
+        (
+            "Fiat Group, Torino (2019-2022)\nVia Roma 3, 10121 Torino",
+            "Fiat Group, Torino (2019-2022)\n<STREET_ADDRESS>, 10121 Torino",
+        ),
+    ],
+)
+def test_institutions_events_and_towns_are_no_person_or_street(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
+def test_letters_after_a_name_are_not_hunted_elsewhere(scrubber):
+    scrubbed = scrubber.scrub("Alun Davies MRICS\nChartered Surveyor\nMember: MRICS (1992); RN since 2015")
+    assert "Alun" not in scrubbed and "Davies" not in scrubbed and "Member: MRICS (1992); RN since 2015" in scrubbed
+
+
+def test_a_form_label_with_its_full_stop_is_no_name(scrubber):
+    scrubbed = scrubber.scrub("PERSONAL DETAILS\nAadhaar No. : on request\nRoll No. 23")
+    assert "Aadhaar No. : on request" in scrubbed and "<PERSON>" not in scrubbed, scrubbed
+
+
 def test_a_tool_alone_in_a_list_is_no_person_but_a_list_of_people_stays_people(scrubber):
     skills = "Skills: Go, gRPC, Temporal, Prometheus, Grafana, Kibana"
     assert scrubber.scrub(skills) == skills

@@ -198,6 +198,13 @@ _COUNT_VERB_BEFORE = re.compile(
 _UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|#)\s*#?[A-Za-z0-9-]+)?"
 
 
+_YEAR_NUMBER = re.compile(r"(?:19[5-9]\d|20[0-3]\d)\b")
+_DETERMINER_BEFORE = re.compile(r"(?i)\b(?:the|a|an|our|this|that|annual|my|his|her|their)[ \t]+$")
+_US_STATE_ZIP_OR_UNIT = re.compile(
+    r"\b[A-Z]{2}[ \t]+\d{5}\b|\b\d{5}(?:-\d{4})?\b|\b(?:Apt|Suite|Ste|Unit|Fl)\b|#[ \t]*\d"
+)
+
+
 class StreetAddressRecognizer(PatternRecognizer):
     """Street addresses: US style (number + street + suffix, optional unit), PO boxes, and the international
     formats of ``formats.INTERNATIONAL_STREET_PATTERNS`` (street name first, number-street-number, units,
@@ -234,6 +241,21 @@ class StreetAddressRecognizer(PatternRecognizer):
             global_regex_flags=re.DOTALL | re.MULTILINE,
         )
 
+    @staticmethod
+    def _is_dated_event(text: str, start: int, end: int) -> bool:
+        """A year before capitalized words and a street-type word is an event: after an article ("the 2022 Infra
+        Summit", "Organised the 2021 Fun Run"), or right before a capitalized word with no state and ZIP or unit
+        after it on the line ("Speaker, 2018 Data Science Summit"), as an address would have."""
+        year = _YEAR_NUMBER.match(text, start)
+        if not year:
+            return False
+        if _DETERMINER_BEFORE.search(text, max(0, start - 12), start):
+            return True
+        line_end = text.find("\n", end)
+        return bool(re.match(r"[ \t]+[A-Z]", text[year.end() : end])) and not _US_STATE_ZIP_OR_UNIT.search(
+            text, end, len(text) if line_end == -1 else line_end
+        )
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         results = [
             recognizer_result(self, "STREET_ADDRESS", *extend_address(text, r.start, r.end), r.score)
@@ -241,7 +263,10 @@ class StreetAddressRecognizer(PatternRecognizer):
             if not (
                 r.analysis_explanation
                 and r.analysis_explanation.pattern_name == "street_address"
-                and _COUNT_VERB_BEFORE.search(text, max(0, r.start - 24), r.start)
+                and (
+                    _COUNT_VERB_BEFORE.search(text, max(0, r.start - 24), r.start)
+                    or self._is_dated_event(text, r.start, r.end)
+                )
             )
         ]
         if "STREET_ADDRESS" in entities:

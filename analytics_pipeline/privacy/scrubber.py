@@ -223,12 +223,28 @@ class DetectedSpan:
 
 
 def _name_words(text: str) -> set[str]:
-    """The words of a detected name worth hunting elsewhere in the text (not initials or particles)."""
+    """The words of a detected name worth hunting elsewhere in the text: not initials, particles, abbreviations
+    (``St.`` of ``St. Brigid``, ``No.``) or letters after a name (``MRICS``, ``RN``)."""
     return {
-        word.lower()
-        for word in re.findall(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", text)
-        if len(word) > 1 and word.lower() not in NAME_PARTICLES
+        match.group().lower()
+        for match in re.finditer(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", text)
+        if len(match.group()) > 1
+        and match.group().lower() not in NAME_PARTICLES
+        and not (len(match.group()) <= 3 and text[match.end() : match.end() + 1] == ".")
+        and match.group() not in POST_NOMINALS
     }
+
+
+# Letters after a name: degrees, licences, memberships (UK, Commonwealth, US). The detector takes them into the
+# name ("Grace Mensah RN BSN"), where they stay (labeled sets count them as part of it), but they are never
+# hunted elsewhere ("RN license", "Member: MRICS"), and a span of nothing else is no name.
+POST_NOMINALS = frozenset(
+    """
+    RN BSN MSN NP LPN PGCE QTS NQT MRICS FRICS AssocRICS FCCA ACCA CPA CFA CMA CIMA ACA FCA ACMA FCMA PMP MBA
+    PhD DPhil MD DO DDS MSc BSc MA BA BEng MEng CEng IEng MIET MIMechE MICE FRCS MRCP MRCGP FRCP ACIB FCIB
+    CFP CIPD MCIPD FCIPD CISSP CISA CISM CCNA CCNP LLB LLM JD Esq MBE OBE CBE FRSA FHEA SFHEA
+    """.split()
+)
 
 
 def propagate_names(
@@ -327,7 +343,7 @@ _FORM_LABEL = re.compile(
     r"(?i:d\.?o\.?b\.?|date of birth|iban|bic|swift|ifsc|gstin|pan|uan|aadh?aa?r|ssn|tin|cnic|nic|vat|e?pf|esic|"
     r"passport|driving licen[cs]e|mother tongue)(?:[ \t]+(?i:no\.?|number|card(?:[ \t]+no\.?)?|#))?"
 )
-_LABEL_COLON = re.compile(r"[ \t]*:")
+_LABEL_COLON = re.compile(r"\.?[ \t]*:")  # "Aadhaar No. :": the detector's span stops before the full stop
 
 
 def is_form_label(text: str, start: int, end: int) -> bool:
@@ -348,10 +364,34 @@ _INSTITUTION_TAIL = re.compile(
 )
 
 
+# Languages that put the head noun first ("Politecnico di Milano", "Universität Wien", "École Polytechnique"):
+# a word no personal name holds, anywhere in the span.
+_INSTITUTION_WORD = re.compile(
+    r"\b(?:Universit(?:ät|é|à|ad|ade|at|eit|et|y)|Politecnico|Polytechnique|Politécnica|École|Ecole|Escuela|Escola|"
+    r"Instituto|Institut|Hochschule|Fachhochschule|Tecnológico|Pontificia|Colegio|Liceo|Lycée|Akademie|Academia)\b"
+)
+
+
 def is_institution(text: str, start: int, end: int) -> bool:
-    """Whether a span the detector took for a person ends in an institution's head noun, on one line."""
+    """Whether a span the detector took for a person names an institution, on one line: it ends in an
+    institution's head noun or holds one written first."""
     value = text[start:end].rstrip()
-    return "\n" not in value and bool(_INSTITUTION_TAIL.search(value))
+    return "\n" not in value and bool(_INSTITUTION_TAIL.search(value) or _INSTITUTION_WORD.search(value))
+
+
+# A postcode before a town, as European addresses write it ("10121 Torino", "61-888 Poznań", "8001 Zürich").
+_POSTCODE_BEFORE = re.compile(r"(?<![\d.,/-])(?:\d{4,5}|\d{2}-\d{3}|\d{3} \d{2})[ \t]+$")
+_ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])")
+
+
+def is_town_after_postcode(text: str, start: int, end: int) -> bool:
+    """Whether a one-word span the detector took for a person is the town after a postcode, ending its item."""
+    value = text[start:end]
+    return (
+        " " not in value.strip()
+        and bool(_POSTCODE_BEFORE.search(text, max(0, start - 12), start))
+        and bool(_ITEM_END.match(text, end))
+    )
 
 
 def refine_results(
@@ -362,6 +402,12 @@ def refine_results(
 
     ``organisation_words``: lower-cased words the NER tagged as an organisation in this text.
     """
+    # A town after a postcode is no person, nor is the same word elsewhere ("10121 Torino" … "Fiat, Torino").
+    towns = {
+        text[r.start : r.end].strip().lower()
+        for r in results
+        if r.entity_type == "PERSON" and is_town_after_postcode(text, r.start, r.end)
+    }
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
@@ -371,6 +417,8 @@ def refine_results(
                 not _LETTER.search(text[r.start : r.end])
                 or is_form_label(text, r.start, r.end)
                 or is_institution(text, r.start, r.end)
+                or all(word in POST_NOMINALS for word in re.findall(r"\w+", text[r.start : r.end]))
+                or text[r.start : r.end].strip().lower() in towns
             )
         )
         and not (
@@ -383,7 +431,7 @@ def refine_results(
         )
     ]
     kept = _without_lone_list_items(text, kept)
-    return kept + propagate_names(text, kept, organisation_words) if propagate else kept
+    return kept + propagate_names(text, kept, organisation_words | towns) if propagate else kept
 
 
 _LIST_SEPARATOR = re.compile(r"[,|;•·]")
