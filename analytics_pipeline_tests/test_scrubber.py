@@ -298,6 +298,15 @@ def test_institutions_events_and_towns_are_no_person_or_street(scrubber, text, s
     assert scrubber.scrub(text) == (scrubbed or text)
 
 
+def test_bracketed_speakers_and_dated_reference_authors_are_names(scrubber):
+    chat = "Agent (Sofia): Hi, how can I help?\nCustomer: my upload fails\nAgent (Sofia): thanks, let me check"
+    assert "Sofia" not in scrubber.scrub(chat) and "Customer: my upload fails" in scrubber.scrub(chat)
+    refs = "Publications\nVirtanen, A., Haugland, I. S. and Mehta, R. (2021). Federated learning. Proc. KDD."
+    scrubbed = scrubber.scrub(refs)
+    assert not any(name in scrubbed for name in ("Virtanen", "Haugland", "Mehta")), scrubbed
+    assert scrubber.scrub("Skills: Python, SQL, Spark (2021)\nBerlin, Germany (2019)").count("<PERSON>") == 0
+
+
 def test_letters_after_a_name_are_not_hunted_elsewhere(scrubber):
     scrubbed = scrubber.scrub("Alun Davies MRICS\nChartered Surveyor\nMember: MRICS (1992); RN since 2015")
     assert "Alun" not in scrubbed and "Davies" not in scrubbed and "Member: MRICS (1992); RN since 2015" in scrubbed

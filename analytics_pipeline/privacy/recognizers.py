@@ -636,3 +636,43 @@ class LabeledNameRecognizer(EntityRecognizer):
             for match in _LABELED_NAME.finditer(text)
             if match["other"] or _NOT_LATIN_LETTER.search(match["value"])
         ]
+
+
+# Speakers of a support or interview transcript named in brackets: "Agent (Sofia): …", "[10:02] Recruiter (Ana
+# Lima): …". The detector reads the bracket as an organisation's.
+_BRACKETED_SPEAKER = re.compile(
+    r"(?im)^[ \t]*(?:\[[\d:. apm]{3,12}\][ \t]*)?(?:agent|support|recruiter|interviewer|interviewee|coach|advisor|"
+    r"adviser|rep|representative|host|candidate|mentor|hr|assistant|customer|client|caller|operator|moderator)"
+    r"[ \t]*\((?P<value>[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,3})\)[ \t]*:"
+)
+# Authors in a reference list: "Virtanen, A., Haugland, I. S. and Mehta, R. (2021)": a surname and its initials,
+# on a line that dates the work in brackets.
+_DATED_REFERENCE = re.compile(r"\((?:19|20)\d\d[a-z]?\)")
+_AUTHOR = re.compile(
+    r"(?<![\w'’-])[^\W\d_][\w'’-]+(?:[ -][^\W\d_][\w'’-]+)?,[ \t]+(?:[^\W\d_]\.(?:[ \t]?-?[^\W\d_]\.)*)"
+    r"(?=[ \t]*(?:,|&|and\b|\(|$))"
+)
+
+
+class TranscriptAndReferenceNameRecognizer(EntityRecognizer):
+    """Names in two layouts the detector misses: a transcript's bracketed speaker (``Agent (Sofia):``) and an
+    author in a dated reference list (``Okafor, C., Lindqvist, P. and Mehta, R. (2022)``)."""
+
+    SCORE = 0.6
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="TranscriptAndReferenceNameRecognizer", version="1")
+
+    def load(self) -> None:
+        """Nothing to load: regular expressions."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        spans = [m.span("value") for m in _BRACKETED_SPEAKER.finditer(text)]
+        for line in re.finditer(r"[^\n]+", text):
+            if _DATED_REFERENCE.search(line.group()):
+                spans += [
+                    (line.start() + s, line.start() + e) for s, e in (m.span() for m in _AUTHOR.finditer(line.group()))
+                ]
+        return [recognizer_result(self, "PERSON", start, end, self.SCORE) for start, end in spans]

@@ -60,6 +60,7 @@ from analytics_pipeline.privacy.recognizers import (
     LinkRecognizer,
     PhoneNumberPatternRecognizer,
     StreetAddressRecognizer,
+    TranscriptAndReferenceNameRecognizer,
     UsernameRecognizer,
     ZeroPaddedIpRecognizer,
 )
@@ -600,6 +601,7 @@ class PiiScrubber:
             GitRemoteRecognizer(),
             UsernameRecognizer(),
             LabeledNameRecognizer(),
+            TranscriptAndReferenceNameRecognizer(),
             ZeroPaddedIpRecognizer(),
             BoundedEmailRecognizer(),
             DisguisedEmailRecognizer(),
