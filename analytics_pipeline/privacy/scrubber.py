@@ -314,8 +314,11 @@ _NAME_WORD_HEAD = re.compile(r"(?:[^\W\d_]+[-'’])+$")
 
 def _whole_name_words(text: str, result: RecognizerResult) -> RecognizerResult:
     """A name span widened to whole words: spaCy's tokenizer splits ``KAMAU-ODHIAMBO`` and ``O'Neil`` at the
-    hyphen or apostrophe, and the model may tag one side only."""
+    hyphen or apostrophe, and the model may tag one side only. A span running past a speaker's closing bracket
+    (``Daniel): Hi`` of ``Agent (Daniel): Hi``) ends there."""
     start, end = result.start, result.end
+    if (speaker_end := text.find("):", start, end)) > start:
+        end = speaker_end
     if tail := _NAME_WORD_TAIL.match(text, end):
         end = tail.end()
     if head := _NAME_WORD_HEAD.search(text, max(0, start - 40), start):
