@@ -307,6 +307,14 @@ def test_bracketed_speakers_and_dated_reference_authors_are_names(scrubber):
     assert scrubber.scrub("Skills: Python, SQL, Spark (2021)\nBerlin, Germany (2019)").count("<PERSON>") == 0
 
 
+def test_a_name_addressed_after_a_greeting_is_a_name_and_a_title_or_team_is_not(scrubber):
+    assert scrubber.scrub("Welcome back, Amaka! Your resume score is 82/100.") == (
+        "Welcome back, <PERSON>! Your resume score is 82/100."
+    )
+    for text in ("Hi Team, thanks All!", "Dear Hiring Manager,", "Good morning Monday!"):
+        assert scrubber.scrub(text) == text
+
+
 def test_letters_after_a_name_are_not_hunted_elsewhere(scrubber):
     scrubbed = scrubber.scrub("Alun Davies MRICS\nChartered Surveyor\nMember: MRICS (1992); RN since 2015")
     assert "Alun" not in scrubbed and "Davies" not in scrubbed and "Member: MRICS (1992); RN since 2015" in scrubbed

@@ -47,6 +47,7 @@ from analytics_pipeline.privacy.formats import is_date_or_reference
 from analytics_pipeline.privacy.normalize import detection_view
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
+    AddressedNameRecognizer,
     BoundedEmailRecognizer,
     CardNumberRecognizer,
     CuedPhoneRecognizer,
@@ -605,6 +606,7 @@ class PiiScrubber:
             UsernameRecognizer(),
             LabeledNameRecognizer(),
             TranscriptAndReferenceNameRecognizer(),
+            AddressedNameRecognizer(),
             ZeroPaddedIpRecognizer(),
             BoundedEmailRecognizer(),
             DisguisedEmailRecognizer(),
