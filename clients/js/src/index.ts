@@ -6,7 +6,8 @@
 // 429 and 2xx answers that are not the API's with exponential backoff and jitter. When the page is hidden
 // or closed, what is queued (and a batch waiting for its retry) goes out through navigator.sendBeacon
 // (fallback: fetch with keepalive), as much as the browser's keepalive quota takes; on a mere tab switch
-// the rest stays queued and is sent normally. Transport problems never reach the app: they end up in stats().
+// the rest stays queued and is sent normally (offline, all of it). Transport problems never reach the app:
+// they end up in stats().
 import { contractSchema } from "./contract-schema.generated.js";
 import { validate } from "./validate.js";
 
@@ -29,6 +30,8 @@ export interface InitOptions {
   backoffMaxMs?: number;
   /** One attempt (request and reading its answer) is abandoned and retried after this many ms (default 10000). */
   requestTimeoutMs?: number;
+  /** When the retries run out while the browser reports no network, wait at most this long for it (default 60000). */
+  offlineWaitMs?: number;
   /** Log transport outcomes (counts and statuses only, never event contents) to the console. */
   debug?: boolean;
   /** The fetch to use (default globalThis.fetch). */
@@ -103,8 +106,23 @@ type Batch = {
   keepalive: boolean;
   /** A keepalive attempt failed: the browser's quota may be taken by others, so no more keepalive. */
   noKeepalive: boolean;
+  /** The sender is finished with it (answered, given up or handed over). */
   done: boolean;
+  /** Counted once as sent, rejected or dropped (by its retries or by an exit request, whichever answers first). */
+  settled: boolean;
+  /** The counters its beacon was counted in (while beaconed and unsettled). */
+  beaconedIn: Counts | null;
 };
+type Counts = { sent: number; beaconed: number; retried: number; dropped: number; rejected: number };
+const newBatch = (items: Item[]): Batch => ({
+  items,
+  beaconed: false,
+  keepalive: false,
+  noKeepalive: false,
+  done: false,
+  settled: false,
+  beaconedIn: null,
+});
 
 // Chromium allows 64 KiB of keepalive fetch and beacon bodies in flight per page, all requests together;
 // beyond, sendBeacon returns false and a keepalive fetch fails.
@@ -135,6 +153,7 @@ const NUMERIC_OPTIONS = {
   backoffBaseMs: { fallback: 500, min: 1, max: MAX_TIMER_MS },
   backoffMaxMs: { fallback: 30_000, min: 1, max: MAX_TIMER_MS },
   requestTimeoutMs: { fallback: 10_000, min: 1, max: MAX_TIMER_MS },
+  offlineWaitMs: { fallback: 60_000, min: 1, max: MAX_TIMER_MS },
 } as const;
 type Settings = { -readonly [name in keyof typeof NUMERIC_OPTIONS]: number } & { writeKey: string; debug: boolean };
 
@@ -160,22 +179,37 @@ class Logger {
   private current: Batch | null = null;
   /** Bytes of this logger's keepalive fetches and beacons believed in flight (the browser's quota). */
   private keepaliveBytes = 0;
-  private readonly counts = { sent: 0, beaconed: 0, retried: 0, dropped: 0, rejected: 0 };
+  private counts: Counts = { sent: 0, beaconed: 0, retried: 0, dropped: 0, rejected: 0 };
   private sending: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Ends the current backoff or wait for the network early (when this logger is replaced). */
+  private wake: (() => void) | null = null;
+  /** The logger this one replaced, while it still has a request of its own in flight. */
+  private predecessor: Logger | null = null;
+  /** The logger that replaced this one: it takes over everything this one still holds. */
+  private successor: Logger | null = null;
+  /** The final pagehide has happened: nothing can be sent any more. */
+  private gone = false;
   private readonly url: string;
   private readonly options: Settings;
-  private readonly fetch: typeof fetch;
+  private readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
   private readonly onHide = (event: globalThis.Event): void => {
-    // pagehide into the back/forward cache (persisted) may come back: nothing is given up then.
-    if (event.type === "pagehide") this.flushOnExit(!(event as PageTransitionEvent).persisted);
-    else if (document.visibilityState === "hidden") this.flushOnExit(false);
+    try {
+      // pagehide into the back/forward cache (persisted) may come back: nothing is given up then.
+      if (event.type === "pagehide") this.flushOnExit(!(event as PageTransitionEvent).persisted);
+      else if (document.visibilityState === "hidden") this.flushOnExit(false);
+    } catch (error) {
+      this.debug(`page exit handling failed: ${(error as Error)?.name}`); // never into the page
+      this.schedule();
+    }
   };
 
   constructor(options: InitOptions) {
     this.options = settings(options);
     this.url = `${options.endpoint.replace(/\/+$/, "")}/v1/batch`;
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    // Called unbound, as a plain function: the browser's own fetch (window.fetch) passed as-is works.
+    const custom = options.fetch;
+    this.fetch = custom ? (url, init) => custom(url, init) : (url, init) => globalThis.fetch(url, init);
     if (typeof addEventListener === "function" && typeof document !== "undefined") {
       addEventListener("pagehide", this.onHide);
       document.addEventListener("visibilitychange", this.onHide);
@@ -183,8 +217,10 @@ class Logger {
   }
 
   stats(): Stats {
-    const current = this.current && !this.current.done && !this.current.beaconed ? this.current.items.length : 0;
-    return { ...this.counts, queued: this.queue.length + current };
+    const pending = (batch: Batch | null): number =>
+      batch && !batch.done && !batch.beaconed ? batch.items.length : 0;
+    const inherited = this.predecessor ? pending(this.predecessor.current) : 0;
+    return { ...this.counts, queued: this.queue.length + pending(this.current) + inherited };
   }
 
   enqueue(item: Item): void {
@@ -195,15 +231,35 @@ class Logger {
     }
     this.queue.push(item);
     this.queuedBytes += item.bytes;
+    this.schedule();
+  }
+
+  /** Sends now if a batch is full (or 32 kB are queued), else makes sure the flush timer runs. */
+  private schedule(): void {
+    if (this.successor) return this.handOver();
+    if (!this.queue.length) return;
     if (this.queue.length >= this.options.batchSize || this.queuedBytes >= EARLY_SEND_BYTES) void this.drain();
-    else if (this.timer === null) {
+    else if (this.timer === null && !this.sending) {
       this.timer = setTimeout(() => void this.drain(), this.options.flushIntervalMs);
-      unref(this.timer); // in Node, a pending flush must not keep the process alive
+      unref(this.timer); // in Node, a pending flush must not keep the process alive (flush() does)
     }
   }
 
+  /** Events handed back (from an exit request that failed, or from the logger this one replaced): first in line. */
+  private requeue(items: Item[]): void {
+    this.queue.unshift(...items);
+    for (const item of items) this.queuedBytes += item.bytes;
+    this.schedule();
+  }
+
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.sending) await this.drain();
+    for (;;) {
+      if (this.predecessor) {
+        await this.predecessor.flush(); // its request in flight: answered, or handed over to this one
+        this.predecessor = null;
+      } else if (this.queue.length > 0 || this.sending) await this.drain();
+      else return;
+    }
   }
 
   close(): void {
@@ -214,13 +270,46 @@ class Logger {
     this.clearTimer();
   }
 
+  /**
+   * ``next`` replaces this logger: the queue moves to it now, and the batch being sent or waiting for its retry
+   * as soon as its request in flight (if any) is answered, so the new logger's page-exit handling and flush()
+   * cover them. From then on this logger's outcomes are counted in the new one's stats.
+   */
+  retire(next: Logger): void {
+    this.close();
+    this.successor = next;
+    if (this.current && !this.current.done) next.predecessor = this;
+    this.handOver();
+    this.wake?.();
+  }
+
+  private handOver(): void {
+    const successor = this.successor!;
+    const items = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (items.length) successor.requeue(items);
+  }
+
+  /** This logger, or the newest of those that replaced it. */
+  private newest(): Logger {
+    let logger: Logger = this;
+    while (logger.successor) logger = logger.successor;
+    return logger;
+  }
+
+  /** Where outcomes are counted: the newest logger's counters. */
+  private sink(): Counts {
+    return this.newest().counts;
+  }
+
   /** One sender at a time; it empties the queue batch by batch. */
   private drain(): Promise<void> {
     this.clearTimer();
     this.sending ??= (async () => {
       try {
-        while (this.queue.length > 0) {
-          const batch: Batch = { items: this.take(), beaconed: false, keepalive: false, noKeepalive: false, done: false };
+        while (this.queue.length > 0 && !this.successor) {
+          const batch = newBatch(this.take());
           this.current = batch;
           await this.sendWithRetries(batch);
         }
@@ -250,27 +339,93 @@ class Logger {
   private async sendWithRetries(batch: Batch): Promise<void> {
     const n = batch.items.length;
     let waitedForNetwork = false;
+    // Finished with the batch: settled (by an exit request too), or replaced by a new logger, which sends it
+    // from now on (same event IDs, also if it was beaconed).
+    const finished = (): boolean => {
+      if (!batch.settled && !this.successor) return false;
+      batch.done = true;
+      if (!batch.settled) {
+        this.unbeacon(batch);
+        this.newest().requeue(batch.items);
+      }
+      return true;
+    };
     for (let attempt = 0; ; attempt++) {
+      if (finished()) return;
       const outcome = await this.send(batch);
-      if (!outcome.retry) return;
+      if (!outcome.retry) {
+        batch.done = true;
+        return;
+      }
+      if (finished()) return;
       if (attempt >= this.options.maxRetries && !waitedForNetwork && isOffline()) {
-        // The device is offline (a train tunnel): wait for the network once, then try again as new.
+        // The device is offline (a train tunnel): wait for the network (for a while), then try again as new.
         waitedForNetwork = true;
         this.debug("offline: waiting for the network");
-        await new Promise((resolve) => addEventListener("online", resolve, { once: true }));
-        this.counts.retried += n;
-        attempt = -1;
-        continue;
+        const online = await this.pause((resolve) => {
+          const done = (): void => resolve(true);
+          addEventListener("online", done, { once: true });
+          return () => {
+            if (typeof removeEventListener === "function") removeEventListener("online", done);
+          };
+        }, this.options.offlineWaitMs);
+        if (online || this.successor) {
+          this.sink().retried += n;
+          attempt = -1;
+          continue;
+        }
+        this.debug("still offline");
       }
       if (attempt >= this.options.maxRetries) {
         batch.done = true;
-        if (!batch.beaconed) this.counts.dropped += n; // else it stays counted as beaconed
+        if (!batch.beaconed) this.settle(batch, "dropped"); // else it stays counted as beaconed
         this.debug(`gave up on ${n} events after ${attempt + 1} attempts`);
         return;
       }
-      this.counts.retried += n;
-      await sleep(outcome.afterMs ?? this.backoff(attempt));
+      this.sink().retried += n;
+      await this.pause(() => undefined, outcome.afterMs ?? this.backoff(attempt));
     }
+  }
+
+  /**
+   * Waits ``ms`` at most, or until ``start``'s resolve is called (true); retire() ends it early (false). The
+   * timer is unref'd in Node: only an awaited flush() keeps the process alive for it.
+   */
+  private pause(start: (resolve: (value: boolean) => void) => (() => void) | void, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const finish = (value: boolean): void => {
+        clearTimeout(timer);
+        stop?.();
+        if (this.wake === wake) this.wake = null;
+        resolve(value);
+      };
+      const wake = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), ms);
+      unref(timer);
+      this.wake = wake;
+      const stop = start(finish);
+    });
+  }
+
+  /** The batch's final count, once: ``outcome`` for all its events, or the API's answer. */
+  private settle(batch: Batch, outcome: "sent" | "rejected" | "dropped", accepted = batch.items.length): void {
+    if (batch.settled) return;
+    batch.settled = true;
+    const n = batch.items.length;
+    this.unbeacon(batch);
+    const counts = this.sink();
+    if (outcome === "dropped") counts.dropped += n;
+    else {
+      counts.sent += accepted;
+      counts.rejected += n - accepted;
+    }
+  }
+
+  /** Its beacon's count is withdrawn: its fate is known after all, or it is sent again. */
+  private unbeacon(batch: Batch): void {
+    if (batch.beaconedIn) batch.beaconedIn.beaconed -= batch.items.length;
+    batch.beaconedIn = null;
+    batch.beaconed = false;
   }
 
   private async send(batch: Batch): Promise<Outcome> {
@@ -280,18 +435,31 @@ class Logger {
     // A request that fits the browser's keepalive quota may outlive the page; a bigger one must not use it.
     const keepalive = !batch.noKeepalive && bytes <= KEEPALIVE_QUOTA - this.keepaliveBytes;
     const controller = typeof AbortController === "function" ? new AbortController() : undefined;
-    const timer = setTimeout(() => controller?.abort(), this.options.requestTimeoutMs);
-    unref(timer);
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Also a custom fetch that ignores `signal` is abandoned in time: the request and its body race this.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller?.abort();
+        reject(new Error("timeout"));
+      }, this.options.requestTimeoutMs);
+      unref(timer);
+    });
+    timeout.catch(() => undefined);
     if (keepalive) this.keepaliveBytes += bytes;
     batch.keepalive = keepalive;
     try {
-      const response = await this.fetch(this.url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.options.writeKey}` },
-        body,
-        keepalive,
-        signal: controller?.signal,
-      });
+      const response = await Promise.race([
+        this.fetch(this.url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.options.writeKey}` },
+          body,
+          keepalive,
+          signal: controller?.signal,
+        }),
+        timeout,
+      ]);
       if (response.status === 429 || response.status >= 500) {
         this.debug(`HTTP ${response.status}`);
         response.body?.cancel().catch(() => undefined);
@@ -300,7 +468,7 @@ class Logger {
       let accepted = 0;
       if (response.ok) {
         // Only the API's own answer counts: a proxy's or captive portal's 2xx page is retried.
-        const result = parseJson(await response.text()) as { accepted?: unknown } | undefined;
+        const result = parseJson(await Promise.race([response.text(), timeout])) as { accepted?: unknown } | undefined;
         const value = result?.accepted;
         if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > n) {
           this.debug(`HTTP ${response.status} without the API's answer`);
@@ -310,15 +478,12 @@ class Logger {
       } else {
         response.body?.cancel().catch(() => undefined);
       }
-      if (batch.beaconed) this.counts.beaconed -= n; // its fate is known after all
-      this.counts.sent += accepted;
-      this.counts.rejected += n - accepted;
-      batch.done = true;
+      this.settle(batch, "sent", accepted);
       this.debug(`HTTP ${response.status}: ${accepted} accepted, ${n - accepted} rejected`);
       return { retry: false };
     } catch {
       if (keepalive) batch.noKeepalive = true;
-      this.debug(controller?.signal.aborted ? "request timed out" : "network error");
+      this.debug(timedOut ? "request timed out" : "network error");
       return { retry: true };
     } finally {
       clearTimeout(timer);
@@ -331,38 +496,52 @@ class Logger {
    * The page is hidden (a tab switch, or the first sign of a close) or gone: hand the browser, as beacons
    * within its keepalive quota, the batch waiting for its retry (or in a request that would not outlive the
    * page) and the queue. What does not fit stays queued and is sent normally while the page lives; at a
-   * final pagehide it is dropped and counted.
+   * final pagehide it is dropped and counted. Offline, a mere tab switch hands nothing over (a beacon would
+   * be accepted and lost): everything stays queued for the network to come back.
    */
   private flushOnExit(final: boolean): void {
+    if (!final && isOffline()) {
+      this.debug("page hidden while offline: events stay queued");
+      return;
+    }
+    if (final) this.gone = true;
     this.clearTimer();
     let budget = KEEPALIVE_QUOTA - this.keepaliveBytes;
     const head = `{"writeKey":${JSON.stringify(this.options.writeKey)},"batch":[`;
     const room = (): number => Math.min(BEACON_BYTES, budget) - head.length - 2;
     const size = (items: Item[]): number => items.reduce((sum, item) => sum + item.bytes + 1, 0);
-    const beacon = (items: Item[]): boolean => {
-      const bytes = head.length + 2 + size(items);
-      if (!this.beacon(`${head}${items.map((item) => item.json).join(",")}]}`, bytes, items.length)) return false;
-      budget -= bytes;
-      this.counts.beaconed += items.length;
-      return true;
+    const beacon = (batch: Batch): boolean => {
+      const bytes = head.length + 2 + size(batch.items);
+      const body = `${head}${batch.items.map((item) => item.json).join(",")}]}`;
+      batch.beaconed = true;
+      batch.beaconedIn = this.counts;
+      this.counts.beaconed += batch.items.length;
+      if (this.beacon(body, bytes, batch)) {
+        budget -= bytes;
+        return true;
+      }
+      this.unbeacon(batch);
+      return false;
     };
 
-    const current = this.current;
-    if (current && !current.done && !current.beaconed && !current.keepalive && size(current.items) <= room()) {
-      // Same event IDs if its retry gets through too: the pipeline keeps one of each.
-      if (beacon(current.items)) current.beaconed = true;
+    // The batch being retried (also the replaced logger's): same event IDs if its retry gets through too,
+    // the pipeline keeps one of each.
+    for (const current of [this.current, this.predecessor?.current]) {
+      if (current && !current.done && !current.beaconed && !current.keepalive && size(current.items) <= room())
+        beacon(current);
     }
 
     const kept: Item[] = [];
     let chunk: Item[] = [];
     let chunkBytes = 0;
     const send = (): void => {
-      if (chunk.length && !beacon(chunk)) kept.push(...chunk);
+      if (chunk.length && !beacon({ ...newBatch(chunk), done: true })) kept.push(...chunk);
       chunk = [];
       chunkBytes = 0;
     };
-    const queued = this.queue.length;
-    for (const item of this.queue) {
+    const queued = this.queue.splice(0);
+    this.queuedBytes = 0;
+    for (const item of queued) {
       if (chunk.length && chunkBytes + item.bytes + 1 > room()) send();
       if (item.bytes + 1 > room()) kept.push(item);
       else {
@@ -371,12 +550,12 @@ class Logger {
       }
     }
     send();
-    this.queue = kept;
-    this.queuedBytes = size(kept) - kept.length;
-    this.debug(`page hidden: ${queued - kept.length} of ${queued} queued events handed to the browser`);
-    if (!kept.length) return;
+    this.queue.unshift(...kept);
+    this.queuedBytes = size(this.queue) - this.queue.length;
+    this.debug(`page hidden: ${queued.length - kept.length} of ${queued.length} queued events handed to the browser`);
+    if (!this.queue.length) return;
     if (final) {
-      this.counts.dropped += kept.length; // no room left in the browser's quota, or too large for a beacon
+      this.counts.dropped += this.queue.length; // no room left in the browser's quota, or too large for a beacon
       this.queue = [];
       this.queuedBytes = 0;
     } else {
@@ -385,7 +564,7 @@ class Logger {
   }
 
   /** One beacon body; false if the browser refused it (its keepalive quota is full). */
-  private beacon(body: string, bytes: number, count: number): boolean {
+  private beacon(body: string, bytes: number, batch: Batch): boolean {
     const sendBeacon = typeof navigator !== "undefined" ? navigator.sendBeacon?.bind(navigator) : undefined;
     if (sendBeacon) {
       let handed = false;
@@ -399,25 +578,45 @@ class Logger {
     }
     // No sendBeacon: a keepalive fetch (text/plain needs no preflight), whose outcome is known if the page lives.
     const init = { method: "POST", headers: { "Content-Type": "text/plain" }, body, keepalive: true };
+    let request: Promise<Response>;
+    try {
+      request = this.fetch(this.url, init);
+    } catch (error) {
+      request = Promise.reject(error); // a custom fetch that throws: as a network error
+    }
     this.hold(
       bytes,
-      this.fetch(this.url, init).then(
-        (response) => this.settleExit(count, response.ok ? "sent" : "rejected"),
-        () => this.settleExit(count, "dropped"),
+      Promise.resolve(request).then(
+        (response) => {
+          response.body?.cancel().catch(() => undefined);
+          const retryable = response.status === 429 || response.status >= 500;
+          this.settleExit(batch, response.ok ? "sent" : retryable ? "failed" : "rejected");
+        },
+        () => this.settleExit(batch, "failed"),
       ),
     );
     return true;
+  }
+
+  /**
+   * The answer to an exit request (no sendBeacon). Counted once per batch. A failure (network error, 429, 5xx)
+   * while the page lives gives the events back to the sender (the batch being retried simply goes on); once
+   * the page is gone they are dropped.
+   */
+  private settleExit(batch: Batch, outcome: "sent" | "rejected" | "failed"): void {
+    if (batch.settled) return;
+    if (outcome !== "failed") return this.settle(batch, outcome);
+    if (!batch.done) return this.unbeacon(batch); // its retries go on
+    if (this.gone) return this.settle(batch, "dropped");
+    this.unbeacon(batch);
+    batch.settled = true; // not counted: its events are queued again
+    this.newest().requeue(batch.items);
   }
 
   /** Counts ``bytes`` against the keepalive quota until ``done`` settles. */
   private hold(bytes: number, done: Promise<unknown>): void {
     this.keepaliveBytes += bytes;
     void done.finally(() => (this.keepaliveBytes -= bytes));
-  }
-
-  private settleExit(count: number, outcome: "sent" | "rejected" | "dropped"): void {
-    this.counts.beaconed -= count;
-    this.counts[outcome] += count;
   }
 
   private backoff(attempt: number): number {
@@ -456,10 +655,6 @@ function isOffline(): boolean {
 /** In Node, a timer of the logger's must not keep the process alive. */
 function unref(timer: ReturnType<typeof setTimeout>): void {
   (timer as { unref?: () => void }).unref?.();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => unref(setTimeout(resolve, ms)));
 }
 
 async function randomUUID(): Promise<string> {
@@ -510,21 +705,33 @@ function apiBytes(json: string, event: Event): number {
 
 let logger: Logger | null = null;
 
-/** Configure the logger; calling it again replaces the previous one (after flushing it). A bad option throws a TypeError. */
+/**
+ * Configure the logger; calling it again replaces the previous one, and what that one still holds (queue, a batch
+ * waiting for its retry, a request in flight if it fails) moves to the new one. A bad option throws a TypeError.
+ */
 export function init(options: InitOptions): void {
   if (!options?.endpoint || !options.writeKey) throw new TypeError("analytics: init needs endpoint and writeKey");
   const next = new Logger(options); // throws on a bad option, leaving the current logger in place
   const previous = logger;
   logger = next;
-  if (previous) {
-    previous.close();
-    void previous.flush();
-  }
+  previous?.retire(next); // what it still holds moves to the new one
 }
+
+/** Calls of flush() being awaited: in Node, they keep the process alive (the logger's own timers do not). */
+let flushing = 0;
+let keepAlive: ReturnType<typeof setInterval> | null = null;
 
 /** Send everything queued; settles when the queue is sent or given up. Never rejects. */
 export async function flush(): Promise<void> {
-  await logger?.flush();
+  if (flushing++ === 0) keepAlive = setInterval(() => undefined, MAX_TIMER_MS);
+  try {
+    await logger?.flush();
+  } finally {
+    if (--flushing === 0 && keepAlive !== null) {
+      clearInterval(keepAlive);
+      keepAlive = null;
+    }
+  }
 }
 
 /** Counters of the current logger. */

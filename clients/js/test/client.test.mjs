@@ -191,7 +191,7 @@ test("the flush interval sends without an explicit flush", async () => {
 
 /** A fake browser page: document, page events and a sendBeacon that, like Chromium's, shares a 64 KiB
  * quota of bytes in flight with keepalive fetches (beacons never finish here: a slow link or a gone page). */
-function fakePage() {
+function fakePage({ sendBeacon: withBeacon = true } = {}) {
   const page = new EventTarget();
   const browser = { inFlight: 0, beacons: [] };
   const bytes = (body) => new TextEncoder().encode(body).length;
@@ -204,7 +204,8 @@ function fakePage() {
     browser.beacons.push({ url, body });
     return true;
   };
-  Object.defineProperty(globalThis, "navigator", { value: { sendBeacon }, configurable: true, writable: true });
+  const navigator = withBeacon ? { sendBeacon, onLine: true } : { onLine: true };
+  Object.defineProperty(globalThis, "navigator", { value: navigator, configurable: true, writable: true });
   /** A fetch that holds every request until `release()`; keepalive ones count against the quota. */
   const requests = [];
   const pending = [];
@@ -245,8 +246,15 @@ function fakePage() {
     goOnline: () => page.dispatchEvent(new Event("online")),
     beaconed: () => browser.beacons.flatMap(({ body }) => JSON.parse(body).batch),
     sent: () => requests.flatMap(({ init }) => JSON.parse(init.body).batch),
-    cleanup() {
-      analytics.init({ endpoint: api.url, writeKey: KEY, ...fast }); // detaches the page listeners
+    async cleanup() {
+      // A new logger takes over what the page's still holds (README: init replaces the previous one): let it
+      // all go out through a fetch that accepts everything, so nothing leaks into the next test.
+      await release();
+      const accept = async (url, init) =>
+        new Response(JSON.stringify({ accepted: JSON.parse(init.body).batch.length }), { status: 200 });
+      analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, fetch: accept }); // detaches the page listeners
+      await analytics.flush();
+      analytics.init({ endpoint: api.url, writeKey: KEY, ...fast });
       delete globalThis.document;
       delete globalThis.addEventListener;
       delete globalThis.removeEventListener;
@@ -272,7 +280,7 @@ test("on page exit the queue goes out as text/plain beacons under 60 kB, writeKe
     assert.deepEqual(fake.beaconed().map((e) => e.resume_id), ["r0", "r1", "r2"]);
     assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 3, retried: 0, dropped: 0, rejected: 0, queued: 0 });
   } finally {
-    fake.cleanup();
+    await fake.cleanup();
   }
 });
 
@@ -293,7 +301,7 @@ test("a tab switch beacons only what fits the keepalive quota and sends the rest
     const s = analytics.stats();
     assert.deepEqual([s.sent + s.beaconed, s.dropped, s.queued], [6, 0, 0]);
   } finally {
-    fake.cleanup();
+    await fake.cleanup();
   }
 });
 
@@ -309,7 +317,7 @@ test("at page close, events beyond the quota are dropped and counted, never hand
     assert.ok(fake.browser.inFlight <= 64 * 1024);
     assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 1, retried: 0, dropped: 3, rejected: 0, queued: 2 });
   } finally {
-    fake.cleanup();
+    await fake.cleanup();
   }
 });
 
@@ -331,7 +339,7 @@ test("a batch waiting for its retry is counted as queued and beaconed when the p
     assert.deepEqual(fake.beaconed().map((e) => e.event_id), [id]);
     assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 1, retried: 1, dropped: 0, rejected: 0, queued: 0 });
   } finally {
-    fake.cleanup();
+    await fake.cleanup();
   }
 });
 
@@ -358,8 +366,215 @@ test("offline when the retries run out: the batch waits for the online event, th
     await flushed;
     assert.deepEqual([analytics.stats().sent, analytics.stats().dropped], [1, 0]);
   } finally {
-    fake.cleanup();
+    await fake.cleanup();
   }
+});
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+const accepting = (log = []) => async (url, init) => {
+  const { batch } = JSON.parse(init.body);
+  log.push(...batch);
+  return new Response(JSON.stringify({ accepted: batch.length, rejected: 0, errors: [] }), { status: 200 });
+};
+
+test("offline, a tab switch hands nothing to sendBeacon (it would be lost): events stay queued until online", async () => {
+  const fake = fakePage();
+  const sent = [];
+  let online = false;
+  const send = accepting(sent);
+  const fetch = async (url, init) => {
+    if (!online) throw new TypeError("Failed to fetch");
+    return send(url, init);
+  };
+  try {
+    globalThis.navigator.onLine = false;
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, fetch });
+    for (let i = 0; i < 3; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `r${i}` });
+    fake.hide();
+    assert.equal(fake.browser.beacons.length, 0);
+    assert.deepEqual([analytics.stats().queued, analytics.stats().beaconed], [3, 0]);
+    online = true;
+    globalThis.navigator.onLine = true;
+    fake.goOnline();
+    await analytics.flush();
+    assert.deepEqual(sent.map((e) => e.resume_id), ["r0", "r1", "r2"]);
+    assert.deepEqual(analytics.stats(), { sent: 3, beaconed: 0, retried: 0, dropped: 0, rejected: 0, queued: 0 });
+    // At the final pagehide, beacons go anyway (the page will not see the network come back).
+    online = false;
+    globalThis.navigator.onLine = false;
+    await analytics.logResumeCopyEvent({ userId: "u", resumeId: "last" });
+    fake.close();
+    assert.deepEqual(fake.beaconed().map((e) => e.resume_id), ["last"]);
+  } finally {
+    globalThis.navigator.onLine = true;
+    await fake.cleanup();
+  }
+});
+
+test("offline, the wait for the network is bounded (offlineWaitMs): flush() settles and the batch is dropped", { timeout: 5000 }, async () => {
+  const fake = fakePage();
+  const fetch = async () => {
+    throw new TypeError("Failed to fetch");
+  };
+  try {
+    globalThis.navigator.onLine = false;
+    analytics.init({ endpoint: api.url, writeKey: KEY, maxRetries: 1, offlineWaitMs: 100, ...fast, fetch });
+    await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    await analytics.flush();
+    assert.deepEqual(analytics.stats(), { sent: 0, beaconed: 0, retried: 1, dropped: 1, rejected: 0, queued: 0 });
+  } finally {
+    globalThis.navigator.onLine = true;
+    await fake.cleanup();
+  }
+});
+
+test("the fetch option is called unbound, as the browser's own fetch must be (no Illegal invocation)", async () => {
+  const sent = [];
+  const send = accepting(sent);
+  // Like window.fetch: a method call on any other object throws.
+  function strictFetch(url, init) {
+    if (this !== undefined && this !== globalThis) throw new TypeError("Illegal invocation");
+    return send(url, init);
+  }
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, maxRetries: 0, fetch: strictFetch });
+  await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+  await analytics.flush();
+  assert.deepEqual([analytics.stats().sent, analytics.stats().dropped, sent.length], [1, 0, 1]);
+});
+
+test("a second init takes over the previous logger's queue and batch waiting for its retry; flush() waits for them", { timeout: 5000 }, async () => {
+  let aCalls = 0;
+  const a = async () => {
+    aCalls++;
+    return new Response("{}", { status: 503, headers: { "Retry-After": "30" } });
+  };
+  analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 3, ...fast, fetch: a });
+  for (let i = 0; i < 4; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `a${i}` });
+  while (aCalls === 0) await tick(1);
+  await tick(10); // the first three: answered 503, waiting 30 s for their retry; the fourth queued
+  const sent = [];
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, fetch: accepting(sent) });
+  await analytics.logResumeCopyEvent({ userId: "u", resumeId: "b0" });
+  assert.equal(analytics.stats().queued, 5);
+  const started = Date.now();
+  await analytics.flush();
+  assert.ok(Date.now() - started < 2000);
+  assert.deepEqual(sent.map((e) => e.resume_id).sort(), ["a0", "a1", "a2", "a3", "b0"]);
+  assert.equal(aCalls, 1);
+  assert.deepEqual([analytics.stats().sent, analytics.stats().queued, analytics.stats().dropped], [5, 0, 0]);
+});
+
+test("a second init: the previous logger's request in flight is beaconed by the new one when the page goes", async () => {
+  const fake = fakePage();
+  let calls = 0;
+  let answer;
+  const a = (url, init) => {
+    if (++calls === 1) return Promise.reject(new TypeError("Failed to fetch")); // no keepalive after this
+    return new Promise((resolve) => (answer = () => accepting()(url, init).then(resolve)));
+  };
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 2, ...fast, fetch: a });
+    for (let i = 0; i < 2; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `a${i}` });
+    while (calls < 2) await tick(1); // the retry is in flight, without keepalive: it would die with the page
+    analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, fetch: fake.fetch });
+    await analytics.logResumeCopyEvent({ userId: "u", resumeId: "b0" });
+    assert.equal(analytics.stats().queued, 3);
+    fake.close();
+    assert.deepEqual(fake.beaconed().map((e) => e.resume_id).sort(), ["a0", "a1", "b0"]);
+    assert.deepEqual([analytics.stats().beaconed, analytics.stats().queued], [3, 0]);
+    answer(); // the page lived after all: the answer moves them from beaconed to sent
+    await analytics.flush();
+    assert.deepEqual([analytics.stats().beaconed, analytics.stats().sent], [1, 2]);
+  } finally {
+    await fake.cleanup();
+  }
+});
+
+test("without sendBeacon, a batch sent on exit and retried too is counted once", async () => {
+  const fake = fakePage({ sendBeacon: false });
+  const requests = [];
+  let json = 0;
+  const fetch = async (url, init) => {
+    const { batch } = JSON.parse(init.body);
+    requests.push(init.headers["Content-Type"]);
+    if (init.headers["Content-Type"] === "application/json" && json++ === 0)
+      return new Response("{}", { status: 503, headers: { "Retry-After": "0.05" } });
+    return new Response(JSON.stringify({ accepted: batch.length, rejected: 0, errors: [] }), { status: 200 });
+  };
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 5, ...fast, fetch });
+    for (let i = 0; i < 5; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `r${i}` });
+    while (json === 0) await tick(1);
+    await tick(5); // answered 503: waiting for its retry
+    fake.hide(); // the batch goes out as a keepalive fetch too
+    await tick(100); // both the exit request and (perhaps) the retry are answered
+    await analytics.flush();
+    assert.ok(requests.includes("text/plain"));
+    assert.deepEqual(analytics.stats(), { sent: 5, beaconed: 0, retried: 5, dropped: 0, rejected: 0, queued: 0 });
+  } finally {
+    await fake.cleanup();
+  }
+});
+
+test("without sendBeacon, an exit request answered 503 on a tab switch requeues its events; at close they are dropped", async () => {
+  const fake = fakePage({ sendBeacon: false });
+  const sent = [];
+  const send = accepting(sent);
+  const fetch = async (url, init) =>
+    init.headers["Content-Type"] === "text/plain" ? new Response("{}", { status: 503 }) : send(url, init);
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, fetch });
+    for (let i = 0; i < 3; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `r${i}` });
+    fake.hide();
+    await tick(10);
+    assert.deepEqual([analytics.stats().rejected, analytics.stats().dropped, analytics.stats().queued], [0, 0, 3]);
+    await analytics.flush();
+    assert.deepEqual(sent.map((e) => e.resume_id), ["r0", "r1", "r2"]);
+    await analytics.logResumeCopyEvent({ userId: "u", resumeId: "last" });
+    fake.close();
+    await tick(10);
+    assert.deepEqual(analytics.stats(), { sent: 3, beaconed: 0, retried: 0, dropped: 1, rejected: 0, queued: 0 });
+  } finally {
+    await fake.cleanup();
+  }
+});
+
+test("without sendBeacon, a custom fetch throwing on the exit request never throws into the page; the timer sends", async () => {
+  const fake = fakePage({ sendBeacon: false });
+  const sent = [];
+  const send = accepting(sent);
+  const errors = [];
+  const onError = (error) => errors.push(error);
+  process.on("uncaughtException", onError);
+  const fetch = (url, init) => {
+    if (init.headers["Content-Type"] === "text/plain") throw new TypeError("wrapper: unsupported");
+    return send(url, init);
+  };
+  try {
+    analytics.init({ endpoint: api.url, writeKey: KEY, batchSize: 100, ...fast, flushIntervalMs: 30, fetch });
+    for (let i = 0; i < 3; i++) await analytics.logResumeCopyEvent({ userId: "u", resumeId: `r${i}` });
+    fake.hide();
+    for (let i = 0; i < 100 && sent.length < 3; i++) await tick(5); // no flush(): the flush timer sends them
+    assert.deepEqual(errors, []);
+    assert.deepEqual(sent.map((e) => e.resume_id), ["r0", "r1", "r2"]);
+    assert.deepEqual([analytics.stats().sent, analytics.stats().queued], [3, 0]);
+  } finally {
+    process.off("uncaughtException", onError);
+    await fake.cleanup();
+  }
+});
+
+test("requestTimeoutMs also abandons a custom fetch that ignores the signal, and a body that never ends", { timeout: 5000 }, async () => {
+  const answers = [
+    () => new Promise(() => undefined), // never answers, ignores `signal`
+    () => Promise.resolve(new Response(new ReadableStream({ start() {} }), { status: 200 })), // a body that never ends
+  ];
+  const send = accepting();
+  const fetch = (url, init) => (answers.length ? answers.shift()() : send(url, init));
+  analytics.init({ endpoint: api.url, writeKey: KEY, ...fast, requestTimeoutMs: 100, fetch });
+  await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+  await analytics.flush();
+  assert.deepEqual([analytics.stats().sent, analytics.stats().retried], [1, 2]);
 });
 
 test("options left undefined take their defaults; a bad numeric option makes init throw", async () => {
@@ -369,7 +584,7 @@ test("options left undefined take their defaults; a bad numeric option makes ini
   assert.equal(api.requests.length, 0); // batchSize 20: not sent before the flush
   await analytics.flush();
   assert.deepEqual(api.requests.map((r) => r.body.batch.length), [1]);
-  const names = ["batchSize", "flushIntervalMs", "maxQueueSize", "maxRetries", "backoffBaseMs", "backoffMaxMs", "requestTimeoutMs"];
+  const names = ["batchSize", "flushIntervalMs", "maxQueueSize", "maxRetries", "backoffBaseMs", "backoffMaxMs", "requestTimeoutMs", "offlineWaitMs"];
   for (const name of names) {
     for (const value of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "5", null, ...(name === "maxRetries" ? [] : [0])]) {
       assert.throws(() => analytics.init({ endpoint: api.url, writeKey: KEY, [name]: value }), TypeError, `${name}: ${value}`);
@@ -521,6 +736,26 @@ test("in Node, a batch waiting for its retry does not keep the process alive", {
   const code = await new Promise((resolve) => child.on("exit", resolve));
   assert.equal(code, 0);
   assert.ok(Date.now() - started < 5000, `exited after ${Date.now() - started} ms`);
+});
+
+test("in Node, an awaited flush() keeps the process alive through a retry's wait", { timeout: 15_000 }, async () => {
+  const { spawn } = await import("node:child_process");
+  const script = `
+    import * as analytics from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+    let calls = 0;
+    const fetch = async () => ++calls === 1
+      ? new Response("{}", { status: 503, headers: { "Retry-After": "0.3" } })
+      : new Response(JSON.stringify({ accepted: 1 }), { status: 200 });
+    analytics.init({ endpoint: "http://127.0.0.1:9", writeKey: "k", fetch });
+    await analytics.logInteractionEvent({ userId: "u", action: "click", element: "b" });
+    await analytics.flush();
+    console.log(JSON.stringify(analytics.stats()));`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk) => (out += chunk));
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0);
+  assert.equal(JSON.parse(out).sent, 1);
 });
 
 test("init requires an endpoint and a write key", () => {
