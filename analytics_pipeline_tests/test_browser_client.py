@@ -198,3 +198,37 @@ def test_a_batch_waiting_for_its_retry_leaves_with_the_page(tmp_path):
         page.close()
         wait_until(lambda: raw_dir.exists() and raw_event_ids(raw_dir) == [event_id], "the beaconed event", timeout=10)
         assert api.behaviour.seen[-1]["content-type"].startswith("text/plain")
+
+
+def test_an_offline_tab_switch_keeps_the_events_queued_until_the_network_is_back(tmp_path):
+    """Offline (DevTools network emulation: navigator.onLine false), Chromium's sendBeacon accepts a body and
+    loses it: a tab switch must hand nothing over. Back online, flush() sends the three events."""
+    raw_dir = tmp_path / "raw"
+    with served_page(tmp_path, raw_dir) as (page, api, browser):
+        page.devtools.call("Network.enable", page.session)
+
+        def emulate(offline: bool) -> None:
+            conditions = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+            page.devtools.call("Network.emulateNetworkConditions", page.session, offline=offline, **conditions)
+
+        emulate(offline=True)
+        assert page.evaluate("navigator.onLine") is False
+        logged = page.evaluate("""(async () => {
+          window.hidden = 0;
+          document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") window.hidden++; });
+          const ids = [];
+          for (let i = 0; i < 3; i++) ids.push(await analytics.logResumeCopyEvent({ userId: "u-1", resumeId: "r-" + i }));
+          return ids;
+        })()""")
+        other = browser.open("about:blank")
+        browser.devtools.call("Target.activateTarget", targetId=other.target_id)
+        page.wait_for("window.hidden === 1", timeout=5)
+        browser.devtools.call("Target.activateTarget", targetId=page.target_id)
+        stats = page.evaluate("analytics.stats()")
+        assert (stats["beaconed"], stats["queued"]) == (0, 3)
+        emulate(offline=False)
+        page.wait_for("navigator.onLine", timeout=5)
+        stats = page.evaluate("(async () => { await analytics.flush(); return analytics.stats(); })()")
+        assert (stats["sent"], stats["beaconed"], stats["dropped"], stats["queued"]) == (3, 0, 0, 0)
+        assert Counter(raw_event_ids(raw_dir)) == Counter(logged)
+        assert [p["content-type"].split(";")[0] for p in api.behaviour.seen] == ["application/json"]
