@@ -45,7 +45,10 @@ export interface Stats {
   beaconed: number;
   /** Re-sent after a retryable failure (one count per event and retry). */
   retried: number;
-  /** Lost on this side: queue full, retries exhausted, or no room for a beacon when the page closed. */
+  /**
+   * Lost on this side: queue full, retries exhausted (offline: and no network within offlineWaitMs), no room for a
+   * beacon when the page closed, or (without sendBeacon) an exit request that failed once the page was gone.
+   */
   dropped: number;
   /** Refused by the API as invalid or unauthorised (not retried). */
   rejected: number;
@@ -278,7 +281,7 @@ class Logger {
   retire(next: Logger): void {
     this.close();
     this.successor = next;
-    if (this.current && !this.current.done) next.predecessor = this;
+    if ((this.current && !this.current.done) || this.predecessor) next.predecessor = this; // flush() waits for it
     this.handOver();
     this.wake?.();
   }
