@@ -678,7 +678,7 @@ class TranscriptAndReferenceNameRecognizer(EntityRecognizer):
         return [recognizer_result(self, "PERSON", start, end, self.SCORE) for start, end in spans]
 
 
-# A first name addressed after a greeting or a thanks ("Welcome back, Amaka!", "thanks Tanner.", "Hi Priya,"): the
+# A first name addressed after a greeting or a thanks ("Welcome back, Amaka!", "thanks Oskar.", "Hi Priya,"): the
 # detector misses a lone first name in a short sentence. Words that follow a greeting without being a name are
 # not taken.
 _GREETING_NAME = re.compile(
@@ -700,7 +700,7 @@ _NOT_ADDRESSED_NAMES = frozenset(
 
 
 class AddressedNameRecognizer(EntityRecognizer):
-    """A name addressed after a greeting or a thanks: "Welcome back, Amaka!", "Hi Priya," "thanks Tanner."."""
+    """A name addressed after a greeting or a thanks: "Welcome back, Amaka!", "Hi Priya," "thanks Oskar."."""
 
     SCORE = 0.6
 

@@ -316,7 +316,7 @@ _NAME_WORD_HEAD = re.compile(r"(?:[^\W\d_]+[-'’])+$")
 def _whole_name_words(text: str, result: RecognizerResult) -> RecognizerResult:
     """A name span widened to whole words: spaCy's tokenizer splits ``KAMAU-ODHIAMBO`` and ``O'Neil`` at the
     hyphen or apostrophe, and the model may tag one side only. A span running past a speaker's closing bracket
-    (``Daniel): Hi`` of ``Agent (Daniel): Hi``) ends there."""
+    (``Ilse): Hi`` of ``Agent (Ilse): Hi``) ends there."""
     start, end = result.start, result.end
     if (speaker_end := text.find("):", start, end)) > start:
         end = speaker_end
