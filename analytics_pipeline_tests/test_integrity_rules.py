@@ -17,13 +17,21 @@ PSEUDONYM = "a" * 64
 NEW = object()  # a fresh event ID
 
 
-def resume_row(day: date, event_id=NEW, **fields) -> dict:
+def _row(day: date, event_id, line_number: int, **fields) -> dict:
+    """The columns every event table has, for one row of ``day``."""
     return {
         "event_id": str(uuid.uuid4()) if event_id is NEW else event_id,
         "partition_date": day,
         "occurred_at": datetime.combine(day, datetime.min.time()) + timedelta(hours=9),
         "received_at": None,
         "anon_user_id": PSEUDONYM,
+        "source_file": f"{day}/events.jsonl",
+        "line_number": line_number,
+    } | fields
+
+
+def resume_row(day: date, event_id=NEW, **fields) -> dict:
+    defaults = {
         "event_type": "resume.upload",
         "anon_resume_id": PSEUDONYM,
         "version": 1,
@@ -35,24 +43,12 @@ def resume_row(day: date, event_id=NEW, **fields) -> dict:
         "job_description": None,
         "tailored_text": None,
         "scrubber_version": "test/1",
-        "source_file": f"{day}/events.jsonl",
-        "line_number": 1,
-    } | fields
+    }
+    return _row(day, event_id, 1, **(defaults | fields))
 
 
 def interaction_row(day: date, event_id=NEW, **fields) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()) if event_id is NEW else event_id,
-        "partition_date": day,
-        "occurred_at": datetime.combine(day, datetime.min.time()) + timedelta(hours=9),
-        "received_at": None,
-        "anon_user_id": PSEUDONYM,
-        "action": "click",
-        "element": "other",
-        "page": None,
-        "source_file": f"{day}/events.jsonl",
-        "line_number": 2,
-    } | fields
+    return _row(day, event_id, 2, **({"action": "click", "element": "other", "page": None} | fields))
 
 
 def stage(root, day: date, resume_events: list[dict], interactions: list[dict]):

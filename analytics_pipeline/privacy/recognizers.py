@@ -278,7 +278,7 @@ class StreetAddressRecognizer(PatternRecognizer):
 
 
 class _FormatRecognizer(EntityRecognizer):
-    """One entity type found by a plain function of ``formats.py`` (shared with the residual-PII gate)."""
+    """One entity type found by a plain function (those of ``formats.py`` are shared with the residual-PII gate)."""
 
     ENTITY = ""
     SCORE = 0.6
@@ -615,24 +615,17 @@ _LABELED_NAME = re.compile(
 _NOT_LATIN_LETTER = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]")
 
 
-class LabeledNameRecognizer(EntityRecognizer):
+class LabeledNameRecognizer(_FormatRecognizer):
     """The value of a name field (``姓名：王小明``, ``이름: 박지훈``, ``Nom : DUPONT``, ``Name: 山田 花子``) on its
     own line: the trained detector reads English-script names in context and misses these. An English label
     counts only before a name in another script, which the detector cannot read; Latin names after it are its."""
 
-    SCORE = 0.6
+    ENTITY = "PERSON"
 
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["PERSON"], name="LabeledNameRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: one regular expression."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
-            return []
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
         return [
-            recognizer_result(self, "PERSON", *match.span("value"), self.SCORE)
+            match.span("value")
             for match in _LABELED_NAME.finditer(text)
             if match["other"] or _NOT_LATIN_LETTER.search(match["value"])
         ]
@@ -654,28 +647,19 @@ _AUTHOR = re.compile(
 )
 
 
-class TranscriptAndReferenceNameRecognizer(EntityRecognizer):
+class TranscriptAndReferenceNameRecognizer(_FormatRecognizer):
     """Names in two layouts the detector misses: a transcript's bracketed speaker (``Agent (Sofia):``) and an
     author in a dated reference list (``Okafor, C., Lindqvist, P. and Mehta, R. (2022)``)."""
 
-    SCORE = 0.6
+    ENTITY = "PERSON"
 
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["PERSON"], name="TranscriptAndReferenceNameRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: regular expressions."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
-            return []
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
         spans = [m.span("value") for m in _BRACKETED_SPEAKER.finditer(text)]
         for line in re.finditer(r"[^\n]+", text):
             if _DATED_REFERENCE.search(line.group()):
-                spans += [
-                    (line.start() + s, line.start() + e) for s, e in (m.span() for m in _AUTHOR.finditer(line.group()))
-                ]
-        return [recognizer_result(self, "PERSON", start, end, self.SCORE) for start, end in spans]
+                spans += [(line.start() + m.start(), line.start() + m.end()) for m in _AUTHOR.finditer(line.group())]
+        return spans
 
 
 # A first name addressed after a greeting or a thanks ("Welcome back, Amaka!", "thanks Oskar.", "Hi Priya,"): the
@@ -699,22 +683,15 @@ _NOT_ADDRESSED_NAMES = frozenset(
 )
 
 
-class AddressedNameRecognizer(EntityRecognizer):
+class AddressedNameRecognizer(_FormatRecognizer):
     """A name addressed after a greeting or a thanks: "Welcome back, Amaka!", "Hi Priya," "thanks Oskar."."""
 
-    SCORE = 0.6
+    ENTITY = "PERSON"
 
-    def __init__(self) -> None:
-        super().__init__(supported_entities=["PERSON"], name="AddressedNameRecognizer", version="1")
-
-    def load(self) -> None:
-        """Nothing to load: a regular expression."""
-
-    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
-        if "PERSON" not in entities:
-            return []
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
         return [
-            recognizer_result(self, "PERSON", *m.span("value"), self.SCORE)
+            m.span("value")
             for m in _GREETING_NAME.finditer(text)
             if not any(word in _NOT_ADDRESSED_NAMES for word in m["value"].split())
         ]
