@@ -179,12 +179,9 @@ def test_rescrub_submits_a_backfill_of_the_days_to_scrub_again_for_the_daemon(tm
     assert run_cli(tmp_path, TEST_SALT, "rescrub", "--since", "2026-13-01").returncode == 2
 
 
-def test_make_run_killed_inside_the_duckdb_pool_leaves_the_next_run_working_and_the_tables_identical(tmp_path):
-    write_sample(tmp_path / "raw", days=1, sessions_per_day=4, users=5, seed=3)
-    home = make_run_instance(tmp_path)
-    # The CLI, its webserver, code server and run process share one process group: kill -9 them all at once
-    # while the day's run holds the duckdb_writer slot.
-    cli = subprocess.Popen(
+def start_run_in_background(tmp_path) -> subprocess.Popen:
+    """`analytics-pipeline run` on ``tmp_path``'s instance, silent, in a process group of its own."""
+    return subprocess.Popen(
         [sys.executable, "-m", "analytics_pipeline.cli", "run"],
         env=cli_env(tmp_path, TEST_SALT),
         cwd=tmp_path,
@@ -192,6 +189,14 @@ def test_make_run_killed_inside_the_duckdb_pool_leaves_the_next_run_working_and_
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def test_make_run_killed_inside_the_duckdb_pool_leaves_the_next_run_working_and_the_tables_identical(tmp_path):
+    write_sample(tmp_path / "raw", days=1, sessions_per_day=4, users=5, seed=3)
+    home = make_run_instance(tmp_path)
+    # The CLI, its webserver, code server and run process share one process group: kill -9 them all at once
+    # while the day's run holds the duckdb_writer slot.
+    cli = start_run_in_background(tmp_path)
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             deadline = time.monotonic() + 300
@@ -240,14 +245,7 @@ def test_run_on_an_instance_that_queues_runs_without_a_daemon_says_so_at_once(tm
 def test_run_killed_alone_with_kill_9_leaves_no_webserver_or_code_server_behind(tmp_path):
     write_sample(tmp_path / "raw", days=1, sessions_per_day=1, users=1, seed=3)
     make_run_instance(tmp_path)
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "analytics_pipeline.cli", "run"],
-        env=cli_env(tmp_path, TEST_SALT),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    cli = start_run_in_background(tmp_path)
     children: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 120
