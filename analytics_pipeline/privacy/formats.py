@@ -67,7 +67,8 @@ def card_spans(text: str) -> list[tuple[int, int]]:
 
 # A country code and check digits (``DE 89 …`` happens too), then up to 30 letters or digits with up to two
 # spaces or hyphens between any two (``DE89 3704  0044 …``, ``de89-3704-…``, a tab in the detection view):
-# Presidio's pattern takes one space between groups of four only. Which prefix is the IBAN is decided by the country's format and mod 97.
+# Presidio's pattern takes one space between groups of four only. Which prefix is the IBAN is decided by the
+# country's format and mod 97.
 _IBAN_CANDIDATE = re.compile(r"(?<![^\W_])[A-Za-z]{2} ?\d{2}(?:[ -]{0,2}[A-Za-z0-9]){10,30}")
 _IBAN_FORMATS = {
     country: re.compile(pattern.replace("[ ]?", "")) for country, pattern in iban_patterns.regex_per_country.items()
@@ -221,6 +222,12 @@ def is_date_or_reference(text: str, start: int, end: int) -> bool:
     return bool(_YEAR_ID.fullmatch(value)) and bool(_ID_LABEL.search(text, max(0, start - 20), start))
 
 
+def line_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Start and end of the line (or lines) holding ``text[start:end]``, line breaks excluded."""
+    line_end = text.find("\n", end)
+    return text.rfind("\n", 0, start) + 1, len(text) if line_end == -1 else line_end
+
+
 def _digits(value: str) -> int:
     return sum(c.isdigit() for c in re.split(r"(?i)x|ext", value)[0])
 
@@ -238,10 +245,8 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
             or is_date_or_reference(text, *match.span())
         ):
             continue
-        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_start, line_end = line_bounds(text, *match.span())
         before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]
-        line_end = text.find("\n", match.end())
-        line_end = len(text) if line_end == -1 else line_end
         after = text[match.end() : min(match.end() + 15, line_end)]
         previous_line = text[text.rfind("\n", 0, max(line_start - 1, 0)) + 1 : max(line_start - 1, 0)]
         if (

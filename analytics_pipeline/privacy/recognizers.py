@@ -22,6 +22,7 @@ from analytics_pipeline.privacy.formats import (
     extend_address,
     iban_spans,
     international_address_spans,
+    line_bounds,
 )
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
@@ -251,9 +252,8 @@ class StreetAddressRecognizer(PatternRecognizer):
             return False
         if _DETERMINER_BEFORE.search(text, max(0, start - 12), start):
             return True
-        line_end = text.find("\n", end)
         return bool(re.match(r"[ \t]+[A-Z]", text[year.end() : end])) and not _US_STATE_ZIP_OR_UNIT.search(
-            text, end, len(text) if line_end == -1 else line_end
+            text, end, line_bounds(text, start, end)[1]
         )
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
@@ -672,13 +672,13 @@ _GREETING_NAME = re.compile(
 )
 _NOT_ADDRESSED_NAMES = frozenset(
     """
-    Mr Mrs Ms Mx Miss Dr Sir Madam Madame Sirs Team All Everyone Everybody Guys Folks Friends Friend Fam Family Mom Mum Dad Mama Papa
-    Bro Sis Babe Baby Buddy Mate Boss Dude Man Girl Girls Boys Ladies Gentlemen Hiring Manager Recruiter Recruiters
-    There World Sister Brother Coach Doc Doctor Professor Prof Teacher God Jesus Lord Santa Again So Much Lot
-    Anyway Guys Y'all You Me Him Her Them Us Everybody Bestie Fans Followers Twitter Instagram Facebook Google
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
-    September October November December Summer Winter Spring Autumn Fall Tomorrow Today Yesterday Morning Night
-    Evening Afternoon Back Home Aboard
+    Mr Mrs Ms Mx Miss Dr Sir Madam Madame Sirs Team All Everyone Everybody Guys Folks Friends Friend Fam Family Mom
+    Mum Dad Mama Papa Bro Sis Babe Baby Buddy Mate Boss Dude Man Girl Girls Boys Ladies Gentlemen Hiring Manager
+    Recruiter Recruiters There World Sister Brother Coach Doc Doctor Professor Prof Teacher God Jesus Lord Santa
+    Again So Much Lot Anyway You Me Him Her Them Us Bestie Fans Followers Twitter Instagram Facebook Google Monday
+    Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August September
+    October November December Summer Winter Spring Autumn Fall Tomorrow Today Yesterday Morning Night Evening
+    Afternoon Back Home Aboard
     """.split()
 )
 

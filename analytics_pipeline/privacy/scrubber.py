@@ -43,7 +43,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from spacy.language import Language
 from spacy.util import filter_spans
 
-from analytics_pipeline.privacy.formats import is_date_or_reference
+from analytics_pipeline.privacy.formats import is_date_or_reference, line_bounds
 from analytics_pipeline.privacy.normalize import detection_view
 from analytics_pipeline.privacy.recognizers import (
     NAME_PARTICLES,
@@ -249,6 +249,13 @@ POST_NOMINALS = frozenset(
 )
 
 
+def derived_person(start: int, end: int, source: str) -> RecognizerResult:
+    """A PERSON span inferred from the detector's own findings (``source`` names how), at the propagation score."""
+    return RecognizerResult(
+        "PERSON", start, end, _PROPAGATED_SCORE, recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: source}
+    )
+
+
 def propagate_names(
     text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
 ) -> list[RecognizerResult]:
@@ -269,13 +276,7 @@ def propagate_names(
         re.IGNORECASE,
     )
     return [
-        RecognizerResult(
-            "PERSON",
-            m.start(),
-            m.end(),
-            _PROPAGATED_SCORE,
-            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "NamePropagation"},
-        )
+        derived_person(m.start(), m.end(), "NamePropagation")
         for m in pattern.finditer(text)
         if m.group()[0].isupper()  # "Park" the surname, not "park" the verb
         and not _in_other_phrase(text, m.start(), m.end(), words)
@@ -457,14 +458,11 @@ def _without_lone_list_items(text: str, results: list[RecognizerResult]) -> list
         value = text[r.start : r.end]
         if " " in value.strip() or value.lower() in multi_word:
             continue
-        line_start = text.rfind("\n", 0, r.start) + 1
-        line_end = text.find("\n", r.end)
-        line_end = len(text) if line_end == -1 else line_end
-        if (line_start, line_end) not in items:
-            items[(line_start, line_end)] = _list_items(text, line_start, line_end)
-        line_items = items[(line_start, line_end)]
-        index = next((i for i, (s, e) in enumerate(line_items) if (s, e) == (r.start, r.end)), None)
-        if len(line_items) < 3 or index is None:
+        line = line_bounds(text, r.start, r.end)
+        if line not in items:
+            items[line] = _list_items(text, *line)
+        line_items = items[line]
+        if len(line_items) < 3 or (r.start, r.end) not in line_items:
             continue
         named = sum(any(p.start < e and s < p.end for p in persons) for s, e in line_items)
         if 2 * named < len(line_items):
@@ -677,9 +675,12 @@ class PiiScrubber:
         The NER reads the text as written; the pattern recognizers read its detection view (same offsets),
         where a Unicode dash, dot or digit cannot hide a value.
         """
-        entities = self._paragraph_entities([text[s:e] for text in texts for s, e in self._paragraphs(text)])
-        spaced = {text: letter_spaced_lines(text) for text in texts}
-        collapsed = self._paragraph_entities([line for lines in spaced.values() for _, _, line in lines])
+        # Letter-spaced lines go to the detector collapsed, in the same pass as the paragraphs.
+        spaced = {text: letter_spaced_lines(text) if "PERSON" in self.entities else [] for text in texts}
+        entities = self._paragraph_entities(
+            [text[s:e] for text in texts for s, e in self._paragraphs(text)]
+            + [line for lines in spaced.values() for _, _, line in lines]
+        )
         return [
             (
                 self._analyzer.analyze(
@@ -690,16 +691,9 @@ class PiiScrubber:
                     nlp_artifacts=self._artifacts(text, entities),
                 )
                 + [
-                    RecognizerResult(
-                        "PERSON",
-                        start,
-                        end,
-                        _PROPAGATED_SCORE,
-                        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: "LetterSpacedName"},
-                    )
+                    derived_person(start, end, "LetterSpacedName")
                     for start, end, line in spaced[text]
-                    if "PERSON" in self.entities
-                    and any(label in self._ner_labels for *_, label in collapsed[content_key(line)])
+                    if any(label in self._ner_labels for *_, label in entities[content_key(line)])
                 ],
                 self._organisation_words(text, entities),
             )
