@@ -134,6 +134,8 @@ USERS = Table(
 )
 
 ANALYTICS_TABLES = (USERS, RESUME_EVENTS, INTERACTIONS, QUARANTINE)
+# The tables of loaded events: event IDs are unique across both.
+EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
 SCRUBBED_TEXT_COLUMNS = ("resume_text", "job_description", "tailored_text")
 # Identifiers by contract (no spaces, no "@"), not scrubbed, but still scanned by the residual-PII gate.
 INTERACTION_TEXT_COLUMNS = ("element", "page")

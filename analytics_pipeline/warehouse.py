@@ -20,6 +20,7 @@ import duckdb
 from analytics_pipeline.schema import (
     ANALYTICS_TABLES,
     ERASURE_LEDGER,
+    EVENT_TABLES,
     INTERACTIONS,
     LIFECYCLE_TABLES,
     QUARANTINE,
@@ -28,8 +29,6 @@ from analytics_pipeline.schema import (
     Table,
 )
 from analytics_pipeline.staging import staged_file
-
-EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
 
 # DuckDB names a file's catalog after its stem: a file called analytics.duckdb would make
 # "analytics.users" ambiguous (catalog or schema?). Attaching any file under this alias keeps

@@ -22,6 +22,7 @@ from analytics_pipeline.contract import (
 )
 from analytics_pipeline.privacy.hashing import PSEUDONYM_PATTERN
 from analytics_pipeline.schema import (
+    EVENT_TABLES,
     INTERACTIONS,
     RESUME_EVENTS,
     USERS,
@@ -29,7 +30,6 @@ from analytics_pipeline.schema import (
 )
 from analytics_pipeline.warehouse import CATALOG
 
-EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
 PSEUDONYM_COLUMNS = {
     RESUME_EVENTS.name: ("anon_user_id", "anon_resume_id"),
     INTERACTIONS.name: ("anon_user_id",),

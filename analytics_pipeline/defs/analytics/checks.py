@@ -26,11 +26,10 @@ from analytics_pipeline.quality import integrity
 from analytics_pipeline.quality.explain import freshness_reason, lateness_reason, quarantine_rate_reason
 from analytics_pipeline.quality.pii import partition_detector, read_findings
 from analytics_pipeline.quality.reconcile import reconcile
-from analytics_pipeline.schema import INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
+from analytics_pipeline.schema import EVENT_TABLES, INTERACTIONS, QUARANTINE, RESUME_EVENTS, USERS, Table
 from analytics_pipeline.staging import staged_file
 
 MAX_REPORTED = 20  # event IDs listed per finding; the counts are complete
-EVENT_TABLES = (RESUME_EVENTS, INTERACTIONS)
 EVENT_TABLE_DEPS = [table_asset_key(table) for table in EVENT_TABLES]
 
 
