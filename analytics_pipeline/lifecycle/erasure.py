@@ -289,9 +289,7 @@ class _MtimeJournal:
         try:
             with open_raw_file(self.path) as handle:
                 entries = json.loads(handle.read())
-        except FileNotFoundError:
-            entries = {}
-        except (OSError, ValueError):  # unreadable: restore nothing rather than guess
+        except (OSError, ValueError):  # none (no erasure crashed), or unreadable: restore nothing rather than guess
             entries = {}
         for leftover in self.raw_dir.glob(f"{MTIME_JOURNAL}.tmp-*"):  # torn while written: its edit never began
             leftover.unlink(missing_ok=True)

@@ -99,13 +99,10 @@ def purge_leftovers(raw_dir: Path, today: date, retention_days: int) -> dict[str
             or date.fromisoformat(entry.name) >= cutoff
         ):
             continue
-        if (
-            was_purged(raw_dir, entry.name)
-            and not day_files(raw_dir, entry.name)
-            and other_entries(raw_dir, entry.name)
-        ):
-            deleted[entry.name] = len(other_entries(raw_dir, entry.name))
-            purge_raw_day(raw_dir, entry.name)
+        if was_purged(raw_dir, entry.name) and not day_files(raw_dir, entry.name):
+            if leftovers := other_entries(raw_dir, entry.name):
+                deleted[entry.name] = len(leftovers)
+                purge_raw_day(raw_dir, entry.name)
     return deleted
 
 
