@@ -8,6 +8,7 @@ from collections import Counter
 import duckdb as duckdb_module
 
 from analytics_pipeline.defs.resources import AnalyticsDuckDBResource
+from analytics_pipeline.run_report import error_text
 from analytics_pipeline.schema import ANALYTICS_TABLES, QUARANTINE, RESUME_EVENTS
 from analytics_pipeline.training import TRAINING_TABLES
 
@@ -15,8 +16,6 @@ from analytics_pipeline.training import TRAINING_TABLES
 def print_summary(duckdb: AnalyticsDuckDBResource, entities_replaced: Counter[str]) -> bool:
     """Rows per table and quarantine reasons (read from DuckDB), PII entities replaced per type; False, with
     the reason, when the DuckDB file cannot be read (corrupt, locked, gone)."""
-    from analytics_pipeline.run_report import error_text
-
     try:
         _print_summary(duckdb, entities_replaced)
     except (duckdb_module.Error, OSError) as error:
