@@ -31,7 +31,7 @@ from analytics_pipeline.executors import (
     celery_settings,
     step_timeout_seconds,
 )
-from tools.celery_cluster import _wait_for_redis, broker_url, redis_config
+from tools.celery_cluster import broker_url, start_redis
 
 
 def test_a_step_past_its_deadline_is_interrupted_in_the_worker():
@@ -92,18 +92,7 @@ def redis_broker(directory: Path) -> Iterator[tuple[str, Callable[[], None]]]:
     servers: list[subprocess.Popen] = []
 
     def start() -> None:
-        server = subprocess.Popen(
-            ["redis-server", "-"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-        servers.append(server)
-        server.stdin.write(redis_config(socket_path, password, directory))
-        server.stdin.close()
-        _wait_for_redis(socket_path, server, directory / "none.log")
+        servers.append(start_redis("redis-server", socket_path, password, directory, directory / "redis.log"))
 
     def restart() -> None:
         servers[-1].kill()

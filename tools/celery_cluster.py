@@ -72,6 +72,24 @@ def broker_url(socket_path: Path, password: str) -> str:
     return f"redis+socket://:{password}@{socket_path}?virtual_host=0"
 
 
+def start_redis(redis_server: str, socket_path: Path, password: str, workdir: Path, log: Path) -> subprocess.Popen:
+    """A redis-server of ``redis_config`` (output to ``log``), once it answers on its socket."""
+    with log.open("w") as output:
+        # "-": the configuration, password included, comes from standard input, not argv (`ps` shows argv).
+        redis = subprocess.Popen(
+            [redis_server, "-"],
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    redis.stdin.write(redis_config(socket_path, password, workdir))
+    redis.stdin.close()
+    _wait_for_redis(socket_path, redis, log)
+    return redis
+
+
 def _wait_for_redis(socket_path: Path, process: subprocess.Popen, log: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,21 +142,7 @@ def local_celery_cluster(workers: int, env: dict[str, str], workdir: Path, timeo
     broker = broker_url(socket_path, password)
     processes: list[subprocess.Popen] = []  # stopped in this order: workers first, Redis last
     try:
-        redis_log = workdir / "redis.log"
-        with redis_log.open("w") as log:
-            # "-": the configuration, password included, comes from standard input, not argv (`ps` shows argv).
-            redis = subprocess.Popen(
-                [redis_server, "-"],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
-        processes.append(redis)
-        redis.stdin.write(redis_config(socket_path, password, broker_dir))
-        redis.stdin.close()
-        _wait_for_redis(socket_path, redis, redis_log)
+        processes.append(start_redis(redis_server, socket_path, password, broker_dir, workdir / "redis.log"))
         worker_env = {**env, "ANALYTICS_CELERY_BROKER": broker, "ANALYTICS_CELERY_BACKEND": broker}
         names, logs = [], []
         for index in range(1, workers + 1):
