@@ -286,6 +286,21 @@ def test_a_letter_spaced_header_name_is_read_collapsed_and_headings_stay(scrubbe
 @pytest.mark.parametrize(
     ("text", "scrubbed"),
     [
+        ("OKWUOSA, Ifeyinwa R.\nSenior Data Analyst", "<PERSON>\nSenior Data Analyst"),
+        ("Torvaldsen, Brynhild\nData Analyst, Oslo", "<PERSON>\nData Analyst, Oslo"),
+        ("Referees\nBerhane, Tsegaye – Head of Data, Acme – 2019-2022", "Referees\n<PERSON> – Head of Data, Acme – 2019-2022"),
+        # Places, and list items read turned round, are no names.
+        ("Kraków, Poland\nLagos, Nigeria\nPython, Java\nHindi, English\nSales, Marketing", None),
+        ("Solaris, Scala (3 years), Outlook, Hive", None),
+    ],
+)
+def test_a_surname_first_name_line_is_read_in_name_order(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
         ("Politecnico di Milano, Universität Wien, École Polytechnique, Technische Universität Dresden", None),
         ("presented it at the 2022 Infra Summit; Speaker, 2018 Data Science Summit, Pune", None),
         (

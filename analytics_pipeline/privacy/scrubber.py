@@ -98,8 +98,10 @@ _PROPAGATED_SCORE = 0.7
 # Four dot-separated numbers are an address, a netmask or a version, never a phone (libphonenumber's lenient
 # matcher reads 255.255.255.0 as one).
 _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
-# NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see propagate_names).
+# NER labels kept besides the scrubbed ones: an organisation's words are not a person's (see propagate_names),
+# and a line whose second part the detector reads as a place is no surname-first name ("Lagos, Nigeria").
 _ORGANISATION_LABELS = frozenset({"ORG"})
+_PLACE_LABELS = frozenset({"LOC"})
 
 
 def _use_bundled_public_suffix_list() -> None:
@@ -205,6 +207,28 @@ def letter_spaced_lines(text: str) -> list[tuple[int, int, str]]:
         (m.start(1), m.end(1), " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", m.group(1))))
         for m in _LETTER_SPACED_LINE.finditer(text)
     ]
+
+
+# A name written surname first, alone on its line or before a dash or bar: a header
+# ("OKAFOR, Ngozi A.") or a reference ("Mensah, Kofi – Head of Data, …"). The detector, trained on names in
+# reading order, reads it turned round ("Ngozi A. Okafor"); it is a name if the reading starts with one.
+_NAME_WORD = r"[^\W\d_][^\W\d_'’-]*(?:[-'’][^\W\d_]+)?"
+_INVERTED_NAME_LINE = re.compile(
+    rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]{_NAME_WORD})?),[ \t]+({_NAME_WORD}(?:[ \t]+(?:{_NAME_WORD}|[^\W\d_]\.))?)"
+    r"[ \t]*(?=$|[–—|]|-[ \t])"
+)
+
+
+def inverted_name_lines(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, start of the given names, end, reading) of each ``Surname, Given`` line start whose words are
+    capitalised: ``MÜLLER, Jan`` reads ``Jan Müller``."""
+    readings = []
+    for match in _INVERTED_NAME_LINE.finditer(text):
+        surname, given = match.group(1), match.group(2)
+        if all(word[0].isupper() for word in f"{surname} {given}".split()):
+            surname = surname.title() if surname.isupper() else surname
+            readings.append((match.start(1), match.start(2), match.end(2), f"{given} {surname}"))
+    return readings
 
 
 def can_hold_name(text: str) -> bool:
@@ -675,11 +699,14 @@ class PiiScrubber:
         The NER reads the text as written; the pattern recognizers read its detection view (same offsets),
         where a Unicode dash, dot or digit cannot hide a value.
         """
-        # Letter-spaced lines go to the detector collapsed, in the same pass as the paragraphs.
-        spaced = {text: letter_spaced_lines(text) if "PERSON" in self.entities else [] for text in texts}
+        # Letter-spaced and surname-first lines go to the detector as read, in the same pass as the paragraphs.
+        names = "PERSON" in self.entities
+        spaced = {text: letter_spaced_lines(text) if names else [] for text in texts}
+        inverted = {text: inverted_name_lines(text) if names else [] for text in texts}
         entities = self._paragraph_entities(
             [text[s:e] for text in texts for s, e in self._paragraphs(text)]
-            + [line for lines in spaced.values() for _, _, line in lines]
+            + [line for lines in spaced.values() for *_, line in lines]
+            + [line for lines in inverted.values() for *_, line in lines]
         )
         return [
             (
@@ -694,6 +721,12 @@ class PiiScrubber:
                     derived_person(start, end, "LetterSpacedName")
                     for start, end, line in spaced[text]
                     if any(label in self._ner_labels for *_, label in entities[content_key(line)])
+                ]
+                + [
+                    derived_person(start, end, "InvertedName")
+                    for start, given, end, reading in inverted[text]
+                    if any(s == 0 and label in self._ner_labels for s, _, label in entities[content_key(reading)])
+                    and not any(s < end and given < e for s, e in self._places(text, entities))
                 ],
                 self._organisation_words(text, entities),
             )
@@ -702,6 +735,14 @@ class PiiScrubber:
 
     def _paragraphs(self, text: str) -> list[tuple[int, int]]:
         return paragraphs(text, self._nlp.max_length)
+
+    def _places(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> list[tuple[int, int]]:
+        return [
+            (start + s, start + e)
+            for start, end in self._paragraphs(text)
+            for s, e, label in entities[content_key(text[start:end])]
+            if label in _PLACE_LABELS
+        ]
 
     def _organisation_words(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> frozenset[str]:
         return frozenset(
@@ -732,7 +773,7 @@ class PiiScrubber:
             found[key] = tuple(
                 (e.start_char, e.end_char, e.label_)
                 for e in doc.ents
-                if e.label_ in self._ner_labels or e.label_ in _ORGANISATION_LABELS
+                if e.label_ in self._ner_labels or e.label_ in _ORGANISATION_LABELS | _PLACE_LABELS
             )
             self._entity_cache.put(key, found[key])
         return found
