@@ -299,6 +299,43 @@ def test_a_surname_first_name_line_is_read_in_name_order(scrubber, text, scrubbe
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Place: Tirunelveli",
+        "Korba, Chhattisgarh",
+        "Kohima, Nagaland",
+        "Sales Executive, Korba (Mar 2022 – Present)\nBuilt sales dashboards for the Korba depot.",
+        "Class XII, Kendriya Vidyalaya, Nellore",
+        "B.Tech, Dr. Ishwar Mohanty Technical University, Kakinada",
+        "Higher Secondary – Govt. Girls Hr. Sec. School, Thrissur",
+        "Religion : Hindu\nPERSONAL DETAILS",
+        "ISO 9001:2015, IATF 16949 internal auditor",
+        "Date of Birth : 05-07-1997\nDOB: 05.07.1997",
+    ],
+)
+def test_towns_schools_headings_standards_and_birth_dates_stay(scrubber, text):
+    assert scrubber.scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        # A name before a school word that is a job title, a street after a name, a lower-case name before a place.
+        ("Reference: Nandita Venkatraman School Teacher, Nellore", "Reference: <PERSON> School Teacher, Nellore"),
+        ("Nandita Venkatraman College Road", "<PERSON> College Road"),
+        ("Mother's Name : Smt. Kamala Venkatraman", "Mother's Name : Smt. <PERSON>"),
+    ],
+)
+def test_names_beside_those_words_still_go(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == scrubbed
+
+
+def test_a_tool_taken_for_a_name_in_prose_stays_in_a_list_of_tools(scrubber):
+    text = "Worked with Snowflake and dbt for data modelling.\nSkills: ETL | Snowflake | Looker | Tableau"
+    assert scrubber.scrub(text).endswith("Skills: ETL | Snowflake | Looker | Tableau")
+
+
+@pytest.mark.parametrize(
     ("text", "scrubbed"),
     [
         ("Politecnico di Milano, Universität Wien, École Polytechnique, Technische Universität Dresden", None),

@@ -210,8 +210,10 @@ _DATE_PIECE_AFTER = re.compile(r"(?:[/.]\d{1,4})+")
 
 
 def is_date_or_reference(text: str, start: int, end: int) -> bool:
-    """Whether a phone candidate is a month/year date or range, widened over the date pieces beside it, or a
-    year-numbered ID after its label (``Req ID 2024-118734``)."""
+    """Whether a phone candidate is a full date or a run of years, a month/year date or range (widened over
+    the date pieces beside it), or a year-numbered ID after its label (``Req ID 2024-118734``)."""
+    if _DATE_OR_YEARS.fullmatch(text, start, end):
+        return True
     if before := _DATE_PIECE_BEFORE.search(text, max(0, start - 12), start):
         start = before.start()
     if after := _DATE_PIECE_AFTER.match(text, end):
@@ -240,8 +242,7 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
             continue
         if (
-            _DATE_OR_YEARS.fullmatch(match.group())
-            or _ROUND_QUANTITY.fullmatch(match.group())
+            _ROUND_QUANTITY.fullmatch(match.group())
             or is_date_or_reference(text, *match.span())
         ):
             continue

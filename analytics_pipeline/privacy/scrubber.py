@@ -258,6 +258,7 @@ def _name_words(text: str) -> set[str]:
         and match.group().lower() not in NAME_PARTICLES
         and not (len(match.group()) <= 3 and text[match.end() : match.end() + 1] == ".")
         and match.group() not in POST_NOMINALS
+        and match.group().lower() not in _HONORIFICS
     }
 
 
@@ -311,6 +312,18 @@ _NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w&'’.-]*)")
 _PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
 _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
+# Honorifics, a resume's section headings and its personal-details fields: words of no personal name. A span of
+# nothing else ("EMPLOYMENT HISTORY", "Religion", "Smt.") is no name, and none is hunted elsewhere.
+_HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late".split())
+_NOT_NAME_WORDS = _HONORIFICS | frozenset(
+    """
+    employment history work professional personal details experience education educational academic technical
+    skills key core competencies projects project summary career objective profile certifications achievements
+    declaration references interests hobbies languages known qualification qualifications extra curricular
+    activities strengths responsibilities roles internships training publications contact information additional
+    religion gender nationality marital status caste category
+    """.split()
+)
 
 
 def _in_other_phrase(text: str, start: int, end: int, name_words: set[str]) -> bool:
@@ -390,7 +403,7 @@ _INSTITUTION_TAIL = re.compile(
     r"Hackathon|Ltd|Limited|Pvt|Inc|Corp|Corporation|LLC|LLP|GmbH|Technologies|Solutions|Services|Systems|Labs|"
     r"Laboratories|Consulting|Consultants|Group|Foundation|Society|Association|Ministry|Department|Agency|"
     r"Industries|Enterprises|Infotech|Analytics|Studios|Partners|Holdings|Award|Awards|Prize|Scholarship|"
-    r"Fellowship|Trophy)\.?$"
+    r"Fellowship|Trophy|Vidyalaya|Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\.?$"
 )
 
 
@@ -402,11 +415,24 @@ _INSTITUTION_WORD = re.compile(
 )
 
 
+# A school named after a person continues past the span the detector takes for one ("<Savitribai Phule> Pune
+# University", "Dr. <Abdul Kalam> Technical University"): up to three capitalised words
+# and an educational head noun, which ends its item (a "School Teacher" after a header name is a job title).
+_SCHOOL_AFTER = re.compile(
+    r"\.?(?:[ \t]+[A-Z][\w'’.&-]*){0,3}?[ \t]+(?:College|University|Institute|School|Academy|Polytechnic|Vidyalaya|"
+    r"Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\b(?![ \t]+[A-Z])"
+)
+
+
 def is_institution(text: str, start: int, end: int) -> bool:
     """Whether a span the detector took for a person names an institution, on one line: it ends in an
-    institution's head noun or holds one written first."""
+    institution's head noun or holds one written first, or an educational one follows it."""
     value = text[start:end].rstrip()
-    return "\n" not in value and bool(_INSTITUTION_TAIL.search(value) or _INSTITUTION_WORD.search(value))
+    return "\n" not in value and bool(
+        _INSTITUTION_TAIL.search(value)
+        or _INSTITUTION_WORD.search(value)
+        or _SCHOOL_AFTER.match(text, start + len(value))
+    )
 
 
 # A postcode before a town, as European addresses write it ("10121 Torino", "61-888 Poznań", "8001 Zürich").
@@ -414,30 +440,60 @@ _POSTCODE_BEFORE = re.compile(r"(?<![\d.,/-])(?:\d{4,5}|\d{2}-\d{3}|\d{3} \d{2})
 _ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])")
 
 
-def is_town_after_postcode(text: str, start: int, end: int) -> bool:
-    """Whether a one-word span the detector took for a person is the town after a postcode, ending its item."""
-    value = text[start:end]
-    return (
-        " " not in value.strip()
-        and bool(_POSTCODE_BEFORE.search(text, max(0, start - 12), start))
-        and bool(_ITEM_END.match(text, end))
+# Where a resume names a town: a place field ("Place: Kottayam", "Location – Gurugram"), an employer's or
+# school's line before its dates ("Acme Retail, Gurugram (Mar 2022 – Present)"), before a region the detector
+# reads as a place ("Vellore, Tamil Nadu").
+_PLACE_LABEL_BEFORE = re.compile(
+    r"(?i:\b(?:place|city|town|location|district|dist|hometown|native place|based (?:in|at)))\.?[ \t]*[:–—-][ \t]*$"
+)
+_ITEM_BEFORE_DATES = re.compile(r"\S,[ \t]*$")
+_DATES_AFTER = re.compile(
+    r"[ \t]*(?:[(|–—-][ \t]*)?(?:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?[ \t,]+)?"
+    r"(?:19|20)\d\d\b"
+)
+_COMMA_AFTER = re.compile(r",[ \t]*")
+
+
+def is_town(text: str, start: int, end: int, places: Sequence[tuple[int, int]] = ()) -> bool:
+    """Whether a capitalised one-word span the detector took for a person is a town ending its item: after a
+    postcode or a place field's label, between an employer's comma and its dates, or before a region tagged
+    as a place."""
+    raw = text[start:end]
+    start += len(raw) - len(raw.lstrip())  # the detector's span may take the padding around a word
+    end = start + len(raw.strip())
+    if not text[start:end][:1].isupper() or any(c.isspace() for c in text[start:end]):
+        return False
+    if _ITEM_BEFORE_DATES.search(text, max(0, start - 4), start) and _DATES_AFTER.match(text, end):
+        return True
+    comma = _COMMA_AFTER.match(text, end)
+    return bool(_ITEM_END.match(text, end)) and bool(
+        _POSTCODE_BEFORE.search(text, max(0, start - 12), start)
+        or _PLACE_LABEL_BEFORE.search(text, max(0, start - 30), start)
+        or (comma and any(s == comma.end() for s, _ in places))
     )
 
 
+def is_short_national_number(text: str, result: RecognizerResult) -> bool:
+    """Whether libphonenumber took a number of under 7 digits without a ``+`` for a phone: some regions' plans
+    allow such local numbers, but in a resume they are PIN codes, standards and counts ("IATF 16949")."""
+    recognizer = (result.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+    value = text[result.start : result.end]
+    return recognizer == "PhoneRecognizer" and "+" not in value and sum(c.isdigit() for c in value) < 7
+
+
 def refine_results(
-    text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset(), propagate: bool = True
+    text: str,
+    results: list[RecognizerResult],
+    organisation_words: frozenset[str] = frozenset(),
+    places: Sequence[tuple[int, int]] = (),
+    propagate: bool = True,
 ) -> list[RecognizerResult]:
     """Drop PERSON spans without a letter or over a form's field label and score-table rows taken for phones, add
     propagated name occurrences.
 
-    ``organisation_words``: lower-cased words the NER tagged as an organisation in this text.
+    ``organisation_words``: lower-cased words the NER tagged as an organisation in this text; ``places``: the
+    spans it tagged as places.
     """
-    # A town after a postcode is no person, nor is the same word elsewhere ("10121 Torino" … "Fiat, Torino").
-    towns = {
-        text[r.start : r.end].strip().lower()
-        for r in results
-        if r.entity_type == "PERSON" and is_town_after_postcode(text, r.start, r.end)
-    }
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
@@ -448,7 +504,7 @@ def refine_results(
                 or is_form_label(text, r.start, r.end)
                 or is_institution(text, r.start, r.end)
                 or all(word in POST_NOMINALS for word in re.findall(r"\w+", text[r.start : r.end]))
-                or text[r.start : r.end].strip().lower() in towns
+                or all(word.lower() in _NOT_NAME_WORDS for word in re.findall(r"\w+", text[r.start : r.end]))
             )
         )
         and not (
@@ -457,11 +513,37 @@ def refine_results(
                 is_score_table_row(text[r.start : r.end])
                 or _DOTTED_QUAD.fullmatch(text[r.start : r.end])
                 or is_date_or_reference(text, r.start, r.end)
+                or is_short_national_number(text, r)
             )
         )
     ]
+    kept, towns = _without_towns(text, kept, places)
     kept = _without_lone_list_items(text, kept)
-    return kept + propagate_names(text, kept, organisation_words | towns) if propagate else kept
+    if not propagate:
+        return kept
+    # Again after propagation: a word found in prose may be a town elsewhere ("… the Korba depot" and "Acme,
+    # Korba (2019 – 2022)"), a tool taken for a name in prose is no name in a list of tools either.
+    kept, _ = _without_towns(text, kept + propagate_names(text, kept, organisation_words | towns), places)
+    return _without_lone_list_items(text, kept)
+
+
+_ONE_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
+def _without_towns(
+    text: str, results: list[RecognizerResult], places: Sequence[tuple[int, int]]
+) -> tuple[list[RecognizerResult], set[str]]:
+    """Drop PERSON spans of a word that is written somewhere in the text as a town ("10121 Torino" … "Fiat,
+    Torino"), wherever the detector took it for a name."""
+    words = {text[r.start : r.end].strip() for r in results if r.entity_type == "PERSON"}
+    towns = {
+        word.lower()
+        for word in words
+        if _ONE_WORD.fullmatch(word)
+        and any(is_town(text, m.start(), m.end(), places) for m in re.finditer(rf"\b{re.escape(word)}\b", text))
+    }
+    kept = [r for r in results if not (r.entity_type == "PERSON" and text[r.start : r.end].strip().lower() in towns)]
+    return kept, towns
 
 
 _LIST_SEPARATOR = re.compile(r"[,|;•·]")
@@ -690,7 +772,9 @@ class PiiScrubber:
                 spans[index] = final
         return spans
 
-    def _presidio_results(self, texts: list[str]) -> list[tuple[list[RecognizerResult], frozenset[str]]]:
+    def _presidio_results(
+        self, texts: list[str]
+    ) -> list[tuple[list[RecognizerResult], frozenset[str], list[tuple[int, int]]]]:
         """Presidio's results per text: every recognizer on the whole text, as ``AnalyzerEngine.analyze``.
 
         Only the NER, the costly part, runs per paragraph, batched through ``nlp.pipe``,
@@ -708,30 +792,29 @@ class PiiScrubber:
             + [line for lines in spaced.values() for *_, line in lines]
             + [line for lines in inverted.values() for *_, line in lines]
         )
-        return [
-            (
-                self._analyzer.analyze(
-                    detection_view(text),
-                    language="en",
-                    entities=self.entities,
-                    score_threshold=self.score_threshold,
-                    nlp_artifacts=self._artifacts(text, entities),
-                )
-                + [
-                    derived_person(start, end, "LetterSpacedName")
-                    for start, end, line in spaced[text]
-                    if any(label in self._ner_labels for *_, label in entities[content_key(line)])
-                ]
-                + [
-                    derived_person(start, end, "InvertedName")
-                    for start, given, end, reading in inverted[text]
-                    if any(s == 0 and label in self._ner_labels for s, _, label in entities[content_key(reading)])
-                    and not any(s < end and given < e for s, e in self._places(text, entities))
-                ],
-                self._organisation_words(text, entities),
+        found = []
+        for text in texts:
+            places = self._places(text, entities)
+            results = self._analyzer.analyze(
+                detection_view(text),
+                language="en",
+                entities=self.entities,
+                score_threshold=self.score_threshold,
+                nlp_artifacts=self._artifacts(text, entities),
             )
-            for text in texts
-        ]
+            results += [
+                derived_person(start, end, "LetterSpacedName")
+                for start, end, line in spaced[text]
+                if any(label in self._ner_labels for *_, label in entities[content_key(line)])
+            ]
+            results += [
+                derived_person(start, end, "InvertedName")
+                for start, given, end, reading in inverted[text]
+                if any(s == 0 and label in self._ner_labels for s, _, label in entities[content_key(reading)])
+                and not any(s < end and given < e for s, e in places)
+            ]
+            found.append((results, self._organisation_words(text, entities), places))
+        return found
 
     def _paragraphs(self, text: str) -> list[tuple[int, int]]:
         return paragraphs(text, self._nlp.max_length)
