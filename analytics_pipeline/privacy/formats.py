@@ -440,17 +440,24 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
 
 # Comma-separated parts, house first: "Flat No. 302, Sai Residency, Madhapur, Hyderabad - 500081",
 # "#45, 2nd Main, 5th Cross, Indiranagar", "Door No: 5/123, Gandhi Street". Written from India Post's
-# addressing conventions: a house-number label, or a house number opening a line (or following a colon)
-# before a comma, then parts up to the last that names a street, a building or a locality by its type word
-# (cross, main, nagar, layout, sector, residency ...). The parts after it (area, city, state, PIN code) stay,
-# as a city after a US street does. A bare number needs such a part right after it.
+# addressing conventions: a house-number label, a house number opening a line (or following a colon) before a
+# comma, or a Kerala house name, then parts up to the last that names a street, a building or a locality by its
+# type word (cross, main, nagar, layout, sector, residency ...). The parts after it (area, city, state, PIN code)
+# stay, as a city after a US street does. A bare number needs such a part right after it.
 _IN_HOUSE_LABEL = r"(?i:\b(?:h\.?[ \t]?no|house[ \t]+no|flat[ \t]+no|door[ \t]+no|plot[ \t]+no|d\.[ \t]?no|shop[ \t]+no|qtrs?\.?[ \t]+no|quarter[ \t]+no)\b\.?)[ \t]*[:.-]?[ \t]*"
 _IN_HOUSE_NUMBER = r"#?[ \t]*(?:[A-Za-z]{1,2}[ \t]*-[ \t]*)?\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?){0,3}"
 # A bare "No." is a house-number label only where a bare number could be one: "No. 14, 2nd Cross, ..."
-# ("Ticket No. 4829173" is not).
+# ("Ticket No. 4829173" is not). A care-of line may hold the address itself: "C/o 12, Sadashiv Peth".
+# A Kerala house goes by its name ("<Name> House", "<Name> (H)"): a house only with a post office or a PIN code
+# later on its line ("Trust House", "Lead Product House" are employers and titles).
+_IN_HOUSE_NAME = (
+    r"(?:[A-Z][\w'’-]{1,30}+[ \t]+){1,3}(?:House|\(H\))"
+    r"(?=[ \t]*,[^\n]{0,120}?(?:\bP\.?[ \t]?O\b|(?<!\d)\d{3}[ \t]?\d{3}(?!\d)))"
+)
 _IN_START = re.compile(
     rf"{_IN_HOUSE_LABEL}(?P<labeled>{_IN_HOUSE_NUMBER})"
-    rf"|(?:^|(?<=:))[ \t]*(?P<bare>(?:No\.[ \t]*)?{_IN_HOUSE_NUMBER})[ \t]*(?=,)",
+    rf"|(?:^|(?<=:))[ \t]*(?:(?i:c/o)\.?[ \t]+)?(?P<bare>(?:No\.[ \t]*)?{_IN_HOUSE_NUMBER})[ \t]*(?=,)"
+    rf"|(?:^|(?<=[:,]))[ \t]*(?P<house>{_IN_HOUSE_NAME})",
     re.MULTILINE,
 )
 # A part: up to 48 characters without a comma or a line break; a part ending in a comma may go on on the next line.
@@ -458,9 +465,14 @@ _IN_PART = re.compile(r"[ \t]*,[ \t]*\n?[ \t]*(?P<part>[^,\n]{1,48})")
 _IN_TYPE_WORD = re.compile(
     r"\b\d{1,2}(?:st|nd|rd|th)[ \t]+(?:Cross|Main|Block|Stage|Phase|Sector)\b"
     r"|\b(?:Cross|Main|Road|Rd|Street|St|Marg|Salai|Nagar|Layout|Colony|Sector|Block|Stage|Phase|Enclave|Vihar|"
-    r"Puram|Bagh|Gali|Lane|Chowk|Peth|Wadi|Mohalla|Residency|Apartments?|Apts|Society|Towers?|Complex|Heights|"
-    r"Extension|Extn|Bhavan|Niwas|Sadan|Kunj|Village|Vill|Tehsil|Taluka?|Mandal)\b\.?"
+    r"Puram|Bagh|Baug|Gali|Galli|Lane|Chowk|Peth|Wadi|Wada|Pada|Gaon|Gaun|Kottai|Bazaa?r|Mohalla|Residency|"
+    r"Apartments?|Apts|Society|Towers?|Complex|Heights|Extension|Extn|Bhavan|Niwas|Sadan|Kunj|Village|Vill|Tehsil|"
+    r"Taluka?|Mandal)\b\.?"
+    # English words that also name brands and exams ("Avenue Supermarts", "Gate 2019") only as the part's last word
+    r"|\b(?:Avenue|Causeway|Gate|Park)$"
     r"|^(?:Near|Opp\.?|Opposite|Behind|Beside)\b|^(?:P\.?[ \t]?O|Dist|Post)\b\.?"
+    # A post office after its place ("<Place> P.O."), as Kerala addresses name it
+    r"|\bP\.[ \t]?O\.?$|\bPO$"
 )
 _IN_MAX_PARTS = 6
 
@@ -478,8 +490,8 @@ def indian_address_spans(text: str) -> list[tuple[int, int]]:
                 end = part.end("part")
             elif start.group("bare") and index == 0:
                 break  # "2019, Acme Corp": a number before a comma is a house only before a street or a building
-        if start.group("labeled") or end > start.end():
-            spans.append((start.start("labeled") if start.group("labeled") else start.start("bare"), end))
+        if not start.group("bare") or end > start.end():
+            spans.append((start.start(start.lastgroup), end))
     return spans
 
 
