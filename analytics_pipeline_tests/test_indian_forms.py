@@ -1,6 +1,8 @@
 """PiiScrubber on the forms of Indian resumes: relatives' names on relation lines and fields, street and
 locality words and Kerala house names in addresses; and the look-alike prose that must stay."""
 
+import re
+
 import pytest
 
 from analytics_pipeline.privacy.formats import indian_address_spans
@@ -58,3 +60,56 @@ def test_brands_exams_and_skills_with_street_words_stay(scrubber, text):
 )
 def test_no_indian_address_in_numbered_prose_or_a_house_without_post_office(text):
     assert indian_address_spans(text) == [], [text[s:e] for s, e in indian_address_spans(text)]
+
+
+HEADER = "NIRMAYA TALPADE\nStaff Nurse | Mobile: 98450 11223\n\nPERSONAL DETAILS\n"
+FOOTER = "\nDate of Birth : 03/04/1995\nLanguages Known : Marathi, Hindi, English"
+
+
+@pytest.mark.parametrize(
+    ("line", "label", "name"),
+    [
+        ("D/o Ojasvit Rangnekar", "D/o ", "Ojasvit Rangnekar"),
+        ("W/o Shri Harshvardhan Kelkote", "W/o ", "Harshvardhan Kelkote"),
+        ("S/o Shri Devvrat Prasad Mahindrakar", "S/o ", "Devvrat Prasad Mahindrakar"),
+        ("S/O : PRAVEER KUNDALKAR", "S/O : ", "PRAVEER KUNDALKAR"),
+        ("s/o Shri Yagnesh Baraskar, Nashik", "s/o ", "Yagnesh Baraskar"),
+        ("D/O. Late Shri Omkarnath Paithankar", "D/O. ", "Omkarnath Paithankar"),
+        ("C/o Shri Vishwajeet Dongarkar", "C/o ", "Vishwajeet Dongarkar"),
+        ("Son of Shri Devvrat Mahindrakar", "Son of ", "Devvrat Mahindrakar"),
+        ("Daughter of Mr. Ranvijay Kolhatkar (retired)", "Daughter of ", "Ranvijay Kolhatkar"),
+        ("Husband of Smt. Ilavenil Marudhar", "Husband of ", "Ilavenil Marudhar"),
+        ("Father's Name : Chinmayanathan", "Father's Name : ", "Chinmayanathan"),
+        ("Mother's Name - Smt. Vaidehika Rangnekar", "Mother's Name - ", "Vaidehika Rangnekar"),
+        ("Husband's Name\tRudransh Palav", "Husband's Name\t", "Rudransh Palav"),
+        ("Spouse Name – Kaveriamma Tholpadi", "Spouse Name – ", "Kaveriamma Tholpadi"),
+        ("Spouse's Name: R. Thenmozhiyal", "Spouse's Name: ", "Thenmozhiyal"),
+        ("Guardian's Name: Anantrao Bhilawadekar", "Guardian's Name: ", "Anantrao Bhilawadekar"),
+        ("FATHER NAME : K. OMKARESHWAR", "FATHER NAME : ", "OMKARESHWAR"),
+        ("father's name: Mr. Hemaditya Sarnobat", "father's name: ", "Hemaditya Sarnobat"),
+    ],
+)
+def test_a_relatives_name_goes_and_the_relation_stays(scrubber, line, label, name):
+    scrubbed = scrubber.scrub(HEADER + line + FOOTER)
+    [scrubbed_line] = [row for row in scrubbed.splitlines() if row.startswith(label)]
+    assert "<PERSON>" in scrubbed_line, scrubbed
+    assert_gone(scrubbed, name)
+    assert scrubbed.endswith(FOOTER), scrubbed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Migrated the billing service w/o downtime, Docker and Kubernetes",
+        "Raised as the son of a farmer, I value hard work.",
+        "Mother tongue: Marathi\nFather's Occupation : Farmer",
+    ],
+)
+def test_prose_holds_no_relatives_name(scrubber, text):
+    assert scrubber.scrub(text) == text
+
+
+def test_a_relatives_name_is_hunted_elsewhere_but_not_into_an_institution(scrubber):
+    text = "Rudransh Palav Kelkote\nC/o Shri Ojasvit Kelkote\n\nB.Com – Shri Ojasvit College, 2012\nOjasvit said so."
+    scrubbed = scrubber.scrub(text)
+    assert "Shri Ojasvit College" in scrubbed and not re.search(r"Ojasvit said", scrubbed), scrubbed

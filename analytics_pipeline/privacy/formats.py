@@ -495,6 +495,11 @@ def indian_address_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def names_indian_locality(value: str) -> bool:
+    """Whether ``value`` names a street, building or locality by an Indian address's type word ("MG Road")."""
+    return bool(_IN_TYPE_WORD.search(value.strip()))
+
+
 def international_address_spans(text: str) -> list[tuple[int, int]]:
     # The address cue itself ("address is") is not part of the address.
     return [

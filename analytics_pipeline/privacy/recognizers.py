@@ -23,6 +23,7 @@ from analytics_pipeline.privacy.formats import (
     iban_spans,
     international_address_spans,
     line_bounds,
+    names_indian_locality,
 )
 from analytics_pipeline.privacy.normalize import disguised_email_spans, disguised_number_spans
 from analytics_pipeline.privacy.span_cache import BoundedCache, content_key
@@ -629,6 +630,35 @@ class LabeledNameRecognizer(_FormatRecognizer):
             for match in _LABELED_NAME.finditer(text)
             if match["other"] or _NOT_LATIN_LETTER.search(match["value"])
         ]
+
+
+# A parent's, spouse's or guardian's name on an Indian resume: after a relation ("S/o", "D/O.", "W/o", "C/o",
+# "Son of") or as the value of a relative's name field ("Father's Name :", "Spouse Name -"). The detector keeps
+# such a name, or half of it. Lower-case "w/o" is "without"; a spelled-out relation opens its item (in prose, "a
+# son of President ..." puts a title first). An honorific before the name stays, as "Dr." does before a detected
+# one; the name is capitalized words or initials ending its item: "C/o 12 MG Road" (a number) and "the son of a
+# farmer" (prose) hold none.
+_HONORIFIC = r"(?i:shri|shree|sri|smt|shrimati|mr|mrs|ms|late|dr|sardar)\.?"
+_RELATIVE_NAME = re.compile(
+    r"(?:(?<![\w/])(?:[SDCsdc]/[Oo]|W/[Oo])\.?(?:[ \t]*:)?"
+    r"|(?m:^|(?<=[,|:;]))[ \t•·*-]*(?i:son|daughter|wife|husband)[ \t]+(?i:of)\b"
+    r"|(?im:^[ \t•·*-]*(?:father|mother|husband|wife|spouse|guardian)(?:['’]?s)?[ \t]+name)"
+    r"(?:[ \t]*[:：–—-]|\t))"
+    rf"[ \t]*(?:{_HONORIFIC}[ \t]+){{0,2}}"
+    r"(?P<value>[A-Z][\w'’-]{0,30}+\.?(?:[ \t]+[A-Z][\w'’-]{0,30}+\.?){0,5})"
+    r"(?=[ \t]*(?:[,;|()\[\]\n]|$)|[ \t]+[-–—][ \t])"
+)
+
+
+class RelativeNameRecognizer(_FormatRecognizer):
+    """A relative's name after a relation or in a relative's name field of an Indian resume (``S/o Shri <name>``,
+    ``Father's Name : <name>``), unless it names a street or locality (a care-of line holding an address)."""
+
+    ENTITY = "PERSON"
+
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
+        return [m.span("value") for m in _RELATIVE_NAME.finditer(text) if not names_indian_locality(m["value"])]
 
 
 # Speakers of a support or interview transcript named in brackets: "Agent (Sofia): …", "[10:02] Recruiter (Ana
