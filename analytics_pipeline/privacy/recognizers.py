@@ -347,6 +347,27 @@ class GitRemoteRecognizer(_FormatRecognizer):
 _GIT_REMOTE = re.compile(r"(?<![\w.-])[\w.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}:(?!\d+\b)[\w~.-]+(?:/[\w~.-]+)*")
 
 
+class LinkedInPathRecognizer(_FormatRecognizer):
+    """A LinkedIn profile written without its host (``in/jane-doe-4a2b``, ``/in/ jane-doe`` as PDF extraction
+    spaces it), taken whole with its ``in/`` as the full link is. Only where a contact line puts it: at a line's
+    start (after an icon), after a separator or a LinkedIn label, and ending its line or before a separator;
+    prose has ``in/`` inside sentences (``log in/ sign up``, ``the in/out ratio``, ``check-in/check-out``)."""
+
+    ENTITY, SCORE = "URL", 1.0
+
+    @staticmethod
+    def find(text: str) -> list[tuple[int, int]]:
+        return [m.span("link") for m in _LINKEDIN_PATH.finditer(text)]
+
+
+# A slug as LinkedIn allows it: 3-100 letters, digits and hyphens.
+_LINKEDIN_PATH = re.compile(
+    r"(?m)(?:^[^\w\n/]{0,3}|[|•·][ \t]{0,3}|(?i:\blinked[ \t]?in)[ \t]{0,3}[:|–—-]?[ \t]{0,3})"
+    r"(?P<link>/?in/[ \t]?[A-Za-z0-9][A-Za-z0-9-]{2,99}/?)"
+    r"(?=[ \t]*(?:$|[|•·,;()])|[ \t]{2}|[ \t][–-][ \t])"
+)
+
+
 class CardNumberRecognizer(_FormatRecognizer):
     """Luhn-valid card numbers of every major issuer range and length (12-19 digits, ``formats.is_card_number``).
 
