@@ -387,8 +387,13 @@ class IbanCodeRecognizer(_FormatRecognizer):
 
 
 # A link's tail on the next line, as PDF text extraction leaves it: path characters only, and either
-# holding a digit, a slash or a hyphen (an ID, a path) or being the whole line in lower case.
+# holding a digit, a slash or a hyphen (an ID, a path), being the whole line in lower case or, after a profile's
+# path, a lower-case word before a separator (the rest of a name).
 _WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|[ \t]+\S)")
+# A profile's path that may be cut inside its owner's name (``/in/jane`` + ``doe``): LinkedIn's, GitHub's, GitLab's.
+_PROFILE_PATH = re.compile(r"(?:/in/|(?<![\w-])(?:github|gitlab)\.com/)[\w-]+$")
+# What ends a tail in a contact line: the line's end or a separator (``doe | Phone: …``, ``doe • Pune``).
+_SEPARATOR = re.compile(r"[ \t]*(?:\n|$)|[ \t]+[|•·–-][ \t]|[ \t]{2}")
 _BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
 # A personal site written with its owner's name capitalized: CamelCase or capitalized words joined by a hyphen
@@ -468,6 +473,13 @@ class LinkRecognizer(UrlRecognizer):
             or (whole_line and value == value.lower())
             or text[end - 1] == "-"  # cut inside a hyphenated slug: jane-\ndoe
             or (text[end - 1] == "/" and _CAMEL_CASE.search(value))  # a handle after the slash: /\nJaneDoe
+            # one lower-case word before a separator, after a profile path: /in/jane\ndoe | Phone
+            or (
+                value.isalpha()
+                and value.islower()
+                and _PROFILE_PATH.search(text[start:end])
+                and _SEPARATOR.match(text, tail.end())
+            )
         ):
             return tail.end()
         return end
