@@ -1,7 +1,11 @@
 """Links as PDF text extraction leaves them in resumes: LinkedIn paths without a host, links cut across a line
 break (real Presidio and spaCy model). Names are invented."""
 
+import time
+
 import pytest
+
+from analytics_pipeline.privacy.recognizers import LinkedInPathRecognizer, LinkRecognizer
 
 
 @pytest.mark.parametrize(
@@ -64,3 +68,40 @@ def test_a_profiles_name_cut_at_a_line_end_is_taken_up_to_a_separator(scrubber, 
 )
 def test_a_word_after_a_link_at_a_line_end_stays_without_strong_signals(scrubber, text, scrubbed):
     assert scrubber.scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Portfolio: https://zorvathkellemund.\ngithub.io", "Portfolio: <URL>"),
+        ("Portfolio: https://zorvathkellemund.\ngithub.io | Pune", "Portfolio: <URL> | Pune"),
+        ("Site: www.zorvathk.\ncom/work", "Site: <URL>"),
+        ("Site: https://blog.zorvathk.\nco.in  Python", "Site: <URL>  Python"),
+    ],
+)
+def test_a_host_cut_after_its_dot_goes_on_with_the_next_lines_suffix(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("I studied in the U.S.\ncommunity work was my focus.", None),
+        ("Tools, e.g.\ncom ports and serial lines", None),
+        ("Visit https://example.com.\nin addition we did more", "Visit <URL>.\nin addition we did more"),
+        ("Visit www.example.com.\nme and the team", "Visit <URL>.\nme and the team"),
+    ],
+)
+def test_a_line_after_a_dot_is_no_host_suffix_in_prose(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["| in/" + "a-" * 100_000, "\nin/ " * 50_000, "https://" + "a." * 100_000, ("www.a.\n" + "a." * 20) * 7_000],
+)
+def test_the_link_patterns_are_linear_on_hostile_text(text):
+    start = time.perf_counter()
+    LinkedInPathRecognizer.find(text)
+    LinkRecognizer._cut_hosts(text)
+    assert time.perf_counter() - start < 5.0

@@ -394,6 +394,13 @@ _WRAPPED_TAIL = re.compile(r"\n[ \t]*(?P<tail>[\w%~+=&?#./-]+)(?=[ \t]*(?:\n|$)|
 _PROFILE_PATH = re.compile(r"(?:/in/|(?<![\w-])(?:github|gitlab)\.com/)[\w-]+$")
 # What ends a tail in a contact line: the line's end or a separator (``doe | Phone: …``, ``doe • Pune``).
 _SEPARATOR = re.compile(r"[ \t]*(?:\n|$)|[ \t]+[|•·–-][ \t]|[ \t]{2}")
+# A host cut after one of its dots at a line end, after a scheme or ``www`` (``https://jane.`` + ``github.io``,
+# ``www.jane.`` + ``com/cv``); the next line's labels are its suffix if they end in a top-level domain.
+_CUT_HOST = re.compile(
+    r"(?:\b(?i:https?)://|(?<![\w.-])www\.)(?:(?:[^\W_]|-){1,63}\.){1,8}\n[ \t]*"
+    r"(?:(?:[^\W_]|-){1,63}\.){0,3}(?P<tld>[a-z]{2,24})(?![\w.-])(?P<path>/[^\s)\]>,;\"']*)?"
+)
+_TOP_LEVEL_DOMAINS = frozenset(re.findall(r"\(\?:([a-z]+)\)", UrlRecognizer.BASE_URL_REGEX))
 _BARE_HOST = re.compile(r"(?i)^(?:[a-z0-9-]+\.)+[a-z]+$")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
 # A personal site written with its owner's name capitalized: CamelCase or capitalized words joined by a hyphen
@@ -431,7 +438,8 @@ class LinkRecognizer(UrlRecognizer):
     match ends where its word ends (``cv.docx`` is a file, not ``cv.do``) and is no source file
     (``setup.py``, ``test_app.py``).
     A link ending at a line end continues on the next line when that line starts with its tail
-    (``indeed.com/r/Jane-\nDoe/4f2a``): a profile path often holds the person's name.
+    (``indeed.com/r/Jane-\nDoe/4f2a``): a profile path often holds the person's name. A host cut after a dot
+    at a line end goes on with the next line's suffix (``https://jane.\ngithub.io``).
     """
 
     def __init__(self) -> None:
@@ -484,8 +492,21 @@ class LinkRecognizer(UrlRecognizer):
             return tail.end()
         return end
 
+    @staticmethod
+    def _cut_hosts(text: str) -> list[tuple[int, int]]:
+        """Hosts cut after a dot at a line end. Without a path, the suffix must end its line or stand before a
+        separator: a sentence ending in a link goes on with words (``example.com.`` + ``in addition``)."""
+        return [
+            match.span()
+            for match in _CUT_HOST.finditer(text)
+            if match["tld"] in _TOP_LEVEL_DOMAINS and (match["path"] or _SEPARATOR.match(text, match.end()))
+        ]
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
-        results = []
+        results = [
+            recognizer_result(self, "URL", start, self._with_tail(text, start, end), 1.0)
+            for start, end in self._cut_hosts(text)
+        ]
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             if self._is_link(
                 text[result.start : result.end],
