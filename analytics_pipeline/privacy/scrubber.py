@@ -89,7 +89,7 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 7
+SCRUBBER_REVISION = 8
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
@@ -314,8 +314,9 @@ _NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w&'’.-]*)")
 _PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
 _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
-# Honorifics, a resume's section headings and its personal-details fields: words of no personal name. A span of
-# nothing else ("EMPLOYMENT HISTORY", "Religion", "Smt.") is no name, and none is hunted elsewhere.
+# Honorifics, a resume's section headings, its personal-details fields and job titles: words of no personal name
+# (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT HISTORY", "Religion",
+# "Smt.", "Staff Nurse") is no name, and no honorific is hunted elsewhere.
 _HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late".split())
 _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     """
@@ -324,6 +325,9 @@ _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     declaration references interests hobbies languages known qualification qualifications extra curricular
     activities strengths responsibilities roles internships training publications contact information additional
     religion gender nationality marital status caste category
+    partner manager director engineer officer executive analyst consultant lead intern trainee supervisor
+    coordinator assistant associate founder president principal teacher nurse accountant developer architect
+    administrator staff senior junior chief deputy
     """.split()
 )
 
@@ -536,12 +540,14 @@ def _without_towns(
     text: str, results: list[RecognizerResult], places: Sequence[tuple[int, int]]
 ) -> tuple[list[RecognizerResult], set[str]]:
     """Drop PERSON spans of a word that is written somewhere in the text as a town ("10121 Torino" … "Fiat,
-    Torino"), wherever the detector took it for a name."""
-    words = {text[r.start : r.end].strip() for r in results if r.entity_type == "PERSON"}
+    Torino"), wherever the detector took it for a name, unless it also read the word in a longer name."""
+    persons = [text[r.start : r.end].strip() for r in results if r.entity_type == "PERSON"]
+    in_full_names = set().union(*(_name_words(value) for value in persons if " " in value))
     towns = {
         word.lower()
-        for word in words
+        for word in set(persons)
         if _ONE_WORD.fullmatch(word)
+        and word.lower() not in in_full_names
         and any(is_town(text, m.start(), m.end(), places) for m in re.finditer(rf"\b{re.escape(word)}\b", text))
     }
     kept = [r for r in results if not (r.entity_type == "PERSON" and text[r.start : r.end].strip().lower() in towns)]
