@@ -310,6 +310,7 @@ def test_a_surname_first_name_line_is_read_in_name_order(scrubber, text, scrubbe
         "Higher Secondary – Govt. Girls Hr. Sec. School, Thrissur",
         "Religion : Hindu\nPERSONAL DETAILS",
         "Staff Nurse\nCity Hospital, Jorhat",
+        "Joined Tarun Oberoi & Sons as a trainee.",
         "ISO 9001:2015, IATF 16949 internal auditor",
         "Date of Birth : 05-07-1997\nDOB: 05.07.1997",
     ],

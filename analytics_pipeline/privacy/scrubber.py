@@ -409,7 +409,7 @@ _INSTITUTION_TAIL = re.compile(
     r"Hackathon|Ltd|Limited|Pvt|Inc|Corp|Corporation|LLC|LLP|GmbH|Technologies|Solutions|Services|Systems|Labs|"
     r"Laboratories|Consulting|Consultants|Group|Foundation|Society|Association|Ministry|Department|Agency|"
     r"Industries|Enterprises|Infotech|Analytics|Studios|Partners|Holdings|Award|Awards|Prize|Scholarship|"
-    r"Fellowship|Trophy|Vidyalaya|Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\.?$"
+    r"Fellowship|Trophy|PLC|Vidyalaya|Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\.?$"
 )
 
 
@@ -424,9 +424,12 @@ _INSTITUTION_WORD = re.compile(
 # A school named after a person continues past the span the detector takes for one ("<Savitribai Phule> Pune
 # University", "Dr. <Abdul Kalam> Technical University"): up to three capitalised words
 # and an educational head noun, which ends its item (a "School Teacher" after a header name is a job title).
+# Likewise a firm's legal form right after the span.
 _SCHOOL_AFTER = re.compile(
     r"\.?(?:[ \t]+[A-Z][\w'’.&-]*){0,3}?[ \t]+(?:College|University|Institute|School|Academy|Polytechnic|Vidyalaya|"
     r"Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\b(?![ \t]+[A-Z])"
+    # A firm named after people: its legal form follows the names ("Sharma Traders Pvt Ltd", "Ruiz & Sons").
+    r"|,?[ \t]+(?:Ltd|Limited|Pvt|Inc|Corp|LLC|LLP|PLC|GmbH|(?:&|and)[ \t]+(?:Sons|Co))\b"
 )
 
 
