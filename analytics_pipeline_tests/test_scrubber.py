@@ -342,6 +342,31 @@ def test_a_tool_taken_for_a_name_in_prose_stays_in_a_list_of_tools(scrubber):
 @pytest.mark.parametrize(
     ("text", "scrubbed"),
     [
+        ("Observability: Prometheus, Thanos, Grafana, Loki, ELK", None),
+        ("Team: Priya, Rahul, Anil", "Team: <PERSON>, <PERSON>, <PERSON>"),
+        ("We hired 3: Priya, Rahul, Anil", "We hired 3: <PERSON>, <PERSON>, <PERSON>"),
+    ],
+)
+def test_one_word_items_under_a_label_of_things_are_things(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("S/o- Sri Harikesh Baitha", "S/o- Sri <PERSON>"),
+        ("Father : Sri Trilochan Kumar Behera", "Father : Sri <PERSON>"),
+        ("Father : Farmer\nMother : Housewife", None),
+        ("CA Tarun Oberoi, Partner\nOffice: San Jose, CA 95112", "<PERSON>, Partner\nOffice: San Jose, CA 95112"),
+    ],
+)
+def test_relatives_after_short_labels_and_honorifics(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
         ("Politecnico di Milano, Universität Wien, École Polytechnique, Technische Universität Dresden", None),
         ("presented it at the 2022 Infra Summit; Speaker, 2018 Data Science Summit, Pune", None),
         (

@@ -694,10 +694,12 @@ class LabeledNameRecognizer(_FormatRecognizer):
 # farmer" (prose) hold none.
 _HONORIFIC = r"(?i:shri|shree|sri|smt|shrimati|mr|mrs|ms|late|dr|sardar)\.?"
 _RELATIVE_NAME = re.compile(
-    r"(?:(?<![\w/])(?:[SDCsdc]/[Oo]|W/[Oo])\.?(?:[ \t]*:)?"
+    r"(?:(?<![\w/])(?:[SDCsdc]/[Oo]|W/[Oo])\.?(?:[ \t]*[:-])?"
     r"|(?m:^|(?<=[,|:;]))[ \t•·*-]*(?i:son|daughter|wife|husband)[ \t]+(?i:of)\b"
     r"|(?im:^[ \t•·*-]*(?:father|mother|husband|wife|spouse|guardian)(?:['’]?s)?[ \t]+name)"
-    r"(?:[ \t]*[:：–—-]|\t))"
+    r"(?:[ \t]*[:：–—-]|\t)"
+    # "Father : Farmer" is an occupation: without "Name", only an honorific makes the value a name.
+    rf"|(?im:^[ \t•·*-]*(?:father|mother|husband|wife|spouse|guardian)[ \t]*[:：–—-](?=[ \t]*{_HONORIFIC}[ \t])))"
     rf"[ \t]*(?:{_HONORIFIC}[ \t]+){{0,2}}"
     r"(?P<value>[A-Z][\w'’-]{0,30}+\.?(?:[ \t]+[A-Z][\w'’-]{0,30}+\.?){0,5})"
     r"(?=[ \t]*(?:[,;|()\[\]\n]|$)|[ \t]+[-–—][ \t])"

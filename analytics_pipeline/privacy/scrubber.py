@@ -260,7 +260,7 @@ def _name_words(text: str) -> set[str]:
         and match.group().lower() not in NAME_PARTICLES
         and not (len(match.group()) <= 3 and text[match.end() : match.end() + 1] == ".")
         and match.group() not in POST_NOMINALS
-        and match.group().lower() not in _HONORIFICS
+        and match.group().lower() not in _NOT_NAME_WORDS
     }
 
 
@@ -314,20 +314,22 @@ _NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w&'’.-]*)")
 _PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
 _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
-# Honorifics, a resume's section headings, its personal-details fields and job titles: words of no personal name
-# (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT HISTORY", "Religion",
-# "Smt.", "Staff Nurse") is no name, and no honorific is hunted elsewhere.
-_HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late".split())
+# Honorifics, a resume's section headings, its personal-details fields, job titles and Indian languages: words of
+# no personal name (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT
+# HISTORY", "Religion", "Smt.", "Staff Nurse") is no name, and none of them is hunted elsewhere.
+_HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late engr er adv ca".split())
 _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     """
     employment history work professional personal details experience education educational academic technical
-    skills key core competencies projects project summary career objective profile certifications achievements
+    skills core competencies projects project summary career objective profile certifications achievements
     declaration references interests hobbies languages known qualification qualifications extra curricular
     activities strengths responsibilities roles internships training publications contact information additional
     religion gender nationality marital status caste category
     partner manager director engineer officer executive analyst consultant lead intern trainee supervisor
     coordinator assistant associate founder president principal teacher nurse accountant developer architect
-    administrator staff senior junior chief deputy
+    administrator staff senior junior chief deputy superintendent nursing retd retired date
+    hindi tamil telugu kannada malayalam marathi bengali gujarati punjabi urdu sanskrit odia assamese konkani
+    city town district village
     """.split()
 )
 
@@ -543,15 +545,19 @@ def _without_towns(
     text: str, results: list[RecognizerResult], places: Sequence[tuple[int, int]]
 ) -> tuple[list[RecognizerResult], set[str]]:
     """Drop PERSON spans of a word that is written somewhere in the text as a town ("10121 Torino" … "Fiat,
-    Torino"), wherever the detector took it for a name, unless it also read the word in a longer name."""
+    Torino"), wherever the detector took it for a name. Before a region is weaker evidence (the detector may
+    read a job title as a place: "Tarun Oberoi, Partner"): it does not count for a word the detector also read
+    after the first word of a longer name, as a surname."""
     persons = [text[r.start : r.end].strip() for r in results if r.entity_type == "PERSON"]
-    in_full_names = set().union(*(_name_words(value) for value in persons if " " in value))
+    surnames = set().union(*(_name_words(value.split(maxsplit=1)[1]) for value in persons if " " in value))
     towns = {
         word.lower()
         for word in set(persons)
         if _ONE_WORD.fullmatch(word)
-        and word.lower() not in in_full_names
-        and any(is_town(text, m.start(), m.end(), places) for m in re.finditer(rf"\b{re.escape(word)}\b", text))
+        and any(
+            is_town(text, m.start(), m.end(), () if word.lower() in surnames else places)
+            for m in re.finditer(rf"\b{re.escape(word)}\b", text)
+        )
     }
     kept = [r for r in results if not (r.entity_type == "PERSON" and text[r.start : r.end].strip().lower() in towns)]
     return kept, towns
@@ -569,7 +575,7 @@ def _without_lone_list_items(text: str, results: list[RecognizerResult]) -> list
     multi_word = {
         w for r in persons if " " in text[r.start : r.end].strip() for w in _name_words(text[r.start : r.end])
     }
-    items: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    items: dict[tuple[int, int], tuple[str, list[tuple[int, int]]]] = {}
     dropped = set()
     for r in persons:
         value = text[r.start : r.end]
@@ -578,20 +584,41 @@ def _without_lone_list_items(text: str, results: list[RecognizerResult]) -> list
         line = line_bounds(text, r.start, r.end)
         if line not in items:
             items[line] = _list_items(text, *line)
-        line_items = items[line]
+        label, line_items = items[line]
         if len(line_items) < 3 or (r.start, r.end) not in line_items:
             continue
         named = sum(any(p.start < e and s < p.end for p in persons) for s, e in line_items)
-        if 2 * named < len(line_items):
+        if 2 * named < len(line_items) or _is_list_of_things(text, label, line_items):
             dropped.add(id(r))
     return [r for r in results if id(r) not in dropped]
 
 
-def _list_items(text: str, line_start: int, line_end: int) -> list[tuple[int, int]]:
-    """(start, end) of each item of a separator-delimited line, stripped; a ``Label:`` before the first goes."""
+def _is_list_of_things(text: str, label: str, items: list[tuple[int, int]]) -> bool:
+    """A list of one-word items under a label that names no people ("Observability: Prometheus, Thanos,
+    Grafana, Loki") lists things, however many of them the detector takes for names ("Team: Priya, Rahul, Anil"
+    lists people; a label with a number is a sentence's start, not a heading)."""
+    return (
+        bool(label)
+        and not any(c.isdigit() for c in label)
+        and not _PEOPLE_LABEL.search(label)
+        and all(" " not in text[s:e] for s, e in items)
+    )
+
+
+# Words of a label over a list of people.
+_PEOPLE_LABEL = re.compile(
+    r"(?i)\b(?:referen|referee|team|member|mentor|contact|author|speaker|panel|judge|colleague|family|student|"
+    r"staff|people|name|with|by|cc|to|from|attendee|participant|guest|friend|child|kid|sibling|parent|host|"
+    r"organi[sz]er|committee|advis|supervisor|coach|manager|lead|report|peer|cast|crew|winner|player|artist)"
+)
+
+
+def _list_items(text: str, line_start: int, line_end: int) -> tuple[str, list[tuple[int, int]]]:
+    """The ``Label:`` before the first item of a separator-delimited line ("" if none) and the (start, end)
+    of each item, stripped."""
     line = text[line_start:line_end]
     if len(_LIST_SEPARATOR.findall(line)) < 2:
-        return []
+        return "", []
     label = re.match(r"[^:,|;]{1,40}:", line)
     offset = line_start + (label.end() if label else 0)
     spans, position = [], offset
@@ -603,8 +630,8 @@ def _list_items(text: str, line_start: int, line_end: int) -> list[tuple[int, in
         position += len(piece) + 1
     # A list, not prose with commas: every item is a few words ("Lukashenko , 41 , won the polls in 1994 on ...").
     if any(len(text[s:e].split()) > 3 for s, e in spans):
-        return []
-    return spans
+        return "", []
+    return label.group()[:-1] if label else "", spans
 
 
 def _rank(result: RecognizerResult) -> tuple[bool, float, int]:
