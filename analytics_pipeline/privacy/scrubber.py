@@ -317,14 +317,15 @@ _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
 # Honorifics, a resume's section headings, its personal-details fields, job titles and Indian languages: words of
 # no personal name (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT
 # HISTORY", "Religion", "Smt.", "Staff Nurse") is no name, and none of them is hunted elsewhere.
-_HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late engr er adv ca".split())
+_HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late engr er adv ca sr fr".split())
 _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     """
     employment history work professional personal details experience education educational academic technical
     skills core competencies projects project summary career objective profile certifications achievements
     declaration references interests hobbies languages known qualification qualifications extra curricular
     activities strengths responsibilities roles internships training publications contact information additional
-    religion gender nationality marital status caste category
+    religion gender sex male female married unmarried single nationality marital status caste category mother
+    father signature soft trainings attended
     partner manager director engineer officer executive analyst consultant lead intern trainee supervisor
     coordinator assistant associate founder president principal teacher nurse accountant developer architect
     administrator staff senior junior chief deputy superintendent nursing retd retired date
