@@ -278,3 +278,26 @@ def test_a_killed_parser_costs_a_503_not_the_api(tmp_path):
     assert [r.status_code for r in statuses] == [503, 200, 200]
     assert statuses[0].headers["retry-after"] == "1"
     assert len(raw_event_ids(tmp_path / "raw")) == 3
+
+
+# --- issue 22: the HTTP layer ------------------------------------------------------------------------------
+
+WEBSOCKET_UPGRADE = (
+    b"GET /v1/batch HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+)
+
+
+def test_websocket_upgrade_requests_leave_their_address_able_to_connect(guarded_url):
+    """With a WebSocket library installed, uvicorn handed upgrade requests to its WebSocket protocol, which
+    the guard never saw close: after max_per_address of them, the address was refused until a restart."""
+    port = _port(guarded_url)
+    for _ in range(100):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(WEBSOCKET_UPGRADE)
+            answer = sock.recv(65536)
+        assert not answer.startswith(b"HTTP/1.1 101"), answer[:80]
+        assert b"dGhlIHNhbXBsZSBub25jZQ" not in answer
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 200")

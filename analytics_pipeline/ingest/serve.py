@@ -214,6 +214,9 @@ def server_options(guard: ConnectionGuard) -> dict:
     """uvicorn settings of the ingestion API: the guarded h11 protocol, short keep-alive, no access log."""
     return {
         "http": partial(GuardedH11Protocol, guard=guard),
+        # The API has no WebSocket endpoint. With a WebSocket library installed, uvicorn would hand an upgrade
+        # request's connection to its WebSocket protocol, past the guard (its per-address count never released).
+        "ws": "none",
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "h11_max_incomplete_event_size": guard.max_head_bytes,
         "log_level": "warning",
