@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -301,3 +302,81 @@ def test_websocket_upgrade_requests_leave_their_address_able_to_connect(guarded_
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+def _fill_without_reading(port: int, request: bytes, seconds: float = 10) -> socket.socket:
+    """A connection from 127.0.0.2 that sends ``request`` over and over and never reads an answer, until the
+    server stops taking requests (its answers fill the socket buffers) or ``seconds`` pass."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind(("127.0.0.2", 0))
+    sock.settimeout(0.5)
+    sock.connect(("127.0.0.1", port))
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < seconds:
+            sock.sendall(request * 100)
+    except (TimeoutError, OSError):
+        pass
+    return sock
+
+
+KEYLESS_POST = b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_clients_that_never_read_their_answers_hold_no_slot_and_are_cut(tmp_path):
+    """Pipelined requests whose answers were never read held a slot of the in-flight limit each, for as long
+    as their client kept the socket open: every authenticated request got 503. A request now counts until
+    its answer is ready; the next one waits until the client has taken it; the write deadline cuts it."""
+    guard = ConnectionGuard(max_in_flight=2, write_timeout=1.5)
+    app = create_app(IngestSettings(raw_dir=tmp_path / "raw", write_key=TEST_WRITE_KEY))
+    with running_server(app, guard=guard) as url:
+        port = _port(url)
+        attackers = []
+        threads = [
+            threading.Thread(target=lambda: attackers.append(_fill_without_reading(port, KEYLESS_POST)))
+            for _ in range(4)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=15)
+            statuses = [
+                httpx.post(url + "/v1/batch", json={"batch": [interaction()]}, headers=AUTH, timeout=30).status_code
+                for _ in range(5)
+            ]
+            started = time.monotonic()
+            while guard.per_address["127.0.0.2"] and time.monotonic() - started < 10:
+                time.sleep(0.1)
+            cut_after = time.monotonic() - started
+        finally:
+            for sock in attackers:
+                sock.close()
+    assert len(attackers) == 4
+    assert statuses == [200] * 5
+    assert not guard.per_address["127.0.0.2"], dict(guard.per_address)  # every attacker cut by the write deadline
+    assert cut_after < 5
+
+
+def test_sigterm_ends_the_server_while_a_client_does_not_read_its_answers(tmp_path):
+    """uvicorn waited, without a bound, for a request whose answer could not be written: SIGTERM never ended the
+    server while a client kept its answers unread. The write deadline cuts that client; the shutdown is bounded."""
+    port = free_port()
+    env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(port, server)
+        with _fill_without_reading(port, KEYLESS_POST):
+            started = time.monotonic()
+            server.terminate()
+            server.wait(timeout=60)
+            ended_after = time.monotonic() - started
+    finally:
+        server.kill()
+        server.wait(timeout=30)
+    assert ended_after < ConnectionGuard.write_timeout + 10

@@ -4,10 +4,12 @@ uvicorn alone counts *open connections* against ``--limit-concurrency`` and neve
 connection that has not sent its request head, so a few dozen idle sockets deny service to
 everyone. :class:`GuardedH11Protocol` closes connections that do not send a complete request
 head within ``head_timeout`` (measured from the head's first byte or the connect, never reset by
-drip-fed header lines) or a complete body within ``body_timeout``, caps connections per client
-address, and limits *requests in flight* instead of connections. A beacon (``text/plain``, its
-key in its body) is unauthenticated until its body is read: it has ``beacon_body_timeout`` for
-that and a budget of its own, so beacons without a key never take a slot of authenticated requests.
+drip-fed header lines) or a complete body within ``body_timeout``, cuts connections whose client does
+not take its answer within ``write_timeout``, caps connections per client address, and limits
+*requests in flight* (until their answer is ready, not until it is read) instead of connections.
+A beacon (``text/plain``, its key in its body) is unauthenticated until its body is read: it has
+``beacon_body_timeout`` for that and a budget of its own, so beacons without a key never take a slot
+of authenticated requests.
 
 Also :func:`running_server`, which serves an app on a free loopback port in a thread:
 the real HTTP stack for tests and benchmarks, no subprocess needed.
@@ -46,6 +48,9 @@ from analytics_pipeline.ingest.browser import cors_headers, is_beacon
 log = logging.getLogger(__name__)
 APP_FACTORY = "analytics_pipeline.ingest.api:app_from_env"
 KEEP_ALIVE_SECONDS = 5
+# On SIGTERM, requests in flight get this long to finish (a 32 MiB body takes seconds to parse), then they are
+# cancelled: a shutdown never waits for a client.
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def head_bytes(scope: dict) -> int:
@@ -75,6 +80,7 @@ class ConnectionGuard:
     head_timeout: float = 5.0  # seconds to send a complete request head
     body_timeout: float = 60.0  # seconds to send the body once the head is in (32 MiB at >= 0.5 MB/s)
     beacon_body_timeout: float = 5.0  # the same for a beacon (<= 64 KiB), read before its key is known
+    write_timeout: float = 10.0  # seconds a client has to take an answer the kernel could not send at once
     max_per_address: int = 64  # open connections per client IP address
     max_in_flight: int = 64  # requests being processed; beyond: 503 + Retry-After (clients retry)
     max_unauthenticated: int = 16  # beacons in flight whose key is not checked yet; beyond: 503
@@ -111,10 +117,18 @@ class ConnectionGuard:
         if self.in_flight >= self.max_in_flight:
             return await _busy(send, self._cors(scope))
         self.in_flight += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight -= 1
+
         try:
-            return await app(scope, receive, send)
+            return await app(scope, receive, _after(release, send))
         finally:
-            self.in_flight -= 1
+            release()
 
     def _cors(self, scope) -> list[tuple[bytes, bytes]]:
         origin = Headers(scope=scope).get("origin")
@@ -136,14 +150,33 @@ class ConnectionGuard:
                 authenticated = True
             return authenticated
 
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                if authenticated:
+                    self.in_flight -= 1
+                else:
+                    self.unauthenticated -= 1
+
         scope.setdefault("extensions", {})[AUTHENTICATED_EXTENSION] = authenticate
         try:
-            return await app(scope, receive, send)
+            return await app(scope, receive, _after(release, send))
         finally:
-            if authenticated:
-                self.in_flight -= 1
-            else:
-                self.unauthenticated -= 1
+            release()
+
+
+def _after(release, send):
+    """``send`` that calls ``release`` first: a request counts against its budget until its answer is ready, not
+    while the answer waits for its client to read it."""
+
+    async def answer(message) -> None:
+        release()
+        await send(message)
+
+    return answer
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -157,9 +190,13 @@ class GuardedH11Protocol(H11Protocol):
         self._address: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_state: type[h11.Sentinel] | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
+        self._next_when_writable = False
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        # Writing pauses as soon as the kernel does not take an answer whole: the client is not reading it.
+        transport.set_write_buffer_limits(high=0)
         address = self.client[0] if self.client else ""
         if self.guard.per_address[address] >= self.guard.max_per_address:
             transport.close()  # refused before anything is read; connection_lost does the bookkeeping
@@ -172,7 +209,29 @@ class GuardedH11Protocol(H11Protocol):
         super().data_received(data)
         self._watch()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        # abort, not close: a close waits for the buffer to drain, which is what does not happen.
+        self._write_deadline = self.loop.call_later(self.guard.write_timeout, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._cancel_write_deadline()
+        if self._next_when_writable:
+            self._next_when_writable = False
+            self.on_response_complete()
+
+    def _cancel_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
     def on_response_complete(self) -> None:
+        if self.flow.write_paused and not self.transport.is_closing():
+            # The client has not taken this answer yet: its next (pipelined) request waits until it has, or until
+            # the write deadline cuts the connection, rather than waiting, in flight, to write its answer.
+            self._next_when_writable = True
+            return
         super().on_response_complete()
         self._set_deadline(None)  # idle between requests: uvicorn's keep-alive timeout applies
         if self.cycle is not None and not self.cycle.response_complete:
@@ -180,6 +239,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._set_deadline(None)
+        self._cancel_write_deadline()
         if self._address is not None:
             self.guard.per_address[self._address] -= 1
             if not self.guard.per_address[self._address]:
@@ -218,6 +278,7 @@ def server_options(guard: ConnectionGuard) -> dict:
         # request's connection to its WebSocket protocol, past the guard (its per-address count never released).
         "ws": "none",
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "h11_max_incomplete_event_size": guard.max_head_bytes,
         "log_level": "warning",
         "access_log": False,  # access lines would add noise, not insight; bodies are never logged
