@@ -6,17 +6,19 @@ import errno
 import json
 import multiprocessing
 import os
+import shutil
 import stat
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from analytics_pipeline.contract import parse_event, parse_event_line
 from analytics_pipeline.ingest import writer as writer_module
 from analytics_pipeline.ingest.writer import RawLogWriter, stamp_received
 from analytics_pipeline.raw_log import iter_raw_lines
-from analytics_pipeline_tests.ingest_helpers import interaction, raw_event_ids
+from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, ingest_server, interaction, raw_event_ids
 
 # 00:30 in UTC+02:00 is still the previous day in UTC: the partition is the UTC arrival day.
 ARRIVAL = datetime(2026, 3, 2, 0, 30, tzinfo=timezone(timedelta(hours=2)))
@@ -109,3 +111,63 @@ def test_each_process_writes_its_own_file(tmp_path):
         assert child.exitcode == 0
     assert len(list(tmp_path.glob("2026-03-01/*.jsonl"))) == 3
     assert len(set(raw_event_ids(tmp_path))) == 150
+
+
+@pytest.mark.parametrize("removed", ["day", "raw_dir", "moved_day"])
+def test_a_day_directory_removed_while_the_writer_runs_is_made_again(tmp_path, removed):
+    """The writer kept its file open per day: after the raw dir (or the day) was removed, appends went to a
+    file in no directory, answered 200 and lost. A file that is no longer at its path is opened again."""
+    raw_dir = tmp_path / "raw"
+    writer = RawLogWriter(raw_dir)
+    writer.append(lines(1), ARRIVAL)
+    if removed == "day":
+        shutil.rmtree(raw_dir / "2026-03-01")
+    elif removed == "raw_dir":
+        shutil.rmtree(raw_dir)
+    else:
+        (raw_dir / "2026-03-01").rename(tmp_path / "moved")
+    writer.append(lines(2), ARRIVAL)
+    assert len(raw_event_ids(raw_dir)) == 2
+
+
+def test_symlinks_in_the_raw_log_are_never_written_through(tmp_path):
+    """raw_log.py promises symlinks are never followed, for reading or writing; the writer followed a linked
+    day directory and a linked file (lines the reader skips, written wherever the link pointed)."""
+    raw_dir, victim = tmp_path / "raw", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "file").write_bytes(b"untouched\n")
+    raw_dir.mkdir()
+    (raw_dir / "2026-03-01").symlink_to(victim, target_is_directory=True)
+    writer = RawLogWriter(raw_dir)
+    with pytest.raises(OSError):
+        writer.append(lines(1), ARRIVAL)
+    assert os.listdir(victim) == ["file"]
+
+    (raw_dir / "2026-03-01").unlink()
+    (raw_dir / "2026-03-01").mkdir()
+    (raw_dir / "2026-03-01" / writer.file_name()).symlink_to(victim / "file")
+    with pytest.raises(OSError):
+        writer.append(lines(1), ARRIVAL)
+    (raw_dir / "2026-03-01" / writer.file_name()).unlink()
+    os.mkfifo(raw_dir / "2026-03-01" / writer.file_name())
+    with pytest.raises(OSError):  # refused at once: opening a FIFO does not block
+        writer.append(lines(1), ARRIVAL)
+    assert (victim / "file").read_bytes() == b"untouched\n"
+
+
+def test_the_api_answers_503_for_a_linked_day_directory(tmp_path):
+    raw_dir, victim = tmp_path / "raw", tmp_path / "victim"
+    victim.mkdir()
+    raw_dir.mkdir()
+    today = datetime.now(UTC).date()
+    for day in (today, today + timedelta(days=1)):  # the test may run across midnight
+        (raw_dir / day.isoformat()).symlink_to(victim, target_is_directory=True)
+    with ingest_server(raw_dir) as server:
+        response = httpx.post(
+            server.url + "/v1/batch",
+            json={"batch": [interaction()]},
+            headers={"Authorization": f"Bearer {TEST_WRITE_KEY}"},
+            timeout=60,
+        )
+    assert response.status_code == 503
+    assert os.listdir(victim) == []
