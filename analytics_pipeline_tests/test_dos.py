@@ -380,3 +380,78 @@ def test_sigterm_ends_the_server_while_a_client_does_not_read_its_answers(tmp_pa
         server.kill()
         server.wait(timeout=30)
     assert ended_after < ConnectionGuard.write_timeout + 10
+
+
+def _answer(sock: socket.socket, seconds: float = 5) -> bytes:
+    """Everything the server sends until it closes the connection (or ``seconds`` pass)."""
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+TINY_CHUNKS = (
+    b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"1\r\na\r\n" * 40_000
+)
+
+
+def test_a_keyless_body_of_one_byte_chunks_gets_its_401_and_is_closed(guarded_url):
+    """After an early 401 the server went on parsing the rest of the body (in Python, on the event loop) until
+    the body deadline; a body of 1-byte chunks kept the event loop busy and good clients waited seconds. The
+    answer now closes the connection, and a read is parsed a few hundred events at a time."""
+    port = _port(guarded_url)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(TINY_CHUNKS)
+        started = time.monotonic()
+        answer = _answer(sock, 10)
+        closed_after = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 401 ") and b"connection: close" in answer.lower(), answer[:200]
+    assert closed_after < 5
+
+    stop = time.monotonic() + 4
+
+    def attack(source: str) -> None:
+        while time.monotonic() < stop:
+            with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as sock:
+                try:
+                    sock.sendall(TINY_CHUNKS)
+                    _answer(sock, 5)
+                except OSError:
+                    pass
+
+    attackers = [threading.Thread(target=attack, args=(f"127.0.3.{i}",)) for i in (1, 2, 3)]
+    for thread in attackers:
+        thread.start()
+    latencies = []
+    try:
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            assert httpx.get(guarded_url + "/healthz", timeout=10).status_code == 200
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.05)
+    finally:
+        for thread in attackers:
+            thread.join(timeout=15)
+    # Each connection's whole body was parsed before: /healthz took ~0.6 s (median) under three such attackers;
+    # now ~10 ms.
+    assert sorted(latencies)[len(latencies) // 2] < 0.25, latencies
+
+
+def test_a_request_with_both_transfer_encoding_and_content_length_is_refused_and_closed(guarded_url):
+    """Framed by chunks for the server and by Content-Length for a proxy in front, the body hid a second request
+    (request smuggling). Such a request is now a 400, and the connection ends there."""
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", _port(guarded_url)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled
+        )
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request got no answer
+    assert b"connection: close" in answer.lower()
