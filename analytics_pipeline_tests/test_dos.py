@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import os
 import socket
 import subprocess
@@ -17,7 +18,7 @@ import psutil
 import pytest
 
 from analytics_pipeline.ingest.api import AUTHENTICATED_EXTENSION, IngestSettings, create_app
-from analytics_pipeline.ingest.serve import ConnectionGuard, running_server
+from analytics_pipeline.ingest.serve import BadRequestLogThrottle, ConnectionGuard, running_server
 from analytics_pipeline_tests.ingest_helpers import TEST_WRITE_KEY, interaction, raw_event_ids
 from tools import body_bench, dos_bench
 from tools.load_bench import free_port, wait_healthy
@@ -455,3 +456,54 @@ def test_a_request_with_both_transfer_encoding_and_content_length_is_refused_and
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
     assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request got no answer
     assert b"connection: close" in answer.lower()
+
+
+def test_a_trailing_slash_is_a_404_that_echoes_nothing(guarded_url):
+    """Starlette answered /v1/batch/?<query> with a 307 whose Location echoed the path, the query and the Host."""
+    marker = b"MARKERpii"
+    with socket.create_connection(("127.0.0.1", _port(guarded_url)), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/batch/?" + marker + b" HTTP/1.1\r\nHost: " + marker + b".example\r\n"
+            b"Connection: close\r\nContent-Length: 0\r\n\r\n"
+        )
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 404 "), answer[:200]
+    assert marker not in answer
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_warnings_about_bad_requests_are_logged_once_a_minute_with_a_count(guarded_url):
+    """Every malformed request and unsupported upgrade was a warning line or two: keyless clients grew the log
+    by ~94 KiB/s. Each kind is now let through once a minute, then with the number dropped meanwhile."""
+    records = _Records()
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(records)
+    try:
+        for request in (
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        ):
+            for _ in range(30):
+                with socket.create_connection(("127.0.0.1", _port(guarded_url)), timeout=5) as sock:
+                    sock.sendall(request)
+                    assert sock.recv(1024).startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 200 "))
+    finally:
+        uvicorn_log.removeHandler(records)
+    assert len(records.messages) <= 3, records.messages  # invalid request, unsupported upgrade, no WebSocket library
+
+    throttle = BadRequestLogThrottle(interval=0.2)
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, "", 0, "Invalid HTTP request received.", None, None)
+    passed = [throttle.filter(logging.makeLogRecord(record.__dict__)) for _ in range(5)]
+    time.sleep(0.3)
+    later = logging.makeLogRecord(record.__dict__)
+    assert passed == [True, False, False, False, False] and throttle.filter(later)
+    assert later.getMessage() == "Invalid HTTP request received. (and 4 more since the last one logged)"
+    assert throttle.filter(logging.makeLogRecord({"msg": "Exception in ASGI application"}))  # others all pass

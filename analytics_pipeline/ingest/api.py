@@ -453,7 +453,7 @@ def create_app(settings: IngestSettings) -> Starlette:
         yield
         parsers.shutdown()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/v1/batch", batch, methods=["POST"]),
             Route("/v1/event", event, methods=["POST"]),
@@ -462,6 +462,10 @@ def create_app(settings: IngestSettings) -> Starlette:
         lifespan=lifespan,
         middleware=[Middleware(CorsMiddleware, allowed_origins=settings.allowed_origins)],
     )
+    # /v1/batch/ is a 404, not a redirect: its Location would echo the path, query and Host (input, maybe PII),
+    # an answer bigger than the request.
+    app.router.redirect_slashes = False
+    return app
 
 
 def settings_from_env() -> IngestSettings:

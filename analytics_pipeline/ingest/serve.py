@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import socket
 import sys
@@ -52,6 +53,44 @@ KEEP_ALIVE_SECONDS = 5
 # On SIGTERM, requests in flight get this long to finish (a 32 MiB body takes seconds to parse), then they are
 # cancelled: a shutdown never waits for a client.
 GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class BadRequestLogThrottle(logging.Filter):
+    """Lets each of uvicorn's per-request warnings about a bad request through once per ``interval`` seconds,
+    with the number dropped since: any client can send bad requests, and must not grow the log without bound
+    (it could by ~100 KiB/s)."""
+
+    MESSAGES = frozenset(
+        {
+            "Invalid HTTP request received.",
+            "Unsupported upgrade request.",
+            "No supported WebSocket library detected. Please use \"pip install 'uvicorn[standard]'\", "
+            "or install 'websockets' or 'wsproto' manually.",
+        }
+    )
+
+    def __init__(self, interval: float = 60.0):
+        super().__init__()
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._dropped: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg
+        if not isinstance(message, str) or message not in self.MESSAGES:
+            return True
+        now = time.monotonic()
+        if now < self._last.get(message, -math.inf) + self.interval:
+            self._dropped[message] += 1
+            return False
+        self._last[message] = now
+        if dropped := self._dropped.pop(message, 0):
+            record.msg = f"{message} (and {dropped} more since the last one logged)"
+        return True
+
+
+# At import, in every worker process; uvicorn's logging configuration keeps a logger's filters.
+logging.getLogger("uvicorn.error").addFilter(BadRequestLogThrottle())
 
 
 def head_bytes(scope: dict) -> int:
