@@ -109,7 +109,7 @@ async def _refuse(send, status: int, body: bytes) -> None:
 def _close_unless_read(scope, receive, send):
     """``receive`` and ``send`` that add ``Connection: close`` to an answer going out before the request's body was
     read whole (a 401, a 413): the connection is closed then, rather than reading and parsing, on the event loop,
-    a body no one needs (finely chunked, 1 MB costs a second of CPU)."""
+    a body no one needs (in 1-byte chunks, ~0.8 s of CPU a MiB)."""
     headers = Headers(scope=scope)
     unread = "transfer-encoding" in headers or headers.get("content-length", "0") != "0"
 
