@@ -288,7 +288,10 @@ def test_a_letter_spaced_header_name_is_read_collapsed_and_headings_stay(scrubbe
     [
         ("OKWUOSA, Ifeyinwa R.\nSenior Data Analyst", "<PERSON>\nSenior Data Analyst"),
         ("Torvaldsen, Brynhild\nData Analyst, Oslo", "<PERSON>\nData Analyst, Oslo"),
-        ("Referees\nBerhane, Tsegaye – Head of Data, Acme – 2019-2022", "Referees\n<PERSON> – Head of Data, Acme – 2019-2022"),
+        (
+            "Referees\nBerhane, Tsegaye – Head of Data, Acme – 2019-2022",
+            "Referees\n<PERSON> – Head of Data, Acme – 2019-2022",
+        ),
         # Places, and list items read turned round, are no names.
         ("Kraków, Poland\nLagos, Nigeria\nPython, Java\nHindi, English\nSales, Marketing", None),
         ("Solaris, Scala (3 years), Outlook, Hive", None),

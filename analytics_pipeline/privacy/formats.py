@@ -241,10 +241,7 @@ def cued_phone_spans(text: str) -> list[tuple[int, int]]:
     for match in NATIONAL_PHONE.finditer(text):
         if not NATIONAL_PHONE_DIGITS[0] <= _digits(match.group()) <= NATIONAL_PHONE_DIGITS[1]:
             continue
-        if (
-            _ROUND_QUANTITY.fullmatch(match.group())
-            or is_date_or_reference(text, *match.span())
-        ):
+        if _ROUND_QUANTITY.fullmatch(match.group()) or is_date_or_reference(text, *match.span()):
             continue
         line_start, line_end = line_bounds(text, *match.span())
         before = text[max(line_start, match.start() - _CUE_WINDOW) : match.start()]

@@ -221,11 +221,16 @@ _INVERTED_NAME_LINE = re.compile(
 )
 
 
+_MAX_INVERTED_LINES = 50  # a header and a references section hold a few; a hostile text must not cost one NER pass each
+
+
 def inverted_name_lines(text: str) -> list[tuple[int, int, int, str]]:
-    """(start, start of the given names, end, reading) of each ``Surname, Given`` line start whose words are
-    capitalised: ``MÜLLER, Jan`` reads ``Jan Müller``."""
-    readings = []
+    """(start, start of the given names, end, reading) of the first ``Surname, Given`` line starts whose words
+    are capitalised: ``MÜLLER, Jan`` reads ``Jan Müller``."""
+    readings: list[tuple[int, int, int, str]] = []
     for match in _INVERTED_NAME_LINE.finditer(text):
+        if len(readings) == _MAX_INVERTED_LINES:
+            break
         surname, given = match.group(1), match.group(2)
         if all(word[0].isupper() for word in f"{surname} {given}".split()):
             surname = surname.title() if surname.isupper() else surname
@@ -466,10 +471,10 @@ _DATES_AFTER = re.compile(
 _COMMA_AFTER = re.compile(r",[ \t]*")
 
 
-def is_town(text: str, start: int, end: int, places: Sequence[tuple[int, int]] = ()) -> bool:
+def is_town(text: str, start: int, end: int, place_starts: frozenset[int] = frozenset()) -> bool:
     """Whether a capitalised one-word span the detector took for a person is a town ending its item: after a
-    postcode or a place field's label, between an employer's comma and its dates, or before a region tagged
-    as a place."""
+    postcode or a place field's label, between an employer's comma and its dates, or before a region the
+    detector tagged as a place (``place_starts``: where its place spans start)."""
     raw = text[start:end]
     start += len(raw) - len(raw.lstrip())  # the detector's span may take the padding around a word
     end = start + len(raw.strip())
@@ -481,7 +486,7 @@ def is_town(text: str, start: int, end: int, places: Sequence[tuple[int, int]] =
     return bool(_ITEM_END.match(text, end)) and bool(
         _POSTCODE_BEFORE.search(text, max(0, start - 12), start)
         or _PLACE_LABEL_BEFORE.search(text, max(0, start - 30), start)
-        or (comma and any(s == comma.end() for s, _ in places))
+        or (comma and comma.end() in place_starts)
     )
 
 
@@ -550,15 +555,17 @@ def _without_towns(
     read a job title as a place: "Tarun Oberoi, Partner"): it does not count for a word the detector also read
     after the first word of a longer name, as a surname."""
     persons = [text[r.start : r.end].strip() for r in results if r.entity_type == "PERSON"]
+    words = {word for word in persons if _ONE_WORD.fullmatch(word)}
+    if not words:
+        return results, set()
     surnames = set().union(*(_name_words(value.split(maxsplit=1)[1]) for value in persons if " " in value))
+    place_starts = frozenset(start for start, _ in places)
+    # One pass over the text for all candidate words: a hostile text may hold thousands of them.
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b")
     towns = {
-        word.lower()
-        for word in set(persons)
-        if _ONE_WORD.fullmatch(word)
-        and any(
-            is_town(text, m.start(), m.end(), () if word.lower() in surnames else places)
-            for m in re.finditer(rf"\b{re.escape(word)}\b", text)
-        )
+        m.group().lower()
+        for m in pattern.finditer(text)
+        if is_town(text, m.start(), m.end(), frozenset() if m.group().lower() in surnames else place_starts)
     }
     kept = [r for r in results if not (r.entity_type == "PERSON" and text[r.start : r.end].strip().lower() in towns)]
     return kept, towns
