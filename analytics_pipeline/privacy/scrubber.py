@@ -29,11 +29,13 @@ import importlib
 import json
 import logging
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version as package_version
+from itertools import accumulate
 from pathlib import Path
 
 import spacy
@@ -578,26 +580,29 @@ def _without_lone_list_items(text: str, results: list[RecognizerResult]) -> list
     """Drop a one-word PERSON that is a whole item of a list of three or more (``Skills: Go, gRPC, Temporal,
     Prometheus, Grafana, Kibana``) in which fewer than half the items hold a person, unless the word is part of a
     longer name in the text: the detector reads a tool alone in a list as a first name; a list of people is
-    mostly people."""
-    persons = [r for r in results if r.entity_type == "PERSON"]
+    mostly people. Each line is read once, whatever its number of items and names (a hostile line may hold
+    tens of thousands of both)."""
+    persons = sorted((r for r in results if r.entity_type == "PERSON"), key=lambda r: r.start)
     multi_word = {
         w for r in persons if " " in text[r.start : r.end].strip() for w in _name_words(text[r.start : r.end])
     }
-    items: dict[tuple[int, int], tuple[str, list[tuple[int, int]]]] = {}
-    dropped = set()
+    candidates: dict[tuple[int, int], list[RecognizerResult]] = {}
     for r in persons:
         value = text[r.start : r.end]
-        if " " in value.strip() or value.lower() in multi_word:
+        if " " not in value.strip() and value.lower() not in multi_word:
+            candidates.setdefault(line_bounds(text, r.start, r.end), []).append(r)
+    starts = [r.start for r in persons]
+    furthest_end = list(accumulate((r.end for r in persons), max))  # of the persons starting up to each one
+    dropped = set()
+    for line, lone in candidates.items():
+        label, items = _list_items(text, *line)
+        if len(items) < 3:
             continue
-        line = line_bounds(text, r.start, r.end)
-        if line not in items:
-            items[line] = _list_items(text, *line)
-        label, line_items = items[line]
-        if len(line_items) < 3 or (r.start, r.end) not in line_items:
-            continue
-        named = sum(any(p.start < e and s < p.end for p in persons) for s, e in line_items)
-        if 2 * named < len(line_items) or _is_list_of_things(text, label, line_items):
-            dropped.add(id(r))
+        # An item holds a person if one starting before the item's end reaches past its start.
+        named = sum(1 for s, e in items if (k := bisect_left(starts, e)) and furthest_end[k - 1] > s)
+        if 2 * named < len(items) or _is_list_of_things(text, label, items):
+            whole_items = set(items)
+            dropped.update(id(r) for r in lone if (r.start, r.end) in whole_items)
     return [r for r in results if id(r) not in dropped]
 
 
