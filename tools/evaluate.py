@@ -17,7 +17,8 @@ touches it.
 and type: recall, precision, spurious placeholders per document (placeholders of a type that cover no
 labeled value of it), keep-rate, documents per second, and the scrubber process's peak RSS. Sets:
 the committed synthetic set, the resume-shaped dev set (``eval_data/resume_dev.jsonl``, written by
-``tools.train_ner`` from names the detector never saw), the public presidio-research set in
+``tools.train_ner`` from names the detector never saw), 70 resumes written by hand
+(``eval_data/written_resumes.jsonl``), the public presidio-research set in
 ``../shared/pii_eval/`` and, when ``--corpora`` holds them, the dev splits of CoNLL-2003 (news) and
 WNUT-17 (social posts) and the Broad Twitter Corpus (tweets; ``@handles`` labeled USERNAME in both).
 Test splits are never read.
@@ -41,11 +42,14 @@ PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)(?:_\d+)?>")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SET_PATH = PROJECT_ROOT.parent / "shared" / "pii_eval" / "synth_dataset_v2.json"
 RESUME_DEV_PATH = Path(__file__).parent / "eval_data" / "resume_dev.jsonl"
+WRITTEN_RESUMES_PATH = Path(__file__).parent / "eval_data" / "written_resumes.jsonl"
 CORPORA_PATH = PROJECT_ROOT / "data" / "corpora"
 # Where each set comes from and what it was used for: printed above its table.
 PROVENANCE = {
     "committed": "synthetic, tools/eval_set.py (own lists, no Faker); never trained on; floors asserted by tests",
     "resume dev": "synthetic, tools/resume_text.py dev pool (census names held out of training); model selection",
+    "written resumes": "synthetic, written by hand for scrubber revision 8 (55 Indian, 15 other resumes as PDF "
+    "text, invented names, no generator); its failures shaped revision 8's rules, so a dev set, not a test",
     "presidio-research": "synthetic (Faker-made), presidio-research MIT; a dev set: measured, never trained on",
     "news dev": "real, CoNLL-2003 valid split; model selection (the test split is never read)",
     "social dev": "real, WNUT-17 dev split (CC BY 4.0); model selection (the test split is never read)",
@@ -329,6 +333,7 @@ def evaluation_sets(shared_set: Path = SHARED_SET_PATH, corpora: Path = CORPORA_
     sets = {
         "committed evaluation set": load_jsonl(EVAL_SET_PATH),
         "resume dev (resume-shaped)": load_jsonl(RESUME_DEV_PATH),
+        "written resumes (Indian and international)": load_jsonl(WRITTEN_RESUMES_PATH),
     }
     if shared_set.exists():
         sets["presidio-research synth_dataset_v2"] = load_presidio_research_set(shared_set)
