@@ -13,8 +13,8 @@ from tools.eval_set import EVAL_SET_PATH, KINDS, PII_TYPES, generate, load_jsonl
 from tools.evaluate import (
     CORPORA_PATH,
     RESUME_DEV_PATH,
-    WRITTEN_RESUMES_PATH,
     SHARED_SET_PATH,
+    WRITTEN_RESUMES_PATH,
     Replacement,
     align_replacements,
     evaluate_outputs,
