@@ -435,8 +435,8 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
 
 # --- Indian addresses --------------------------------------------------------------------------
 
-# Comma-separated parts, house first: "Flat No. 302, Sai Residency, Madhapur, Hyderabad - 500081",
-# "#45, 2nd Main, 5th Cross, Indiranagar", "Door No: 5/123, Gandhi Street". Written from India Post's
+# Comma-separated parts, house first: "Flat No. 611, Nilgiri Enclave, Madhapur, Hyderabad - 500081",
+# "#27, 4th Main, 9th Cross, Indiranagar", "Door No: 5/123, Gandhi Street". Written from India Post's
 # addressing conventions: a house-number label, a house number opening a line (or following a colon) before a
 # comma, or a Kerala house name, then parts up to the last that names a street, a building or a locality by its
 # type word (cross, main, nagar, layout, sector, residency ...). The parts after it (area, city, state, PIN code)
