@@ -206,11 +206,15 @@ _LETTER_SPACED_LINE = re.compile(r"(?m)^[ \t]*((?:[^\W\d_] ){2,}[^\W\d_](?:[ \t]
 
 
 def letter_spaced_lines(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, collapsed text) of each letter-spaced line: ``S O F I A   P A P A`` is ``SOFIA PAPA``."""
-    return [
-        (m.start(1), m.end(1), " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", m.group(1))))
-        for m in _LETTER_SPACED_LINE.finditer(text)
-    ]
+    """(start, end, reading) of each letter-spaced line: ``S O F I A   P A P A`` reads ``SOFIA PAPA``, and also
+    ``Sofia Papa`` (the detector reads some names in capitals as an organisation's)."""
+    readings = []
+    for m in _LETTER_SPACED_LINE.finditer(text):
+        collapsed = " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", m.group(1)))
+        readings.append((m.start(1), m.end(1), collapsed))
+        if collapsed.isupper():
+            readings.append((m.start(1), m.end(1), collapsed.title()))
+    return readings
 
 
 # A name written surname first, alone on its line or before a dash or bar: a header
