@@ -435,8 +435,8 @@ _INSTITUTION_WORD = re.compile(
 )
 
 
-# A school named after a person continues past the span the detector takes for one ("<Savitribai Phule> Pune
-# University", "Dr. <Abdul Kalam> Technical University"): up to three capitalised words
+# A school named after a person continues past the span the detector takes for one ("<Ishwar Mohanty> Pune
+# University", "Dr. <Kamala Oberoi> Institute of Technology"): up to three capitalised words
 # and an educational head noun, which ends its item (a "School Teacher" after a header name is a job title).
 # Likewise a firm's legal form right after the span.
 _SCHOOL_AFTER = re.compile(
@@ -463,9 +463,9 @@ _POSTCODE_BEFORE = re.compile(r"(?<![\d.,/-])(?:\d{4,5}|\d{2}-\d{3}|\d{3} \d{2})
 _ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])")
 
 
-# Where a resume names a town: a place field ("Place: Kottayam", "Location – Gurugram"), an employer's or
-# school's line before its dates ("Acme Retail, Gurugram (Mar 2022 – Present)"), before a region the detector
-# reads as a place ("Vellore, Tamil Nadu").
+# Where a resume names a town: a place field ("Place: Tezpur", "Location – Jagdalpur"), an employer's or
+# school's line before its dates ("Acme Retail, Raigarh (Mar 2022 – Present)"), before a region the detector
+# reads as a place ("Kohima, Nagaland").
 _PLACE_LABEL_BEFORE = re.compile(
     r"(?i:\b(?:place|city|town|location|district|dist|hometown|native place|based (?:in|at)))\.?[ \t]*[:–—-][ \t]*$"
 )
