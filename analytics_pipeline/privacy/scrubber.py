@@ -261,12 +261,16 @@ class DetectedSpan:
     recognizer: str
 
 
+# A word, hyphenated or with an apostrophe inside ("Kamau-Odhiambo", "O'Neil").
+_ONE_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+
 def _name_words(text: str) -> set[str]:
     """The words of a detected name worth hunting elsewhere in the text: not initials, particles, abbreviations
     (``St.`` of ``St. Brigid``, ``No.``) or letters after a name (``MRICS``, ``RN``)."""
     return {
         match.group().lower()
-        for match in re.finditer(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*", text)
+        for match in _ONE_WORD.finditer(text)
         if len(match.group()) > 1
         and match.group().lower() not in NAME_PARTICLES
         and not (len(match.group()) <= 3 and text[match.end() : match.end() + 1] == ".")
@@ -294,6 +298,11 @@ def derived_person(start: int, end: int, source: str) -> RecognizerResult:
     )
 
 
+def _any_of(words: Iterable[str]) -> str:
+    """A regex alternation of the words, longest first (so a word is never matched by its own prefix)."""
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
 def propagate_names(
     text: str, results: list[RecognizerResult], organisation_words: frozenset[str] = frozenset()
 ) -> list[RecognizerResult]:
@@ -308,9 +317,7 @@ def propagate_names(
         return []
     # An underscore separates words here: Amaka_Okafor_CV.pdf holds the name.
     pattern = re.compile(
-        r"(?<![^\W_]|[@./-])(?:"
-        + "|".join(sorted(map(re.escape, words), key=len, reverse=True))
-        + r")(?![^\W_]|[@-]|\.\w)",
+        r"(?<![^\W_]|[@./-])(?:" + _any_of(words) + r")(?![^\W_]|[@-]|\.\w)",
         re.IGNORECASE,
     )
     return [
@@ -550,9 +557,6 @@ def refine_results(
     return _without_lone_list_items(text, kept)
 
 
-_ONE_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
-
-
 def _without_towns(
     text: str, results: list[RecognizerResult], places: Sequence[tuple[int, int]]
 ) -> tuple[list[RecognizerResult], set[str]]:
@@ -567,7 +571,7 @@ def _without_towns(
     surnames = set().union(*(_name_words(value.split(maxsplit=1)[1]) for value in persons if " " in value))
     place_starts = frozenset(start for start, _ in places)
     # One pass over the text for all candidate words: a hostile text may hold thousands of them.
-    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")\b")
+    pattern = re.compile(rf"\b(?:{_any_of(words)})\b")
     towns = {
         m.group().lower()
         for m in pattern.finditer(text)
@@ -851,13 +855,14 @@ class PiiScrubber:
         )
         found = []
         for text in texts:
-            places = self._places(text, entities)
+            text_entities = self._text_entities(text, entities)
+            places = [(start, end) for start, end, label in text_entities if label in _PLACE_LABELS]
             results = self._analyzer.analyze(
                 detection_view(text),
                 language="en",
                 entities=self.entities,
                 score_threshold=self.score_threshold,
-                nlp_artifacts=self._artifacts(text, entities),
+                nlp_artifacts=self._artifacts(text, text_entities),
             )
             results += [
                 derived_person(start, end, "LetterSpacedName")
@@ -870,28 +875,27 @@ class PiiScrubber:
                 if any(s == 0 and label in self._ner_labels for s, _, label in entities[content_key(reading)])
                 and not any(s < end and given < e for s, e in places)
             ]
-            found.append((results, self._organisation_words(text, entities), places))
+            organisation_words = frozenset(
+                word
+                for start, end, label in text_entities
+                if label in _ORGANISATION_LABELS
+                for word in _name_words(text[start:end])
+            )
+            found.append((results, organisation_words, places))
         return found
 
     def _paragraphs(self, text: str) -> list[tuple[int, int]]:
         return paragraphs(text, self._nlp.max_length)
 
-    def _places(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> list[tuple[int, int]]:
+    def _text_entities(
+        self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]
+    ) -> list[tuple[int, int, str]]:
+        """The NER entities (start, end, label) of ``text``'s paragraphs, at their offsets in ``text``."""
         return [
-            (start + s, start + e)
+            (start + s, start + e, label)
             for start, end in self._paragraphs(text)
             for s, e, label in entities[content_key(text[start:end])]
-            if label in _PLACE_LABELS
         ]
-
-    def _organisation_words(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> frozenset[str]:
-        return frozenset(
-            word
-            for start, end in self._paragraphs(text)
-            for s, e, label in entities[content_key(text[start:end])]
-            if label in _ORGANISATION_LABELS
-            for word in _name_words(text[start + s : start + e])
-        )
 
     def _paragraph_entities(self, segments: list[str]) -> dict[bytes, tuple[tuple[int, int, str], ...]]:
         """NER entities (start, end, label) per distinct paragraph, from the cache or from spaCy."""
@@ -918,16 +922,15 @@ class PiiScrubber:
             self._entity_cache.put(key, found[key])
         return found
 
-    def _artifacts(self, text: str, entities: dict[bytes, tuple[tuple[int, int, str], ...]]) -> NlpArtifacts:
+    def _artifacts(self, text: str, text_entities: list[tuple[int, int, str]]) -> NlpArtifacts:
         """What Presidio's spaCy engine would produce for ``text``, assembled from its paragraphs' entities."""
         # The tokenizer alone: make_doc's max_length guards the NER, which sees paragraphs of at most that.
         doc = self._nlp.tokenizer(text)
         for token in doc:
             token.lemma_ = token.lower_
         spans = [
-            doc.char_span(start + s, start + e, label=label, alignment_mode="expand")
-            for start, end in self._paragraphs(text)
-            for s, e, label in entities[content_key(text[start:end])]
+            doc.char_span(start, end, label=label, alignment_mode="expand")
+            for start, end, label in text_entities
             if label in self._ner_labels
         ]
         doc.ents = filter_spans([span for span in spans if span is not None])
