@@ -254,16 +254,18 @@ def test_memory_stays_bounded_with_64_maximum_size_bodies_in_flight():
     assert result["after_rss_mib"]["server"] < 512, result
 
 
+def _serve(tmp_path) -> tuple[subprocess.Popen, int]:
+    """A real ``serve`` process on a free port, writing its raw log under ``tmp_path``."""
+    port = free_port()
+    env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
+    command = [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL), port
+
+
 def test_a_killed_parser_costs_a_503_not_the_api(tmp_path):
     """A parser process killed (by the OOM killer, say) broke the process pool for good: every request
     after it was a 500. Now that request gets 503 and the next ones start new parsers."""
-    port = free_port()
-    env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = _serve(tmp_path)
     url = f"http://127.0.0.1:{port}/v1/batch"
     try:
         wait_healthy(port, server)
@@ -362,13 +364,7 @@ def test_clients_that_never_read_their_answers_hold_no_slot_and_are_cut(tmp_path
 def test_sigterm_ends_the_server_while_a_client_does_not_read_its_answers(tmp_path):
     """uvicorn waited, without a bound, for a request whose answer could not be written: SIGTERM never ended the
     server while a client kept its answers unread. The write deadline cuts that client; the shutdown is bounded."""
-    port = free_port()
-    env = os.environ | {"ANALYTICS_WRITE_KEY": TEST_WRITE_KEY, "ANALYTICS_RAW_DIR": str(tmp_path / "raw")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "analytics_pipeline.ingest.serve", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = _serve(tmp_path)
     try:
         wait_healthy(port, server)
         with _fill_without_reading(port, KEYLESS_POST):
