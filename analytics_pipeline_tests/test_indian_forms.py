@@ -27,6 +27,17 @@ def test_a_care_of_line_with_a_number_is_an_address(scrubber, address):
             "Vellaramkunnel Erattupetta",
         ),
         ("Address: Mundackal (H), Kadaplamattom PO, Kottayam", "Kottayam", "Mundackal Kadaplamattom"),
+        # a house number ending in a letter, a quarter or block number, a building of flats, a crescent
+        ("H.No. 7-1-23/C, Ravi Nagar Colony, Kothapet, Hyderabad – 500035", "Hyderabad – 500035", "Ravi 23/C"),
+        ("Qr. No. C/118, Sector 2, Bokaro, Jharkhand – 827001", "Bokaro, Jharkhand – 827001", "C/118"),
+        ("Address: Block No. D-7, Room No. 11, Near Bus Depot, Kalyan 421301", "Kalyan 421301", "D-7 Depot"),
+        ("B-512, Devika Flats, Near Kankaria Lake, Vadodara 390007", "Vadodara 390007", "Devika Kankaria"),
+        ("No. 14, Adetokunbo Crescent, Garki, Abuja", "Garki, Abuja", "Adetokunbo"),
+        # an address label's first part, a line opening with its locality, a slashed number after a house name
+        ("Add: Roshan Villa, Near Idgah Maidan, Bhopal – 462001", "Bhopal – 462001", "Roshan Idgah"),
+        ("Mohalla – Rampur, Near Kali Mandir, Gaya – 823001", "823001", "Rampur Kali"),
+        ('Address: "Shree Krupa", 3-45/2, Kodialbail Road, Mangaluru 575003', "Mangaluru 575003", "3-45/2"),
+        ("Address: D.No. 40-9-18, Gunadala, Vijayawada", "Gunadala, Vijayawada", "40-9-18"),
     ],
 )
 def test_indian_street_words_and_kerala_house_names_go_and_the_city_stays(scrubber, address, kept, gone):
@@ -42,6 +53,9 @@ def test_indian_street_words_and_kerala_house_names_go_and_the_city_stays(scrubb
         "Worked with the Park Avenue brand on the festive campaign.",
         "Skills: Critical Path, Stage Gate, Jira, Confluence",
         "Trust House, Pune: volunteer, 2019 - 2021",
+        "Address: Pune, Maharashtra",
+        "Infosys, 2019-2021, Bengaluru, MG Road office",
+        "Sold 300 units, Path to Growth program 2021",
     ],
 )
 def test_brands_exams_and_skills_with_street_words_stay(scrubber, text):
@@ -113,3 +127,16 @@ def test_a_relatives_name_is_hunted_elsewhere_but_not_into_an_institution(scrubb
     text = "Rudransh Palav Kelkote\nC/o Shri Ojasvit Kelkote\n\nB.Com – Shri Ojasvit College, 2012\nOjasvit said so."
     scrubbed = scrubber.scrub(text)
     assert "Shri Ojasvit College" in scrubbed and not re.search(r"Ojasvit said", scrubbed), scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Branch Manager at the Dist- Sitapur branch", "Dist- Sitapur"),
+        ("Lives at Jaydeep Vihar, Bhubaneswar", "Jaydeep Vihar"),
+        ("Regional office, Sardar Patel Marg, Jaipur", "Sardar Patel Marg"),
+    ],
+)
+def test_a_locality_or_landmark_is_no_name(scrubber, text, kept):
+    """The detector reads some localities as people; no name ends in Vihar or Marg or opens with Vill-."""
+    assert kept in scrubber.scrub(text)

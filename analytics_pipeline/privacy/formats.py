@@ -440,9 +440,9 @@ def extend_address(text: str, start: int, end: int) -> tuple[int, int]:
 # addressing conventions: a house-number label, a house number opening a line (or following a colon) before a
 # comma, or a Kerala house name, then parts up to the last that names a street, a building or a locality by its
 # type word (cross, main, nagar, layout, sector, residency ...). The parts after it (area, city, state, PIN code)
-# stay, as a city after a US street does. A bare number needs such a part right after it.
-_IN_HOUSE_LABEL = r"(?i:\b(?:h\.?[ \t]?no|house[ \t]+no|flat[ \t]+no|door[ \t]+no|plot[ \t]+no|d\.[ \t]?no|shop[ \t]+no|qtrs?\.?[ \t]+no|quarter[ \t]+no)\b\.?)[ \t]*[:.-]?[ \t]*"
-_IN_HOUSE_NUMBER = r"#?[ \t]*(?:[A-Za-z]{1,2}[ \t]*-[ \t]*)?\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{1,5}[A-Za-z]?){0,3}"
+# stay, as a city after a US street does. A bare number needs such a part among the next two.
+_IN_HOUSE_LABEL = r"(?i:\b(?:h\.?[ \t]?no|house[ \t]+no|flat[ \t]+no|door[ \t]+no|plot[ \t]+no|d\.[ \t]?no|shop[ \t]+no|block[ \t]+no|q(?:t)?rs?\.?[ \t]+no|quarter[ \t]+no)\b\.?)[ \t]*[:.-]?[ \t]*"
+_IN_HOUSE_NUMBER = r"#?[ \t]*(?:[A-Za-z]{1,2}[ \t]*[-/][ \t]*)?\d{1,5}[A-Za-z]?(?:[ \t]*[-/][ \t]*(?:\d{1,5}[A-Za-z]?|[A-Za-z]\b)){0,3}"
 # A bare "No." is a house-number label only where a bare number could be one: "No. 14, 2nd Cross, ..."
 # ("Ticket No. 4829173" is not). A care-of line may hold the address itself: "C/o 12, Sadashiv Peth".
 # A Kerala house goes by its name ("<Name> House", "<Name> (H)"): a house only with a post office or a PIN code
@@ -451,19 +451,27 @@ _IN_HOUSE_NAME = (
     r"(?:[A-Z][\w'’-]{1,30}+[ \t]+){1,3}(?:House|\(H\))"
     r"(?=[ \t]*,[^\n]{0,120}?(?:\bP\.?[ \t]?O\b|(?<!\d)\d{3}[ \t]?\d{3}(?!\d)))"
 )
+# After an address label the first part is the address's, whatever it holds ("Address: Sunrise Villa, MG Road"), and
+# a line may open with its locality or landmark ("Mohalla – Rampur, Near Kali Mandir, Gaya"): both need a type
+# word. A house number with a slash or hyphen may also follow a comma ("Sunrise Villa, 2-14/3, MG Road").
 _IN_START = re.compile(
     rf"{_IN_HOUSE_LABEL}(?P<labeled>{_IN_HOUSE_NUMBER})"
     rf"|(?:^|(?<=:))[ \t]*(?:(?i:c/o)\.?[ \t]+)?(?P<bare>(?:No\.[ \t]*)?{_IN_HOUSE_NUMBER})[ \t]*(?=,)"
-    rf"|(?:^|(?<=[:,]))[ \t]*(?P<house>{_IN_HOUSE_NAME})",
+    rf"|(?<=,)[ \t]*(?!{_YEAR_RANGE})(?P<slashed>\d{{1,5}}[A-Za-z]?(?:[ \t]*[-/][ \t]*\d{{1,5}}[A-Za-z]?){{1,3}})[ \t]*(?=,)"
+    rf"|(?:^|(?<=[:,]))[ \t]*(?P<house>{_IN_HOUSE_NAME})"
+    rf"|(?i:\b(?:address|addr|add)\b\.?)[ \t]*:[ \t]*(?P<addressed>[^,:\n]{{1,48}}+)(?=,)"
+    rf"|(?:^|(?<=:))[ \t]*(?P<lead>(?:Mohalla|Vill(?:age)?|Near|Opp\.?|Opposite|Behind)\b[^,\n]{{0,48}}+)(?=,)",
     re.MULTILINE,
 )
+# Starts that are an address only before a part with a type word (or, for the last two, holding one).
+_IN_WEAK_STARTS = frozenset({"bare", "slashed", "addressed", "lead"})
 # A part: up to 48 characters without a comma or a line break; a part ending in a comma may go on on the next line.
 _IN_PART = re.compile(r"[ \t]*,[ \t]*\n?[ \t]*(?P<part>[^,\n]{1,48})")
 _IN_TYPE_WORD = re.compile(
     r"\b\d{1,2}(?:st|nd|rd|th)[ \t]+(?:Cross|Main|Block|Stage|Phase|Sector)\b"
     r"|\b(?:Cross|Main|Road|Rd|Street|St|Marg|Salai|Nagar|Layout|Colony|Sector|Block|Stage|Phase|Enclave|Vihar|"
     r"Puram|Bagh|Baug|Gali|Galli|Lane|Chowk|Peth|Wadi|Wada|Pada|Gaon|Gaun|Kottai|Bazaa?r|Mohalla|Residency|"
-    r"Apartments?|Apts|Society|Towers?|Complex|Heights|Extension|Extn|Bhavan|Niwas|Sadan|Kunj|Village|Vill|Tehsil|"
+    r"Apartments?|Apts|Flats|Crescent|Society|Towers?|Complex|Heights|Extension|Extn|Bhavan|Niwas|Sadan|Kunj|Village|Vill|Tehsil|"
     r"Taluka?|Mandal)\b\.?"
     # English words that also name brands and exams ("Avenue Supermarts", "Gate 2019") only as the part's last word
     r"|\b(?:Avenue|Causeway|Gate|Park)$"
@@ -475,20 +483,24 @@ _IN_MAX_PARTS = 6
 
 
 def indian_address_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for start in _IN_START.finditer(text):
-        end, position = start.end(), start.end()
+    spans, position = [], 0
+    while start := _IN_START.search(text, position):
+        end = part_start = start.end()
         for index in range(_IN_MAX_PARTS):
-            part = _IN_PART.match(text, position)
+            part = _IN_PART.match(text, part_start)
             if not part:
                 break
-            position = part.end()
+            part_start = part.end()
             if _IN_TYPE_WORD.search(part.group("part").strip()):
                 end = part.end("part")
-            elif start.group("bare") and index == 0:
-                break  # "2019, Acme Corp": a number before a comma is a house only before a street or a building
-        if not start.group("bare") or end > start.end():
+            elif start.lastgroup in _IN_WEAK_STARTS and index == 1 and end == start.end():
+                break  # "2019, Acme Corp, Pune": a number before a comma is a house only before a street or a building
+        first = start.group(start.lastgroup)
+        if start.lastgroup not in _IN_WEAK_STARTS or end > start.end() or _IN_TYPE_WORD.search(first.strip()):
             spans.append((start.start(start.lastgroup), end))
+            position = start.end()
+        else:  # an address label's value may still open with a labeled house number ("Address: D.No. 4-1, …")
+            position = start.start(start.lastgroup) if start.lastgroup == "addressed" else start.end()
     return spans
 
 

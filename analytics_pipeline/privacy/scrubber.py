@@ -465,6 +465,15 @@ def is_institution(text: str, start: int, end: int) -> bool:
     )
 
 
+# A span that names a street, locality or landmark by its type word ("<Ravi> Nagar Colony", "Near <Kali> Mandir",
+# "Vill- <Rampur>"): no name ends in these words. Surnames that are street words in English (Lane, Park, Cross,
+# Temple, Church) are left out.
+_NAMES_A_PLACE = re.compile(
+    r"\b(?:Road|Rd|Marg|Path|Colony|Vihar|Layout|Enclave|Mohalla|Chowk|Mandir|Masjid|Gurudwara|Station|Hospital)\b"
+    r"|^(?:Near|Opp\.?|Opposite|Behind|Vill|Dist|Distt|Tehsil)\b"
+)
+
+
 # A postcode before a town, as European addresses write it ("10121 Torino", "61-888 Poznań", "8001 Zürich").
 _POSTCODE_BEFORE = re.compile(r"(?<![\d.,/-])(?:\d{4,5}|\d{2}-\d{3}|\d{3} \d{2})[ \t]+$")
 _ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])")
@@ -533,6 +542,7 @@ def refine_results(
                 not _LETTER.search(text[r.start : r.end])
                 or is_form_label(text, r.start, r.end)
                 or is_institution(text, r.start, r.end)
+                or _NAMES_A_PLACE.search(text[r.start : r.end].strip())
                 or all(word in POST_NOMINALS for word in re.findall(r"\w+", text[r.start : r.end]))
                 or all(word.lower() in _NOT_NAME_WORDS for word in re.findall(r"\w+", text[r.start : r.end]))
             )
