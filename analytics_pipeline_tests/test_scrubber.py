@@ -291,6 +291,12 @@ def test_a_letter_spaced_header_name_is_read_collapsed_and_headings_stay(scrubbe
     assert scrubber.scrub(f"{name}\nArchitect{headings}") == f"<PERSON>\nArchitect{headings}"
 
 
+def test_a_letter_spaced_header_name_is_hunted_as_written_elsewhere(scrubber):
+    """The signature under the declaration repeats the header's name, written the usual way."""
+    text = "S O F I A   P A P A D O P O U L O U\nCivil Engineer\n\nDate: 04/02/2025" + " " * 40 + "Sofia Papadopoulou"
+    assert scrubber.scrub(text) == "<PERSON>\nCivil Engineer\n\nDate: 04/02/2025" + " " * 40 + "<PERSON> <PERSON>"
+
+
 @pytest.mark.parametrize(
     ("text", "scrubbed"),
     [

@@ -205,12 +205,22 @@ def _pieces(text: str, start: int, end: int, max_chars: int | None) -> list[tupl
 _LETTER_SPACED_LINE = re.compile(r"(?m)^[ \t]*((?:[^\W\d_] ){2,}[^\W\d_](?:[ \t]{2,}(?:[^\W\d_] )+[^\W\d_])*)[ \t]*$")
 
 
+def _collapsed(spaced: str) -> str:
+    return " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", spaced))
+
+
+def _read_as_written(value: str) -> str:
+    """A detected name as its words are written elsewhere: a letter-spaced header collapsed."""
+    spaced = _LETTER_SPACED_LINE.fullmatch(value.strip())
+    return _collapsed(spaced.group(1)) if spaced else value
+
+
 def letter_spaced_lines(text: str) -> list[tuple[int, int, str]]:
     """(start, end, reading) of each letter-spaced line: ``S O F I A   P A P A`` reads ``SOFIA PAPA``, and also
     ``Sofia Papa`` (the detector reads some names in capitals as an organisation's)."""
     readings = []
     for m in _LETTER_SPACED_LINE.finditer(text):
-        collapsed = " ".join(word.replace(" ", "") for word in re.split(r"[ \t]{2,}", m.group(1)))
+        collapsed = _collapsed(m.group(1))
         readings.append((m.start(1), m.end(1), collapsed))
         if collapsed.isupper():
             readings.append((m.start(1), m.end(1), collapsed.title()))
@@ -311,7 +321,9 @@ def propagate_names(
     Words the NER calls an organisation somewhere in the text are not hunted: an employer named after its
     founder must not turn every mention of the founder's surname (or the employer itself) into a name.
     """
-    words = set().union(*(_name_words(text[r.start : r.end]) for r in results if r.entity_type == "PERSON"))
+    words = set().union(
+        *(_name_words(_read_as_written(text[r.start : r.end])) for r in results if r.entity_type == "PERSON")
+    )
     words -= organisation_words
     if not words:
         return []
