@@ -461,8 +461,9 @@ _INSTITUTION_WORD = re.compile(
 _SCHOOL_AFTER = re.compile(
     r"\.?(?:[ \t]+[A-Z][\w'’.&-]*){0,3}?[ \t]+(?:College|University|Institute|School|Academy|Polytechnic|Vidyalaya|"
     r"Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\b(?![ \t]+[A-Z])"
-    # A firm named after people: its legal form follows the names ("Sharma Traders Pvt Ltd", "Ruiz & Sons").
-    r"|,?[ \t]+(?:Ltd|Limited|Pvt|Inc|Corp|LLC|LLP|PLC|GmbH|(?:&|and)[ \t]+(?:Sons|Co))\b"
+    # A firm named after people: its legal form follows the names, perhaps after a word or two of its name or
+    # country ("Sharma Traders Pvt Ltd", "Ruiz & Sons", "Okafor Brothers Nigeria PLC", "Mehta Rao US, LLP").
+    r"|(?:[ \t]+[A-Z][\w'’.&-]*){0,2}?,?[ \t]+(?:Ltd|Limited|Pvt|Inc|Corp|LLC|LLP|PLC|GmbH|(?:&|and)[ \t]+(?:Sons|Co))\b"
 )
 
 
