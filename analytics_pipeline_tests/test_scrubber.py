@@ -610,6 +610,11 @@ def test_a_handle_inside_a_link_is_part_of_the_link(scrubber):
     assert scrubber.scrub("Blog: https://medium.com/@dquist77\n") == "Blog: <URL>\n"
 
 
+@pytest.mark.parametrize("link", ["github.com/tkvarma07", "https://github.com/tkvarma07", "kaggle.com/tkvarma"])
+def test_a_link_after_a_platform_label_is_a_link(scrubber, link):
+    assert scrubber.scrub(f"GitHub: {link} | Portfolio") == "GitHub: <URL> | Portfolio"
+
+
 def test_street_patterns_are_case_sensitive(scrubber):
     text = "Helped close 3 deals and drive growth; ran 2 courts of appeal reviews."
     assert scrubber.scrub(text) == text

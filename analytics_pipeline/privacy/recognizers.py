@@ -638,8 +638,11 @@ class UsernameRecognizer(EntityRecognizer):
             for match in pattern.finditer(text):
                 if match[0][1:].split(".")[0] in CODE_ANNOTATIONS:
                     continue
-                if "value" in pattern.groupindex and not self._is_handle(match["label"], match["value"]):
-                    continue
+                if "value" in pattern.groupindex and (
+                    not self._is_handle(match["label"], match["value"])
+                    or text.startswith(("/", ":/"), match.end("value"))
+                ):
+                    continue  # a word, or the host of a link ("GitHub: github.com/jdoe" is a URL)
                 start, end = match.span("value") if "value" in pattern.groupindex else match.span()
                 results.append(recognizer_result(self, "USERNAME", start, end, self.SCORE))
         return results
