@@ -119,6 +119,9 @@ _MAYBE_EMAIL = re.compile(
     re.IGNORECASE,
 )
 _BARE_AT = re.compile(r"\s+at\s+", re.IGNORECASE)
+# After a bare "at", a web host or a capitalized last word is prose, not a mail domain: "read at www . example .
+# gov", "a lap at Indy . Big" (posts are often tokenized, a space on each side of every full stop).
+_NOT_A_MAIL_DOMAIN = re.compile(r"(?i:www)\b|.*[^\w][A-Z][a-z]+$")
 _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 
 
@@ -132,12 +135,15 @@ def _is_disguised_email(match: re.Match) -> bool:
 
     A bracketed, dashed or escaped "at" always counts; a plain "@" only with a written-out, bracketed or
     spaced dot; the bare word "at" or "@" with spaces around it also with a local part shaped like a handle
-    ("jane.doe at example.com", "jane.doe @ example.com"; not "worked at example.com", "Engineer @ Amazon.com").
+    ("jane.doe at example.com", "jane.doe @ example.com"; not "worked at example.com", "Engineer @ Amazon.com");
+    after a bare "at", not a web host or a domain ending in a capitalized word.
     """
     at = match.group("at")
     disguised_dot = bool(_DISGUISED_DOT.search(match.group(0)))
     if at == "@":
         return disguised_dot
+    if _BARE_AT.fullmatch(at) and _NOT_A_MAIL_DOMAIN.match(match.string, match.end("at"), match.end()):
+        return False
     if _BARE_AT.fullmatch(at) or at.strip() == "@":
         return disguised_dot or _is_handle(match.group("local"))
     return True  # bracketed, dashed or escaped
