@@ -263,7 +263,7 @@ def test_finders_return_spans_of_the_disguised_value_only():
         "Version 1.2.3.4 shipped at 10.20.30.40 scale",
         # tokenized posts: a space on each side of every full stop
         "you can read at www . example . gov now",
-        "best lap at Indy . Big day",
+        "a fast lap at Monza . Great race",
     ],
 )
 def test_finders_leave_ordinary_resume_prose_alone(prose):

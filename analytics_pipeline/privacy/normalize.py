@@ -120,7 +120,7 @@ _MAYBE_EMAIL = re.compile(
 )
 _BARE_AT = re.compile(r"\s+at\s+", re.IGNORECASE)
 # After a bare "at", a web host or a capitalized last word is prose, not a mail domain: "read at www . example .
-# gov", "a lap at Indy . Big" (posts are often tokenized, a space on each side of every full stop).
+# gov", "a lap at Monza . Great" (posts are often tokenized, a space on each side of every full stop).
 _NOT_A_MAIL_DOMAIN = re.compile(r"(?i:www)\b|.*[^\w][A-Z][a-z]+$")
 _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 
