@@ -58,6 +58,7 @@ VARIANTS = [
     ("bracketed_at_dot", "jane (at) example (dot) com", EMAIL[::2]),
     ("spelled_at_dot", "jane dot doe at example dot com", EMAIL),
     ("square_bracketed_at_dot", "jane.doe [at] example [dot] org", EMAIL),
+    ("capitals_spelled_at_dot", "JANE DOT DOE AT EXAMPLE DOT COM", EMAIL),
     ("spaced_at", "jane.doe @ example.com", EMAIL),
     # numbers in words
     ("spelled_phone", "four one five five five five zero one eight seven", ["fivefivefivezero"]),
@@ -264,6 +265,7 @@ def test_finders_return_spans_of_the_disguised_value_only():
         # tokenized posts: a space on each side of every full stop
         "you can read at www . example . gov now",
         "a fast lap at Monza . Great race",
+        "Veteran batsman retires at 38 . SYDNEY 2001-05-02",
     ],
 )
 def test_finders_leave_ordinary_resume_prose_alone(prose):

@@ -119,9 +119,10 @@ _MAYBE_EMAIL = re.compile(
     re.IGNORECASE,
 )
 _BARE_AT = re.compile(r"\s+at\s+", re.IGNORECASE)
-# After a bare "at", a web host or a capitalized last word is prose, not a mail domain: "read at www . example .
-# gov", "a lap at Monza . Great" (posts are often tokenized, a space on each side of every full stop).
-_NOT_A_MAIL_DOMAIN = re.compile(r"(?i:www)\b|.*[^\w][A-Z][a-z]+$")
+# After a bare "at", a web host, or a last word capitalized or in capitals after plain dots, is prose, not a mail
+# domain: "read at www . example . gov", "a lap at Monza . Great", "retires at 38 . SYDNEY" (news and posts are often
+# tokenized, a space on each side of every full stop); "JDOE AT GMAIL DOT COM" is an address.
+_NOT_A_MAIL_DOMAIN = re.compile(r"(?i:www)\b|(?!.*(?i:\bdot\b|period|[(\[{<]))(?:.*[^\w])?(?:[A-Z][a-z]+|[A-Z]{2,})$")
 _HANDLE_CHAR = re.compile(r"[._%+\-0-9]")
 
 
