@@ -29,7 +29,7 @@ def test_counts_per_type_and_version(scrubber):
     scrubbed, counts = scrubber.scrub_batch_with_counts(["Mail jane.roe@example.org or call 212-555-0188.", None])
     assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
-    assert scrubber.version.startswith("pii-scrubber/8 presidio-analyzer/")
+    assert scrubber.version.startswith("pii-scrubber/9 presidio-analyzer/")
     assert " en_pii_names/1.2.0 weights/" in scrubber.version  # the shipped detector's own meta and weights
 
 

@@ -91,7 +91,7 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 8
+SCRUBBER_REVISION = 9
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
