@@ -408,6 +408,24 @@ def _whole_name_words(text: str, result: RecognizerResult) -> RecognizerResult:
     )
 
 
+_COLUMN_GAP = re.compile(r"[ \t]{3,}")
+_COLUMN_CELL = re.compile(r"\S(?:(?![ \t]{3,})[\s\S])*")
+
+
+def _column_cells(text: str, result: RecognizerResult) -> list[RecognizerResult]:
+    """A PERSON span across a wide gap split into its cells: PDF text puts columns side by side ("Place: Pune"
+    and "Signature" on one line), and no name holds three spaces in a row, unless it is letter-spaced."""
+    value = text[result.start : result.end]
+    if result.entity_type != "PERSON" or not _COLUMN_GAP.search(value.strip()) or _read_as_written(value) != value:
+        return [result]
+    return [
+        RecognizerResult(
+            "PERSON", result.start + m.start(), result.start + m.end(), result.score, result.recognition_metadata
+        )
+        for m in _COLUMN_CELL.finditer(value.rstrip())
+    ]
+
+
 def is_score_table_row(value: str) -> bool:
     """Digit groups like a results table's ("12 7 3 2 21 14 24"): four or more groups, two of them a single
     digit. No phone plan groups digits that way; libphonenumber's lenient matcher still accepts some.
@@ -489,7 +507,7 @@ _NAMES_A_PLACE = re.compile(
 
 # A postcode before a town, as European addresses write it ("10121 Torino", "61-888 Poznań", "8001 Zürich").
 _POSTCODE_BEFORE = re.compile(r"(?<![\d.,/-])(?:\d{4,5}|\d{2}-\d{3}|\d{3} \d{2})[ \t]+$")
-_ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])")
+_ITEM_END = re.compile(r"[ \t]*(?:$|[,;|/\n(])|[ \t]{3,}")  # three spaces: the next column of PDF text
 
 
 # Where a resume names a town: a place field ("Place: Tezpur", "Location – Jagdalpur"), an employer's or
@@ -546,6 +564,7 @@ def refine_results(
     ``organisation_words``: lower-cased words the NER tagged as an organisation in this text; ``places``: the
     spans it tagged as places.
     """
+    results = [cell for r in results for cell in _column_cells(text, r)]
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
