@@ -331,6 +331,7 @@ def test_a_surname_first_name_line_is_read_in_name_order(scrubber, text, scrubbe
         "Okafor Brothers Nigeria PLC, Abuja — Site Engineer",
         "Mehta Rao US, LLP — Audit Associate",
         "Place: Bhiwadi" + " " * 58 + "Signature",  # two columns of PDF text on one line
+        "SSC | St. Joseph's HSS, Kottayam | 2018\nPUC, Mahesh's PU College, Udupi\nMinor: Spanish; Dean's List",
         "ISO 9001:2015, IATF 16949 internal auditor",
         "Date of Birth : 05-07-1997\nDOB: 05.07.1997",
     ],

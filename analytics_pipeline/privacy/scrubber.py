@@ -473,12 +473,14 @@ _INSTITUTION_WORD = re.compile(
 
 
 # A school named after a person continues past the span the detector takes for one ("<Ishwar Mohanty> Pune
-# University", "Dr. <Kamala Oberoi> Institute of Technology"): up to three capitalised words
+# University", "Dr. <Kamala Oberoi> Institute of Technology", "St. <Mary>'s HSS"): up to three capitalised words
 # and an educational head noun, which ends its item (a "School Teacher" after a header name is a job title).
 # Likewise a firm's legal form right after the span.
 _SCHOOL_AFTER = re.compile(
-    r"\.?(?:[ \t]+[A-Z][\w'’.&-]*){0,3}?[ \t]+(?:College|University|Institute|School|Academy|Polytechnic|Vidyalaya|"
-    r"Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\b(?![ \t]+[A-Z])"
+    r"(?:['’]s)?\.?(?:[ \t]+[A-Z][\w'’.&-]*){0,3}?[ \t]+(?:College|University|Institute|School|Academy|Polytechnic|"
+    r"Vidyalaya|Vidyapeeth|Vidyapith|Mahavidyalaya|HSS)\b(?![ \t]+[A-Z])"
+    # An honour named after an office or a person ("Dean's List", "Chancellor's Medal").
+    r"|['’]s[ \t]+(?:List|Hono(?:u)?r Roll|Medal|Award|Scholarship|Trophy)\b"
     # A firm named after people: its legal form follows the names, perhaps after a word or two of its name or
     # country ("Sharma Traders Pvt Ltd", "Ruiz & Sons", "Okafor Brothers Nigeria PLC", "Mehta Rao US, LLP").
     r"|(?:[ \t]+[A-Z][\w'’.&-]*){0,2}?,?[ \t]+(?:Ltd|Limited|Pvt|Inc|Corp|LLC|LLP|PLC|GmbH|(?:&|and)[ \t]+(?:Sons|Co))\b"
