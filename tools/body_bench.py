@@ -73,17 +73,22 @@ def high_water_mib(pid: int) -> tuple[float, float]:
     return own, own + sum(peak_rss_mib(child.pid) for child in children)
 
 
+SENDER_ADDRESS = "127.0.0.2"
+_SENDER_HEX = "0200007F"  # 127.0.0.2 as /proc/net/tcp writes it
+
+
 def unread_bytes(port: int) -> int:
-    """Bytes on their way to the server on ``port`` that it has not read yet: in the clients' send queues
-    or its receive queues (``/proc/net/tcp``, loopback IPv4)."""
+    """Bytes from the senders (``SENDER_ADDRESS``) on their way to the server on ``port`` that it has not read
+    yet: in their send queues or its receive queues (``/proc/net/tcp``, loopback IPv4). The /healthz prober's
+    requests are not counted: they come and go every 0.1 s."""
     unread = 0
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local_port, remote_port = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+        (local_host, local_port), (remote_host, remote_port) = (f.split(":") for f in fields[1:3])
         tx_queue, rx_queue = (int(v, 16) for v in fields[4].split(":"))
-        if local_port == port:
+        if int(local_port, 16) == port and remote_host == _SENDER_HEX:
             unread += rx_queue
-        elif remote_port == port:
+        elif int(remote_port, 16) == port and local_host == _SENDER_HEX:
             unread += tx_queue
     return unread
 
@@ -110,7 +115,7 @@ def send_body(port: int, key: str, body: bytes, release: threading.Event, burst:
     ).encode()
     try:
         # From 127.0.0.2: the server's cap of connections per address must not refuse the prober on 127.0.0.1.
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=("127.0.0.2", 0)) as sock:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(SENDER_ADDRESS, 0)) as sock:
             sock.sendall(head)
             sock.sendall(memoryview(body)[:-1])
             with burst.lock:
@@ -177,9 +182,10 @@ def run(bodies: int, content: str, timeout: float = 600.0) -> dict:
             for sender in senders:
                 sender.start()
             # Every body in the server (but its last byte): all of them in flight at once.
-            while (burst.sent < bodies or unread_bytes(port)) and time.monotonic() - started < timeout:
+            while not (all_in_flight := burst.sent == bodies and not unread_bytes(port)):
+                if time.monotonic() - started > timeout:
+                    break
                 time.sleep(0.1)
-            all_in_flight = burst.sent == bodies and not unread_bytes(port)
             in_flight_rss = tree_rss(server.pid)
             release.set()
             for sender in senders:
