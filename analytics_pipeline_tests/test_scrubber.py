@@ -597,6 +597,7 @@ def test_a_wrapped_links_tail_is_taken_when_it_cannot_be_a_new_line(scrubber, te
         ("see u/quist_dana for the thread", "u/quist_dana"),
         ("Username: dquist77", "dquist77"),
         ("Skype: dana.quist.work", "dana.quist.work"),
+        ("ORCID iD: 0000-0002-1825-0097", "0000-0002-1825-0097"),  # a researcher's identifier
     ],
 )
 def test_handles_and_usernames_become_username_placeholders(scrubber, text, value):
@@ -615,6 +616,11 @@ def test_a_handle_inside_a_link_is_part_of_the_link(scrubber):
 @pytest.mark.parametrize("link", ["github.com/tkvarma07", "https://github.com/tkvarma07", "kaggle.com/tkvarma"])
 def test_a_link_after_a_platform_label_is_a_link(scrubber, link):
     assert scrubber.scrub(f"GitHub: {link} | Portfolio") == "GitHub: <URL> | Portfolio"
+
+
+def test_platform_names_are_no_names(scrubber):
+    text = "Kaggle: kaggle.com/tkvarma | Certificates: Deep Learning (Coursera, 2023)"
+    assert scrubber.scrub(text) == "Kaggle: <URL> | Certificates: Deep Learning (Coursera, 2023)"
 
 
 def test_street_patterns_are_case_sensitive(scrubber):

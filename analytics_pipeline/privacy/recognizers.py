@@ -598,7 +598,7 @@ CODE_ANNOTATIONS = frozenset(
 class UsernameRecognizer(EntityRecognizer):
     """Handles and usernames: ``@name`` (not an e-mail's domain, a code annotation, an npm scope ``@types/node``
     or a call ``@app.route(``), ``u/name`` and ``/u/name``, and the value after a ``Username:``, ``handle:``,
-    ``Skype:`` (with its ``live:`` prefix), ``GitHub:`` or similar label."""
+    ``Skype:`` (with its ``live:`` prefix), ``GitHub:``, ``ORCID:`` (a researcher's identifier) or similar label."""
 
     SCORE = 0.7
     PATTERNS = (
@@ -612,7 +612,7 @@ class UsernameRecognizer(EntityRecognizer):
         re.compile(
             r"(?i:\b(?P<label>user ?name|user ?id|login|handle|screen ?name|skype(?: id)?|telegram|discord|twitter|"
             r"instagram|insta|ig|github|gitlab|linkedin|snapchat|tiktok|reddit|mastodon|kaggle|leetcode|codeforces|"
-            r"hackerrank|wechat|twitch|dribbble|behance|steam|signal|teams|x)"
+            r"hackerrank|wechat|twitch|dribbble|behance|steam|signal|teams|orcid(?: id)?|x)"
             r"(?:[ \t]*\([^)\n]{1,20}\))?[ \t]*(?:[:=|]|[-–](?=[ \t]))[ \t]*)(?P<value>@?(?:live:)?[\w.-]{3,40})"
         ),
         # An app's own screen text: "Signed in as jdoe_42 · Log out".

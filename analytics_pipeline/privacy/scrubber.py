@@ -344,8 +344,8 @@ _NEXT_WORD = re.compile(r"[ \t]+([^\W_][\w&'’.-]*)")
 _PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
 _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
-# Honorifics, a resume's section headings, its personal-details fields, job titles and Indian languages: words of
-# no personal name (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT
+# Honorifics, a resume's section headings, its personal-details fields, job titles, Indian languages and the
+# platforms a contact line names (job boards, code and course sites): words of no personal name (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT
 # HISTORY", "Religion", "Smt.", "Staff Nurse") is no name, and none of them is hunted elsewhere.
 _HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late engr er adv ca sr fr".split())
 _NOT_NAME_WORDS = _HONORIFICS | frozenset(
@@ -361,6 +361,8 @@ _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     administrator staff senior junior chief deputy superintendent nursing retd retired date
     hindi tamil telugu kannada malayalam marathi bengali gujarati punjabi urdu sanskrit odia assamese konkani
     city town district village
+    linkedin github gitlab kaggle leetcode hackerrank codechef codeforces stackoverflow behance dribbble naukri
+    indeed coursera udemy orcid
     """.split()
 )
 
