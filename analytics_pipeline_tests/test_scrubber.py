@@ -618,6 +618,15 @@ def test_a_link_after_a_platform_label_is_a_link(scrubber, link):
     assert scrubber.scrub(f"GitHub: {link} | Portfolio") == "GitHub: <URL> | Portfolio"
 
 
+def test_skills_listed_with_their_years_are_no_names_anywhere(scrubber):
+    """Job-board exports list skills with years of experience; the detector read some as people."""
+    text = (
+        "Rohan Verghese\n\n• Worked on SAP HANA modelling and BW extraction using Eclipse.\n\nSKILLS\n\n"
+        "SAP HANA (2 years), Jupyter (1 year), Go Lang (Less than 1 year), Tableau (2 years)"
+    )
+    assert scrubber.scrub(text) == "<PERSON>" + text[len("Rohan Verghese") :]
+
+
 def test_platform_names_are_no_names(scrubber):
     text = "Kaggle: kaggle.com/tkvarma | Certificates: Deep Learning (Coursera, 2023)"
     assert scrubber.scrub(text) == "Kaggle: <URL> | Certificates: Deep Learning (Coursera, 2023)"

@@ -555,6 +555,19 @@ def is_short_national_number(text: str, result: RecognizerResult) -> bool:
     return recognizer == "PhoneRecognizer" and "+" not in value and sum(c.isdigit() for c in value) < 7
 
 
+# A skill with its years of experience, as job-board exports list skills ("SAP HANA (2 years), Jupyter (Less than
+# 1 year)"): an item after a line start or a separator. No name is followed by its years.
+_SKILL_WITH_YEARS = re.compile(
+    r"(?:^|(?<=[,;|•·\n]))[ \t]*([^\W\d_][^\n,;|•·()]{0,40}?)[ \t]*\((?:\d{1,2}\+?|less than \d{1,2})[ \t]+years?\)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def skill_words(text: str) -> frozenset[str]:
+    """Lower-cased words of the skills a text lists with their years of experience."""
+    return frozenset(word.lower() for m in _SKILL_WITH_YEARS.finditer(text) for word in re.findall(r"\w+", m[1]))
+
+
 def refine_results(
     text: str,
     results: list[RecognizerResult],
@@ -569,6 +582,7 @@ def refine_results(
     spans it tagged as places.
     """
     results = [cell for r in results for cell in _column_cells(text, r)]
+    skills = skill_words(text)
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
@@ -581,6 +595,7 @@ def refine_results(
                 or _NAMES_A_PLACE.search(text[r.start : r.end].strip())
                 or all(word in POST_NOMINALS for word in re.findall(r"\w+", text[r.start : r.end]))
                 or all(word.lower() in _NOT_NAME_WORDS for word in re.findall(r"\w+", text[r.start : r.end]))
+                or all(word.lower() in skills for word in re.findall(r"\w+", text[r.start : r.end]))
             )
         )
         and not (
@@ -599,7 +614,7 @@ def refine_results(
         return kept
     # Again after propagation: a word found in prose may be a town elsewhere ("… the Korba depot" and "Acme,
     # Korba (2019 – 2022)"), a tool taken for a name in prose is no name in a list of tools either.
-    kept, _ = _without_towns(text, kept + propagate_names(text, kept, organisation_words | towns), places)
+    kept, _ = _without_towns(text, kept + propagate_names(text, kept, organisation_words | towns | skills), places)
     return _without_lone_list_items(text, kept)
 
 
