@@ -143,9 +143,10 @@ def _is_disguised_email(match: re.Match) -> bool:
     disguised_dot = bool(_DISGUISED_DOT.search(match.group(0)))
     if at == "@":
         return disguised_dot
-    if _BARE_AT.fullmatch(at) and _NOT_A_MAIL_DOMAIN.match(match.string, match.end("at"), match.end()):
+    bare = bool(_BARE_AT.fullmatch(at))
+    if bare and _NOT_A_MAIL_DOMAIN.match(match.string, match.end("at"), match.end()):
         return False
-    if _BARE_AT.fullmatch(at) or at.strip() == "@":
+    if bare or at.strip() == "@":
         return disguised_dot or _is_handle(match.group("local"))
     return True  # bracketed, dashed or escaped
 

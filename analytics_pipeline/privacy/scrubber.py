@@ -345,8 +345,9 @@ _PREVIOUS_WORD = re.compile(r"([^\W_][\w&'’.-]*)[ \t]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s*|\n[ \t]*)$")
 _TITLES = frozenset("mr mrs ms mx miss dr prof sir dear hi hello".split())
 # Honorifics, a resume's section headings, its personal-details fields, job titles, Indian languages and the
-# platforms a contact line names (job boards, code and course sites): words of no personal name (surnames such as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT
-# HISTORY", "Religion", "Smt.", "Staff Nurse") is no name, and none of them is hunted elsewhere.
+# platforms a contact line names (job boards, code and course sites): words of no personal name (surnames such
+# as Ward, Dean or Baker are left out). A span of nothing else ("EMPLOYMENT HISTORY", "Religion", "Smt.",
+# "Staff Nurse") is no name, and none of them is hunted elsewhere.
 _HONORIFICS = frozenset("mr mrs ms mx miss dr prof sir shri sri smt shrimati late engr er adv ca sr fr".split())
 _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     """
@@ -418,7 +419,11 @@ def _column_cells(text: str, result: RecognizerResult) -> list[RecognizerResult]
     """A PERSON span across a wide gap split into its cells: PDF text puts columns side by side ("Place: Pune"
     and "Signature" on one line), and no name holds three spaces in a row, unless it is letter-spaced."""
     value = text[result.start : result.end]
-    if result.entity_type != "PERSON" or not _COLUMN_GAP.search(value.strip()) or _read_as_written(value) != value:
+    if (
+        result.entity_type != "PERSON"
+        or not _COLUMN_GAP.search(value.strip())
+        or _LETTER_SPACED_LINE.fullmatch(value.strip())
+    ):
         return [result]
     return [
         RecognizerResult(
@@ -501,8 +506,8 @@ def is_institution(text: str, start: int, end: int) -> bool:
 
 
 # A span that names a street, locality or landmark by its type word ("<Ravi> Nagar Colony", "Near <Kali> Mandir",
-# "Vill- <Rampur>"): no name ends in these words. Surnames that are street words in English (Lane, Park, Cross,
-# Temple, Church) are left out.
+# "Vill- <Rampur>"): no name ends in these words. Narrower than formats' address type words: surnames that are
+# street words in English (Lane, Park, Cross, Temple, Church) are left out.
 _NAMES_A_PLACE = re.compile(
     r"\b(?:Road|Rd|Marg|Path|Colony|Vihar|Layout|Enclave|Mohalla|Chowk|Mandir|Masjid|Gurudwara|Station|Hospital)\b"
     r"|^(?:Near|Opp\.?|Opposite|Behind|Vill|Dist|Distt|Tehsil)\b"
@@ -568,6 +573,23 @@ def skill_words(text: str) -> frozenset[str]:
     return frozenset(word.lower() for m in _SKILL_WITH_YEARS.finditer(text) for word in re.findall(r"\w+", m[1]))
 
 
+def _is_no_name(text: str, start: int, end: int, skills: frozenset[str]) -> bool:
+    """Whether a span the detector took for a person is none: no letter, a form's field label, an institution,
+    a street or locality, or nothing but letters after a name, words of no name or listed skills."""
+    value = text[start:end]
+    words = re.findall(r"\w+", value)
+    lower = [word.lower() for word in words]
+    return bool(
+        not _LETTER.search(value)
+        or is_form_label(text, start, end)
+        or is_institution(text, start, end)
+        or _NAMES_A_PLACE.search(value.strip())
+        or all(word in POST_NOMINALS for word in words)
+        or all(word in _NOT_NAME_WORDS for word in lower)
+        or all(word in skills for word in lower)
+    )
+
+
 def refine_results(
     text: str,
     results: list[RecognizerResult],
@@ -586,18 +608,7 @@ def refine_results(
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
         for r in results
-        if not (
-            r.entity_type == "PERSON"
-            and (
-                not _LETTER.search(text[r.start : r.end])
-                or is_form_label(text, r.start, r.end)
-                or is_institution(text, r.start, r.end)
-                or _NAMES_A_PLACE.search(text[r.start : r.end].strip())
-                or all(word in POST_NOMINALS for word in re.findall(r"\w+", text[r.start : r.end]))
-                or all(word.lower() in _NOT_NAME_WORDS for word in re.findall(r"\w+", text[r.start : r.end]))
-                or all(word.lower() in skills for word in re.findall(r"\w+", text[r.start : r.end]))
-            )
-        )
+        if not (r.entity_type == "PERSON" and _is_no_name(text, r.start, r.end, skills))
         and not (
             r.entity_type == "PHONE_NUMBER"
             and (
