@@ -29,7 +29,7 @@ def test_counts_per_type_and_version(scrubber):
     scrubbed, counts = scrubber.scrub_batch_with_counts(["Mail jane.roe@example.org or call 212-555-0188.", None])
     assert scrubbed[0] == "Mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>."
     assert counts == {"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1}
-    assert scrubber.version.startswith("pii-scrubber/9 presidio-analyzer/")
+    assert scrubber.version.startswith("pii-scrubber/10 presidio-analyzer/")
     assert " en_pii_names/1.2.0 weights/" in scrubber.version  # the shipped detector's own meta and weights
 
 
@@ -603,6 +603,21 @@ def test_a_wrapped_links_tail_is_taken_when_it_cannot_be_a_new_line(scrubber, te
 def test_handles_and_usernames_become_username_placeholders(scrubber, text, value):
     scrubbed = scrubber.scrub(text)
     assert "<USERNAME>" in scrubbed and value not in scrubbed, scrubbed
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Congrats on the win tonight #TsegayeBerhane", "Congrats on the win tonight #<PERSON>"),
+        ("so sad today #RIPIfeyinwaOkwuosa", "so sad today #<PERSON>"),
+        ("Loved the keynote by #BrynhildTorvaldsen at #PyConIndia", "Loved the keynote by #<PERSON> at #PyConIndia"),
+        # Topics, places and campaigns, also with a word that can be a name, stay.
+        ("New role! #OpenToWork #DataScience #GirlsWhoCode #ThrowbackThursday #WomenInTech", None),
+        ("#NewYork #SanFrancisco #BigData #DevOps #CloudComputing #AmazonWebServices #JavaScript", None),
+    ],
+)
+def test_a_hashtag_of_a_name_is_a_name(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
 
 
 def test_an_email_is_not_a_handle(scrubber):

@@ -91,7 +91,7 @@ REQUIRED_ENTITIES = (
 # High-risk identifiers that never belong in training text either.
 EXTRA_ENTITIES = ("CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "USERNAME")
 DEFAULT_ENTITIES = REQUIRED_ENTITIES + EXTRA_ENTITIES
-SCRUBBER_REVISION = 9
+SCRUBBER_REVISION = 10
 PLACEHOLDER_STYLES = {"typed": "<{entity_type}>", "brackets": "[{entity_type}]"}
 # Distinct texts (final spans) and paragraphs (NER entities) remembered: span positions only, never text.
 DEFAULT_CACHE_SIZE = 20_000
@@ -251,6 +251,32 @@ def inverted_name_lines(text: str) -> list[tuple[int, int, int, str]]:
         if all(word[0].isupper() for word in f"{surname} {given}".split()):
             surname = surname.title() if surname.isupper() else surname
             readings.append((match.start(1), match.start(2), match.end(2), f"{given} {surname}"))
+    return readings
+
+
+# A hashtag of capitalized words run together (`#FirstLast`, `#RIPFirstLast`): posts name people so, and the
+# detector reads a hashtag as one word. It reads the hashtag's surroundings again with the words apart.
+_CAMEL_HASHTAG = re.compile(r"(?<![\w#])#[A-Za-z0-9]*[A-Z][a-z]+[A-Z][A-Za-z0-9]*")
+_CAMEL_PART = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|\d+")
+_HASHTAG_CONTEXT = 100  # characters of its line read on each side of a hashtag
+_MAX_HASHTAGS = 50  # a post holds a few; a hostile text must not cost one NER pass each
+
+
+def hashtag_readings(text: str) -> list[tuple[int, int, str, int, int]]:
+    """(start, end, reading, words start, words end) of the first camel-case hashtags: the reading is the hashtag's
+    line around it with the hashtag as words (``… today #AlanTuring`` reads ``… today Alan Turing``)."""
+    readings = []
+    for match in _CAMEL_HASHTAG.finditer(text):
+        if len(readings) == _MAX_HASHTAGS:
+            break
+        start, end = match.span()
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", end)
+        line_end = len(text) if line_end < 0 else line_end
+        before = text[max(line_start, start - _HASHTAG_CONTEXT) : start]
+        words = " ".join(_CAMEL_PART.findall(match.group()[1:]))
+        after = text[end : min(line_end, end + _HASHTAG_CONTEXT)]
+        readings.append((start, end, before + words + after, len(before), len(before) + len(words)))
     return readings
 
 
@@ -920,10 +946,12 @@ class PiiScrubber:
         names = "PERSON" in self.entities
         spaced = {text: letter_spaced_lines(text) if names else [] for text in texts}
         inverted = {text: inverted_name_lines(text) if names else [] for text in texts}
+        hashtags = {text: hashtag_readings(text) if names else [] for text in texts}
         entities = self._paragraph_entities(
             [text[s:e] for text in texts for s, e in self._paragraphs(text)]
             + [line for lines in spaced.values() for *_, line in lines]
             + [line for lines in inverted.values() for *_, line in lines]
+            + [reading for readings in hashtags.values() for _, _, reading, _, _ in readings]
         )
         found = []
         for text in texts:
@@ -946,6 +974,15 @@ class PiiScrubber:
                 for start, given, end, reading in inverted[text]
                 if any(s == 0 and label in self._ner_labels for s, _, label in entities[content_key(reading)])
                 and not any(s < end and given < e for s, e in places)
+            ]
+            # A hashtag is a name when the detector reads two of its words as one ("#RIPJaneDoe", not "#GirlsOnFilm").
+            results += [
+                derived_person(start + 1, end, "HashtagName")
+                for start, end, reading, words_start, words_end in hashtags[text]
+                if any(
+                    label in self._ner_labels and " " in reading[max(s, words_start) : min(e, words_end)]
+                    for s, e, label in entities[content_key(reading)]
+                )
             ]
             organisation_words = frozenset(
                 word
