@@ -334,6 +334,7 @@ def test_a_surname_first_name_line_is_read_in_name_order(scrubber, text, scrubbe
         "SSC | St. Joseph's HSS, Kottayam | 2018\nPUC, Mahesh's PU College, Udupi\nMinor: Spanish; Dean's List",
         "ISO 9001:2015, IATF 16949 internal auditor",
         "Date of Birth : 05-07-1997\nDOB: 05.07.1997",
+        "Concentrix, Davao City — Team Leader\nCongress of Science Teachers — Zamboanga City, 2021",
     ],
 )
 def test_towns_schools_headings_standards_and_birth_dates_stay(scrubber, text):
@@ -741,6 +742,10 @@ def test_prose_counts_products_and_years_are_not_street_addresses(scrubber, text
         ("Invoice to: 18 Rue de la Gare, Lille", "Rue de la Gare", "Lille"),
         ("Dirección: Carrera 15 # 88-64, Bogotá", "88-64", "Bogotá"),  # a Colombian grid address
         ("Alamat: Jl. Gatot Subroto No. 12, Bandung", "Gatot Subroto No. 12", "Bandung"),
+        # Philippine: a lot in a block, then the street; a barangay's zone and hamlet
+        ("Blk 7 Lot 3, Mabuhay St., Brgy. San Roque, Marikina City 1800", "Mabuhay St.", "Marikina City 1800"),
+        ("Block 3, Lot 14, Phase 2, Camella Homes, Bacoor", "Lot 14", "Bacoor"),
+        ("Purok 2, Sitio Malinis, Brgy. Poblacion, Davao City 8000", "Sitio Malinis", "Davao City 8000"),
     ],
 )
 def test_more_street_shapes_are_removed_and_the_city_stays(scrubber, text, value, kept):

@@ -367,6 +367,11 @@ INTERNATIONAL_STREET_PATTERNS: dict[str, str] = {
     # Solbakken terrasse 6, Fő u. 2., Karl Johans gate 22 (Norwegian "gate" in lower case: "Stage Gate 3" is not)
     "type_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_WORD}[ \t]+(?:(?i:(?:{_TYPE_AFTER}))|gate)(?!\w)[ \t]+"
     rf"{_HOUSE_NUMBER}",
+    # Philippine subdivisions number a lot within its block (Blk 4 Lot 9, Phase 2), then name the street; rural
+    # addresses open with the barangay's zone and hamlet (Purok 3, Sitio <name>). The barangay and town after stay.
+    "philippine": rf"\b(?:Blk|Block)\.?[ \t]*\d{{1,4}}[A-Za-z]?,?[ \t]+Lot\.?[ \t]*\d{{1,4}}[A-Za-z]?"
+    rf"(?:,?[ \t]+Phase[ \t]*\d{{1,2}}[A-Za-z]?)?(?:,[ \t]*(?:{_CAP_WORD}[ \t]+){{1,3}}(?:{_ENGLISH_TYPE_AFTER}))?"
+    rf"|\bPurok[ \t]*\d{{1,3}}[A-Za-z]?\b(?:,[ \t]*Sitio[ \t]+{_CAP_WORD}(?:[ \t]+{_CAP_WORD})?)?",
     # Main Street 12, High St 3; not a year ("Blood Drive 2023") nor before a lower-case word ("Drive 2 times")
     "english_after": rf"(?:\b{_CAP_WORD}[ \t]+){{0,2}}\b{_CAP_WORD}[ \t]+(?:{_ENGLISH_TYPE_AFTER})(?!\w)[ \t]+"
     rf"(?!(?:19[5-9]\d|20[0-4]\d)\b){_HOUSE_NUMBER}{_NO_LOWER_WORD_AFTER}",

@@ -531,11 +531,11 @@ def is_institution(text: str, start: int, end: int) -> bool:
     )
 
 
-# A span that names a street, locality or landmark by its type word ("<Ravi> Nagar Colony", "Near <Kali> Mandir",
-# "Vill- <Rampur>"): no name ends in these words. Narrower than formats' address type words: surnames that are
-# street words in English (Lane, Park, Cross, Temple, Church) are left out.
+# A span that names a street, locality, town or landmark by its type word ("<Ravi> Nagar Colony", "Near <Kali>
+# Mandir", "Vill- <Rampur>", "<Davao> City"): no name ends in these words. Narrower than formats' address type
+# words: surnames that are street words in English (Lane, Park, Cross, Temple, Church) are left out.
 _NAMES_A_PLACE = re.compile(
-    r"\b(?:Road|Rd|Marg|Path|Colony|Vihar|Layout|Enclave|Mohalla|Chowk|Mandir|Masjid|Gurudwara|Station|Hospital)\b"
+    r"\b(?:Road|Rd|Marg|Path|Colony|Vihar|Layout|Enclave|Mohalla|Chowk|Mandir|Masjid|Gurudwara|Station|Hospital|City)\b"
     r"|^(?:Near|Opp\.?|Opposite|Behind|Vill|Dist|Distt|Tehsil)\b"
 )
 
