@@ -503,6 +503,9 @@ def test_employer_domains_and_frameworks_are_no_personal_link(scrubber):
         "2014/09 - 2018/06 Peking University",
         "Education: B.Tech, 08/2011-05/2015, NIT Trichy",
         "(Req ID 2024-118734), Job ID: 2023-104512",
+        "Bela Vista – CEP: 01310-930, Brasil",  # postcodes and standards after their labels
+        "Oakland, CA, ZIP 94607-1234",
+        "Internal Auditor IATF 16949 – 2016 | Lead Auditor ISO/IEC 27001:2013",
     ],
 )
 def test_counts_dates_and_ids_are_no_phone(scrubber, text):

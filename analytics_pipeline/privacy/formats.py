@@ -205,13 +205,22 @@ _DATE_RANGE = re.compile(
 )
 _YEAR_ID = re.compile(r"(?:19|20)\d\d-\d{4,6}")
 _ID_LABEL = re.compile(r"(?i)\b(?:id|req|ref|reference|ticket|job|employee|invoice|order|case|no)\.?[ \t]*[:#]?[ \t]*$")
+# A postcode after its label (ZIP 94107-1234, CEP 01310-930) and a standard's number (IATF 16949 – 2016) are
+# numbers of some region to libphonenumber.
+_CODE_LABEL = re.compile(
+    r"(?:(?i:\b(?:zip|zip code|postcode|post code|postal code|pin|pin code|cep|plz))[ \t]*[:.#-]?"
+    r"|\b(?:ISO|IEC|IATF|EN|DIN|BS|IEEE)(?:[ \t/]+(?:ISO|IEC))?)[ \t]*$"
+)
 _DATE_PIECE_BEFORE = re.compile(r"(?:\d{1,4}[/.])+$")
 _DATE_PIECE_AFTER = re.compile(r"(?:[/.]\d{1,4})+")
 
 
 def is_date_or_reference(text: str, start: int, end: int) -> bool:
     """Whether a phone candidate is a full date or a run of years, a month/year date or range (widened over
-    the date pieces beside it), or a year-numbered ID after its label (``Req ID 2024-118734``)."""
+    the date pieces beside it), a year-numbered ID after its label (``Req ID 2024-118734``), or a postcode or
+    standard after its label."""
+    if _CODE_LABEL.search(text, max(0, start - 20), start):
+        return True
     if _DATE_OR_YEARS.fullmatch(text, start, end):
         return True
     if before := _DATE_PIECE_BEFORE.search(text, max(0, start - 12), start):
