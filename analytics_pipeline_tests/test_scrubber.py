@@ -624,6 +624,21 @@ def test_a_hashtag_of_a_name_is_a_name(scrubber, text, scrubbed):
     assert scrubber.scrub(text) == (scrubbed or text)
 
 
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("For my take on Mrs. Nwankwo, see the list", "For my take on Mrs. <PERSON>, see the list"),
+        ("please correct it to Miss Adaeze Nkosi?", "please correct it to Miss <PERSON>?"),
+        ("References: Er. Ravi Menon, Project Manager", "References: Er. <PERSON>, Project Manager"),
+        ("Call Dr. Obiageli Nwankwo Today!", "Call Dr. <PERSON> Today!"),
+        # Microsoft's products after "Ms" stay.
+        ("Skills: Ms Excel, MS Office, Ms. Word", None),
+    ],
+)
+def test_a_name_after_a_title_is_a_name(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == (scrubbed or text)
+
+
 def test_an_email_is_not_a_handle(scrubber):
     assert scrubber.scrub("mail dana@example.org") == "mail <EMAIL_ADDRESS>"
 
