@@ -26,25 +26,25 @@ from tools.evaluate import (
 from tools.ner_corpora import dev_sets
 
 # Committed set: every type but PERSON at issue 12's 0.99, keep-words, PERSON precision. PERSON is below issue
-# 12's 0.99 since the trained detector replaced the name rules (detector 1.2.0 measures 0.981; README "Where it
+# 12's 0.99 since the trained detector replaced the name rules (detector 1.3.0 measures 0.989; README "Where it
 # falls short").
 COMMITTED_RECALL_FLOOR = 0.99
-COMMITTED_PERSON_FLOOR = 0.97
+COMMITTED_PERSON_FLOOR = 0.98
 KEEP_TARGET = 0.98
 PERSON_PRECISION_FLOOR = 0.85
 # Public presidio-research set: per type, and every type at least stock Presidio's recall in the same run.
-PUBLIC_RECALL_FLOORS = {"PERSON": 0.88, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
+PUBLIC_RECALL_FLOORS = {"PERSON": 0.89, "STREET_ADDRESS": 0.85, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.99}
 PUBLIC_OTHER_FLOOR = 0.99
 # The resume-shaped dev set (names held out of training) and the corpora's dev splits (PERSON recall,
 # precision, keep-rate), set a little under what the shipped detector measures (README "Measured").
 RESUME_DEV_FLOORS = {"PERSON": 0.97, "URL": 0.98, "PERSON precision": 0.95, "keep": 0.98}
 MAX_SPURIOUS_PERSON_PER_DOC = 0.5
 # The 70 resumes written by hand (a dev set: their failures shaped the rules). The spurious-name ceiling guards
-# against regressions (3.6 per resume now); the issue's 0.5 per real resume is not met.
+# against regressions (3.4 per resume now); the issue's 0.5 per real resume is not met.
 WRITTEN_RESUME_FLOORS = {"PERSON": 0.99, "URL": 0.98, "STREET_ADDRESS": 0.95, "keep": 0.98}
 WRITTEN_RESUME_OTHER_FLOOR = 0.99
 MAX_SPURIOUS_PERSON_PER_WRITTEN_RESUME = 4.0
-REAL_DEV_FLOORS = {"news": (0.94, 0.90, 0.95), "social": (0.60, 0.75, 0.85), "tweets": (0.58, 0.66, 0.92)}
+REAL_DEV_FLOORS = {"news": (0.95, 0.90, 0.95), "social": (0.63, 0.77, 0.85), "tweets": (0.63, 0.72, 0.93)}
 
 
 @pytest.fixture(scope="module")

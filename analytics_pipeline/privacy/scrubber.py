@@ -558,18 +558,33 @@ _DATES_AFTER = re.compile(
     r"(?:19|20)\d\d\b"
 )
 _COMMA_AFTER = re.compile(r",[ \t]*")
+_SEPARATOR_BEFORE = re.compile(r"[ \t]*[,\n][ \t\n]*$")
+# An Indian PIN code after its town ends the address: "Mysuru 570017", "Pune – 411 001".
+_PIN_AFTER = re.compile(r"[ \t]*[-–]?[ \t]*[1-9]\d{2}[ \t]?\d{3}(?![\d/-])")
 
 
-def is_town(text: str, start: int, end: int, place_starts: frozenset[int] = frozenset()) -> bool:
+def is_town(
+    text: str,
+    start: int,
+    end: int,
+    place_starts: frozenset[int] = frozenset(),
+    street_ends: frozenset[int] = frozenset(),
+) -> bool:
     """Whether a capitalised one-word span the detector took for a person is a town ending its item: after a
-    postcode or a place field's label, between an employer's comma and its dates, or before a region the
-    detector tagged as a place (``place_starts``: where its place spans start)."""
+    postcode, a street address (``street_ends``) or a place field's label, before a PIN code, between an
+    employer's comma and its dates, or before a region the detector tagged as a place (``place_starts``: where
+    its place spans start)."""
     raw = text[start:end]
     start += len(raw) - len(raw.lstrip())  # the detector's span may take the padding around a word
     end = start + len(raw.strip())
     if not text[start:end][:1].isupper() or any(c.isspace() for c in text[start:end]):
         return False
     if _ITEM_BEFORE_DATES.search(text, max(0, start - 4), start) and _DATES_AFTER.match(text, end):
+        return True
+    if _PIN_AFTER.match(text, end):
+        return True
+    after_street = _SEPARATOR_BEFORE.search(text, max(0, start - 8), start)
+    if after_street and after_street.start() in street_ends and _ITEM_END.match(text, end):
         return True
     comma = _COMMA_AFTER.match(text, end)
     return bool(_ITEM_END.match(text, end)) and bool(
@@ -600,14 +615,20 @@ def skill_words(text: str) -> frozenset[str]:
     return frozenset(word.lower() for m in _SKILL_WITH_YEARS.finditer(text) for word in re.findall(r"\w+", m[1]))
 
 
+# A version number after a word makes it a product ("Kubernetes 1.29", "Angular v17.2"): no name has one.
+_VERSION_AFTER = re.compile(r"[ \t]+v?\d+(?:\.\d+)+(?![\w.-]*\d)")
+
+
 def _is_no_name(text: str, start: int, end: int, skills: frozenset[str]) -> bool:
-    """Whether a span the detector took for a person is none: no letter, a form's field label, an institution,
-    a street or locality, or nothing but letters after a name, words of no name or listed skills."""
+    """Whether a span the detector took for a person is none: no letter, a product before its version, a form's
+    field label, an institution, a street or locality, or nothing but letters after a name, words of no name or
+    listed skills."""
     value = text[start:end]
     words = re.findall(r"\w+", value)
     lower = [word.lower() for word in words]
     return bool(
         not _LETTER.search(value)
+        or _VERSION_AFTER.match(text, end)
         or is_form_label(text, start, end)
         or is_institution(text, start, end)
         or _NAMES_A_PLACE.search(value.strip())
@@ -669,12 +690,19 @@ def _without_towns(
         return results, set()
     surnames = set().union(*(_name_words(value.split(maxsplit=1)[1]) for value in persons if " " in value))
     place_starts = frozenset(start for start, _ in places)
+    street_ends = frozenset(r.end for r in results if r.entity_type == "STREET_ADDRESS")
     # One pass over the text for all candidate words: a hostile text may hold thousands of them.
     pattern = re.compile(rf"\b(?:{_any_of(words)})\b")
     towns = {
         m.group().lower()
         for m in pattern.finditer(text)
-        if is_town(text, m.start(), m.end(), frozenset() if m.group().lower() in surnames else place_starts)
+        if is_town(
+            text,
+            m.start(),
+            m.end(),
+            frozenset() if m.group().lower() in surnames else place_starts,
+            street_ends,
+        )
     }
     kept = [r for r in results if not (r.entity_type == "PERSON" and text[r.start : r.end].strip().lower() in towns)]
     return kept, towns
