@@ -642,6 +642,20 @@ def test_a_name_after_a_title_is_a_name(scrubber, text, scrubbed):
     assert scrubber.scrub(text) == (scrubbed or text)
 
 
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Zuriñe Aldekoa\nzaldekoa@example.org | +34 600 123 456", "<PERSON>\n<EMAIL_ADDRESS> | <PHONE_NUMBER>"),
+        ("ama okoye\nData Analyst\n\nEmail: ama.o@example.org", "<PERSON>\nData Analyst\n\nEmail: <EMAIL_ADDRESS>"),
+        # Headings and job titles above the contact lines stay.
+        ("Curriculum Vitae\nEmail: cv@example.org", "Curriculum Vitae\nEmail: <EMAIL_ADDRESS>"),
+        ("Senior Data Engineer\nPhone: +1 415 555 0134", "Senior Data Engineer\nPhone: <PHONE_NUMBER>"),
+    ],
+)
+def test_a_first_line_above_contact_lines_is_the_writers_name(scrubber, text, scrubbed):
+    assert scrubber.scrub(text) == scrubbed
+
+
 def test_an_email_is_not_a_handle(scrubber):
     assert scrubber.scrub("mail dana@example.org") == "mail <EMAIL_ADDRESS>"
 

@@ -383,7 +383,7 @@ _NOT_NAME_WORDS = _HONORIFICS | frozenset(
     declaration references interests hobbies languages known qualification qualifications extra curricular
     activities strengths responsibilities roles internships training publications contact information additional
     religion gender sex male female married unmarried single nationality marital status caste category mother
-    father signature soft trainings attended
+    father signature soft trainings attended curriculum vitae resume résumé biodata cv
     partner manager director engineer officer executive analyst consultant lead intern trainee supervisor
     coordinator assistant associate founder president principal teacher nurse accountant developer architect
     administrator staff senior junior chief deputy superintendent nursing retd retired date
@@ -638,6 +638,33 @@ def _is_no_name(text: str, start: int, end: int, skills: frozenset[str]) -> bool
     )
 
 
+# A resume's or letter's first line of two to four words, above its contact lines, is its writer's name, however
+# the detector reads it (an unfamiliar given name taken for an organisation's, a name in lower case).
+_HEADER_LINE = re.compile(r"\A\s*(?P<line>[^\W\d_][^\W\d_'’.-]*(?:[ \t]+[^\W\d_][^\W\d_'’.-]*){1,3})[ \t]*\n")
+_HEADER_MAX_CHARS = 40
+_HEADER_CONTACT_LINES = 4  # an e-mail, phone, link or street within the next four lines
+_CONTACT_TYPES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "URL", "STREET_ADDRESS", "USERNAME"})
+
+
+def header_name(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """The first line as a PERSON when it is a name above contact lines: words only, none a heading or job-title
+    word (``Curriculum Vitae``, ``Data Engineer`` stay)."""
+    header = _HEADER_LINE.match(text)
+    if not header or len(header["line"]) > _HEADER_MAX_CHARS:
+        return []
+    if any(word.lower().strip(".") in _NOT_NAME_WORDS for word in header["line"].split()):
+        return []
+    window_end = header.end()
+    for _ in range(_HEADER_CONTACT_LINES):
+        while text.startswith("\n", window_end):  # blank lines do not count
+            window_end += 1
+        next_break = text.find("\n", window_end)
+        window_end = len(text) if next_break < 0 else next_break
+    if not any(r.entity_type in _CONTACT_TYPES and header.end() <= r.start < window_end for r in results):
+        return []
+    return [derived_person(header.start("line"), header.end("line"), "HeaderName")]
+
+
 def refine_results(
     text: str,
     results: list[RecognizerResult],
@@ -651,7 +678,7 @@ def refine_results(
     ``organisation_words``: lower-cased words the NER tagged as an organisation in this text; ``places``: the
     spans it tagged as places.
     """
-    results = [cell for r in results for cell in _column_cells(text, r)]
+    results = [cell for r in results for cell in _column_cells(text, r)] + header_name(text, results)
     skills = skill_words(text)
     kept = [
         _whole_name_words(text, r) if r.entity_type == "PERSON" else r
