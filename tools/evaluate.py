@@ -49,13 +49,13 @@ PROVENANCE = {
     "committed": "synthetic, tools/eval_set.py (own lists, no Faker); never trained on; floors asserted by tests",
     "resume dev": "synthetic, tools/resume_text.py dev pool (census names held out of training); model selection",
     "written resumes": "synthetic, written by hand for scrubber revision 8 (55 Indian, 15 other resumes as PDF "
-    "text, invented names, no generator); its failures shaped revisions 8 and 9's rules, so a dev set, not a test; "
-    "floors asserted by a test",
+    "text, invented names, no generator); its failures shaped revisions 8 to 10's rules, so a dev set, not a "
+    "test; floors asserted by a test",
     "presidio-research": "synthetic (Faker-made), presidio-research MIT; a dev set: measured, never trained on",
     "news dev": "real, CoNLL-2003 valid split; model selection (the test split is never read)",
     "social dev": "real, WNUT-17 dev split (CC BY 4.0); model selection (the test split is never read)",
-    "tweets dev": "real, Broad Twitter Corpus dev split (second half of section H, CC BY 4.0); measured, not for "
-    "model selection (section F, the test split, is never read)",
+    "tweets dev": "real, Broad Twitter Corpus dev split (second half of section H, CC BY 4.0); shaped revision "
+    "10's hashtag rule and took part in choosing detector 1.3.0 (section F, the test split, is never read)",
 }
 # presidio-research labels -> this project's types; other labels are not scrubbed, except
 # titles and organizations, which are words a data scientist needs kept.
