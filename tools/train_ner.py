@@ -8,9 +8,10 @@
    train half of the pool. The dev set mixes the corpora's dev splits with resume-shaped documents named
    from the other half. Nothing from a test split is read.
 3. Trains ``tools/ner/config.cfg`` (tok2vec + ner, en_core_web_md's static vectors; the tok2vec starts from
-   the weights of en_core_web_md's own NER tok2vec, the same network) with a fixed seed, then packages the best model into ``analytics_pipeline/privacy/model/`` without the vectors (the scrubber
-   loads them from the installed en_core_web_md) and records sources, licences, the training data's
-   SHA-256 and the dev scores in its ``meta.json``.
+   the weights of en_core_web_md's own NER tok2vec, the same network) with a fixed seed, then packages the
+   best model into ``analytics_pipeline/privacy/model/`` without the vectors (the scrubber loads them from the
+   installed en_core_web_md) and records sources, licences, the training data's SHA-256 and the dev scores in
+   its ``meta.json``.
 """
 
 from __future__ import annotations
