@@ -113,6 +113,7 @@ NAME_SHAPED = {
     "surname_first_lines": ("OKWUOSA, Ifeyinwa\n" * (N // 4 // 18), "<PERSON>", "Ifeyinwa"),
     # Only the first camel-case hashtags are read apart (one NER pass each).
     "camel_case_hashtags": ("Posted in " + "#DataScience " * (N // 4 // 13), "#DataScience", "<PERSON>"),
+    "long_camel_case_hashtag": ("#" + "Ab" * (N // 8), "#AbAb", "<PERSON>"),
 }
 
 

@@ -261,6 +261,7 @@ _CAMEL_HASHTAG = re.compile(r"(?<![\w#])#[A-Za-z0-9]*[A-Z][a-z]+[A-Z][A-Za-z0-9]
 _CAMEL_PART = re.compile(r"[A-Z][a-z]+|[A-Z]+(?![a-z])|[a-z]+|\d+")
 _HASHTAG_CONTEXT = 100  # characters of its line read on each side of a hashtag
 _MAX_HASHTAGS = 50  # a post holds a few; a hostile text must not cost one NER pass each
+_MAX_HASHTAG_CHARS = 60  # a name's hashtag is short; a hostile one must not make a long reading
 
 
 def hashtag_readings(text: str) -> list[tuple[int, int, str, int, int]]:
@@ -271,6 +272,8 @@ def hashtag_readings(text: str) -> list[tuple[int, int, str, int, int]]:
         if len(readings) == _MAX_HASHTAGS:
             break
         start, end = match.span()
+        if end - start > _MAX_HASHTAG_CHARS:
+            continue
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", end)
         line_end = len(text) if line_end < 0 else line_end
